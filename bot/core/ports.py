@@ -1,0 +1,164 @@
+"""The seams between the pure core and the outside world.
+
+The core decides; these Protocols are how the composition root (``bot/app.py``) plugs in the parts
+that do I/O: the store, chat notifiers, the clock. Nothing in ``bot/core`` imports an
+implementation of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.models import (
+    Alert,
+    Delivery,
+    Destination,
+    Digest,
+    Mute,
+    SourceHealth,
+    Story,
+    Subscription,
+)
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """Everything one poll of one source decided, saved in one transaction.
+
+    Saving stories and the deliveries they cause together is what makes alerts survive a crash:
+    a delivery is pending in the store before any chat call is made.
+    """
+
+    source: SourceHealth
+    stories: tuple[Story, ...] = ()
+    """Stories created or changed by this poll (upserted with all their reports)."""
+    deliveries: tuple[Delivery, ...] = ()
+    """Deliveries created or changed (upserted on story id + destination)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest message for one destination, as the store keeps it."""
+
+    digest: Digest
+    destination: Destination
+    status: str = "pending"
+    """"pending", "sent" or "failed"."""
+    message_id: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFilter:
+    """Which stories ``Store.stories`` returns."""
+
+    since: datetime | None = None
+    """Stories whose latest report is at or after this time."""
+    until: datetime | None = None
+    limit: int | None = None
+    ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Store(Protocol):
+    """Persistent state. Every method is atomic; ``commit_poll`` is the unit of work of a poll.
+
+    Implementations raise ``bot.errors.StoreError`` (with a one-line reason) when the database is
+    unreachable or a write fails; callers keep their in-memory state and retry later.
+    """
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (migrations)."""
+
+    async def close(self) -> None: ...
+
+    # sources ----------------------------------------------------------------------------------
+    async def get_source(self, name: str) -> SourceHealth | None: ...
+
+    async def list_sources(self) -> list[SourceHealth]: ...
+
+    async def save_source(self, health: SourceHealth) -> None: ...
+
+    # reports and stories ----------------------------------------------------------------------
+    async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
+        """Of ``keys``, those already stored for ``source``, mapped to their stored title."""
+
+    async def commit_poll(self, record: PollRecord) -> None:
+        """Save a poll's source state, stories (with reports) and deliveries in one transaction."""
+
+    async def get_story(self, story_id: str) -> Story | None:
+        """A story by id; a unique id prefix of at least 4 characters also finds it."""
+
+    async def stories(self, query: StoryFilter) -> list[Story]:
+        """Stories by ``updated`` time, newest first."""
+
+    # deliveries (the outbox) ------------------------------------------------------------------
+    async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None: ...
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Insert or replace the delivery for (story id, destination)."""
+
+    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Pending deliveries and sent ones needing an update, whose next attempt is due."""
+
+    async def deliveries_since(self, destination: Destination, since: datetime) -> list[Delivery]:
+        """Deliveries to a destination created at or after ``since`` (flood control)."""
+
+    async def failed_deliveries(self, since: datetime) -> list[Delivery]: ...
+
+    async def save_digest(self, record: DigestRecord) -> None: ...
+
+    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]: ...
+
+    # subscriptions and mutes ------------------------------------------------------------------
+    async def add_subscription(self, subscription: Subscription) -> bool:
+        """False when an identical subscription already existed (mode is updated either way)."""
+
+    async def remove_subscription(
+        self, platform: str, workspace: str, subscriber: str, topic: str, channel: bool
+    ) -> bool:
+        """False when there was nothing to remove."""
+
+    async def subscriptions_of(
+        self, platform: str, workspace: str, subscriber: str, channel: bool
+    ) -> list[Subscription]: ...
+
+    async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
+        """Every subscription, on every platform, to any of ``topics``."""
+
+    async def set_mute(self, mute: Mute) -> None: ...
+
+    async def clear_mute(self, platform: str, workspace: str, subject: str) -> bool: ...
+
+    async def active_mutes(self, now: datetime) -> list[Mute]: ...
+
+    # small key/value state (scheduled digests' last run, ...) -------------------------------
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """A chat platform as the core sees it. Adapters translate; they never decide.
+
+    Methods raise ``bot.errors.DeliveryError``; its ``permanent`` flag says whether retrying can
+    help (a rate limit or outage: no; a deleted channel: yes).
+    """
+
+    platform: str
+
+    async def send(self, destination: Destination, alert: Alert) -> str:
+        """Post an alert; return the platform's message id."""
+
+    async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
+        """Edit a posted alert in place (more outlets, a better headline)."""
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> str:
+        """Post several folded alerts as one message; return its id."""

@@ -1,0 +1,87 @@
+"""Text folding and tokens shared by deduplication and topic scoring.
+
+Headlines arrive with typographic quotes, dashes, accents and odd spacing; two outlets writing the
+same words must fold to the same string. Folding is lossy on purpose: it is for comparing, never
+for showing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_PUNCT_MAP = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u200a": " ",
+        "\u202f": " ",
+        "\u200b": "",
+        "\u200c": "",
+        "\u200d": "",
+        "\ufeff": "",
+    }
+)
+
+_WORD = re.compile(r"[0-9a-z]+(?:'[a-z]+)?")
+_SPACES = re.compile(r"\s+")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves says said say new amid
+    says' s will also may might must shall us via per vs latest live update updates report reports
+    reported news today yesterday tomorrow
+    """.split()
+)
+"""Words too common to tell two stories apart (including newsroom filler like "live", "update")."""
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Lower-case, accent-free, ASCII-punctuated, single-spaced form of ``text``."""
+    text = unicodedata.normalize("NFKD", text.translate(_PUNCT_MAP))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def words(text: str) -> list[str]:
+    """All word tokens of the folded text, in order (possessive ``'s`` dropped)."""
+    out = []
+    for token in _WORD.findall(fold(text)):
+        if token.endswith("'s"):
+            token = token[:-2]
+        elif "'" in token:
+            token = token.replace("'", "")
+        out.append(token)
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Word tokens without stopwords and one-letter tokens: what a story is about."""
+    return [w for w in words(text) if len(w) > 1 and w not in STOPWORDS]

@@ -1,0 +1,46 @@
+"""A small hierarchy of errors, each carrying one line a person can act on."""
+
+from __future__ import annotations
+
+
+class TalksBotError(Exception):
+    """Base: ``str(error)`` is one line saying what is wrong and what to do."""
+
+
+class ConfigError(TalksBotError):
+    """The configuration is invalid; ``problems`` lists every problem found, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems) if problems else "invalid configuration")
+
+
+class FetchError(TalksBotError):
+    """A source could not be fetched (network, HTTP status, limits)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FeedError(TalksBotError):
+    """A fetched document could not be read as a feed."""
+
+
+class StoreError(TalksBotError):
+    """The database could not be reached or written."""
+
+
+class DeliveryError(TalksBotError):
+    """A chat platform refused or failed a message."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class UserError(TalksBotError):
+    """A chat command could not be carried out as typed (unknown topic, bad duration...)."""
