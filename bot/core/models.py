@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class Report:
     source_weight: float = 1.0
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What deduplication decided about an incoming report."""
 
     NEW = "new"
@@ -324,3 +324,9 @@ class Delivery:
     title: str = ""
     attempts: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    alert: Alert | None = None
+    """What to post (or edit the posted message into): the outbox keeps the payload."""
+    needs_update: bool = False
+    """A sent message whose story changed: edit it in place when next due."""
+    next_attempt: datetime | None = None
+    """Do not try again before this time (retry backoff); None means now."""

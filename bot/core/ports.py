@@ -63,6 +63,7 @@ class StoryFilter:
     since: datetime | None = None
     """Stories whose latest report is at or after this time."""
     until: datetime | None = None
+    """Stories whose latest report is before this time (exclusive: windows do not overlap)."""
     limit: int | None = None
     ids: tuple[str, ...] = field(default_factory=tuple)
 

@@ -1,0 +1,1 @@
+"""Ingest: fetching feed documents (``fetch``) and reading them into raw items (``feeds``)."""

@@ -1,0 +1,284 @@
+"""The ``talks-bot`` command line (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import DEFAULT_CONFIG, Settings, load_config
+from bot.errors import ConfigError, TalksBotError
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every configured secret value in log records with ``***``."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if any(s in message for s in self.secrets):
+                for secret in self.secrets:
+                    message = message.replace(secret, "***")
+                record.msg, record.args = message, None
+        return True
+
+
+def _logging(verbose: int, secrets: Sequence[str]) -> None:
+    level = logging.WARNING - 10 * verbose
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(logging.DEBUG, level))
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "apscheduler",
+        "aiosqlite",
+        "asyncio",
+        "discord",
+        "slack_bolt",
+    ):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="talks-bot",
+        description="Alerts for newsrooms following the cease-fire and hostage talks.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help=f"configuration file (default: {DEFAULT_CONFIG})",
+        )
+        p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+        return p
+
+    for name, text in (
+        ("run", "poll sources on schedule and deliver alerts until stopped"),
+        ("poll-once", "poll every source once, deliver, and exit"),
+    ):
+        p = add(name, text)
+        p.add_argument("--output", choices=["text", "jsonl"], default="text")
+        p.add_argument(
+            "--replay",
+            action="store_true",
+            help="judge items at their own published times, ignoring max_item_age",
+        )
+    p = add("demo", "run the whole pipeline offline over the sample feeds and print the alerts")
+    p.add_argument("--output", choices=["text", "jsonl"], default="text")
+    p = add("status", "what /talks status would answer")
+    p.add_argument("period", nargs="?", default="24h", help="e.g. 6h, 2d (default 24h)")
+    p.add_argument("--at", default=None, help="ISO time to report as of (default: now)")
+    p = add("why", "explain why a story scored what it did")
+    p.add_argument("story", help="story id (or a unique prefix of 4+ characters)")
+    add("check-config", "validate the configuration; print every problem")
+    add("discord-invite", "print the OAuth2 URL that invites the Discord bot")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        print(
+            f"{len(exc.problems)} problem(s) in {args.config or DEFAULT_CONFIG}; "
+            "fix them and run `talks-bot check-config` again",
+            file=sys.stderr,
+        )
+        return 2
+    _logging(args.verbose, settings.secrets.values())
+    if args.command == "check-config":
+        return _check_config(settings)
+    try:
+        return asyncio.run(_COMMANDS[args.command](settings, args))
+    except KeyboardInterrupt:
+        return 130
+    except TalksBotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check_config(settings: Settings) -> int:
+    from bot.store import describe_url
+
+    cfg = settings.config
+    print(f"{settings.path}: ok")
+    print(f"  sources: {len([s for s in cfg.sources if s.enabled])} enabled of {len(cfg.sources)}")
+    print(f"  topics: {', '.join(t.id for t in cfg.topics) or '(none)'}")
+    print(f"  routes: {', '.join(f'{r.platform}:{r.channel}' for r in cfg.routes)}")
+    print(f"  database: {describe_url(settings.database_url)}")
+    chats = [name for name in ("slack", "discord") if getattr(cfg, name) is not None]
+    print(f"  chat: {', '.join(chats) or 'console only'}")
+    return 0
+
+
+async def _poll(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import TalksBot
+
+    async with TalksBot(settings, output=args.output, replay=args.replay) as bot:
+        cycle = await bot.poll_once()
+    for poll in cycle.failed:
+        print(f"source {poll.source}: {poll.error}", file=sys.stderr)
+    d = cycle.delivery
+    print(
+        f"polled {len(cycle.polls)} sources ({len(cycle.failed)} failing): "
+        f"{sum(p.new_reports for p in cycle.polls)} new reports, "
+        f"{d.sent} alerts sent, {d.updated} updated, {d.folded} folded into {d.digests} digests"
+        + (f", {d.retrying} to retry" if d.retrying else "")
+        + (f", {d.failed} failed" if d.failed else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import TalksBot
+    from bot.chat.connect import connect_chats
+
+    async with TalksBot(settings, output=args.output, replay=args.replay) as bot:
+        tasks = await connect_chats(bot)
+        await bot.run(extra_tasks=tasks)
+    return 0
+
+
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import TalksBot
+    from bot.core.replies import Caller
+
+    async with TalksBot(settings) as bot:
+        text = f"status {args.period}"
+        now = _parse_at(args.at) if args.at else None
+        reply = await bot.commands.handle(
+            Caller("console", "", "console", "console"), text, now=now
+        )
+    print(reply.text)
+    return 1 if reply.error else 0
+
+
+async def _why(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import TalksBot
+    from bot.core.replies import Caller
+
+    async with TalksBot(settings) as bot:
+        reply = await bot.commands.handle(
+            Caller("console", "", "console", "console"), f"why {args.story}"
+        )
+    print(reply.text)
+    return 1 if reply.error else 0
+
+
+async def _discord_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.chat.discord import invite_url
+
+    discord_cfg = settings.config.discord
+    app_id = discord_cfg.application_id if discord_cfg else ""
+    if not app_id:
+        print(
+            "error: discord.application_id is not set: copy the Application ID from the "
+            "Discord developer portal into the [discord] table",
+            file=sys.stderr,
+        )
+        return 2
+    print(invite_url(app_id))
+    return 0
+
+
+def _parse_at(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise TalksBotError(
+            f"--at {value!r} is not an ISO time: write e.g. 2024-05-05T18:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Replay the sample feeds into a throwaway database and print what the desk would see."""
+    config_path = args.config or DEMO_CONFIG
+    with tempfile.TemporaryDirectory(prefix="talks-bot-demo-") as folder:
+        os.environ["TALKS_BOT_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'demo.db'}"
+        try:
+            settings = load_config(config_path, env_file=None)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"config error: {problem}", file=sys.stderr)
+            return 2
+        _logging(args.verbose, settings.secrets.values())
+        return asyncio.run(_demo_run(settings, args.output))
+
+
+async def _demo_run(settings: Settings, output: str) -> int:
+    from bot.app import TalksBot
+    from bot.core.ports import StoryFilter
+    from bot.core.replies import Caller
+
+    if output == "text":
+        print("talks-bot demo: replaying the sample feeds in config/demo/feeds as if live…")
+    async with TalksBot(settings, output=output, replay=True) as bot:
+        cycle = await bot.poll_once()
+        # "Now" for the demo is just after the latest dated report, as if watching live.
+        recent = datetime.now(UTC) - timedelta(hours=1)
+        stories = await bot.store.stories(StoryFilter(until=recent, limit=1))
+        if output == "text":
+            d = cycle.delivery
+            reports = sum(p.new_reports for p in cycle.polls)
+            print(
+                f"\n{reports} reports from {len(cycle.polls)} sources → "
+                f"{len(await bot.store.stories(StoryFilter()))} stories → "
+                f"{d.sent + d.folded} alerts ({d.updated} updated in place)"
+            )
+            if stories:
+                as_of = stories[0].updated + timedelta(minutes=1)
+                reply = await bot.commands.handle(
+                    Caller("console", "", "console", "console"), "status 3d", now=as_of
+                )
+                print(f"\n/talks status, as of {as_of:%d %b %H:%M} UTC:\n{reply.text}")
+                top = next((s for s in reply.sections if s.kind == "stories"), None)
+                if top and top.items:
+                    story_id = top.items[0].fields["id"]
+                    why = await bot.commands.handle(
+                        Caller("console", "", "console", "console"), f"why {story_id}"
+                    )
+                    print(f"\n/talks why {story_id}:\n{why.text}")
+    return 0
+
+
+_COMMANDS: dict[str, Any] = {
+    "run": _run,
+    "poll-once": _poll,
+    "status": _status,
+    "why": _why,
+    "discord-invite": _discord_invite,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

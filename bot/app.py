@@ -1,0 +1,507 @@
+"""Composition root: configuration in, a running desk out.
+
+``TalksBot`` wires the parts: the store, the fetcher, the desk (dedup, score, summarise, route),
+the courier (the outbox) and the notifiers. ``poll_source`` is the whole story of one poll:
+fetch, parse, normalise, decide, save in one transaction; the courier then delivers. One failing
+source is recorded in its health row and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from bot.chat.console import ConsoleNotifier
+from bot.config import Settings, SourceConfig
+from bot.core.commands import Commands, build_status
+from bot.core.courier import Courier, CourierReport
+from bot.core.dedup import DedupSettings
+from bot.core.desk import Desk, DeskSettings, Outcome
+from bot.core.models import Destination, Digest, Report, SourceHealth
+from bot.core.normalize import SourceInfo, normalize_item
+from bot.core.ports import Notifier, PollRecord
+from bot.core.route import Route
+from bot.errors import FeedError, FetchError, StoreError, TalksBotError
+from bot.ingest.feeds import parse_feed
+from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
+from bot.store import open_store
+
+log = logging.getLogger("talks_bot")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve_url(url: str, base_dir: Path) -> str:
+    """``file://relative/path`` resolves against the project folder of the config file."""
+    if url.startswith("file://") and not url.startswith("file:///"):
+        return (base_dir / url.removeprefix("file://")).resolve().as_uri()
+    return url
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """What one poll of one source did, for logs and the CLI."""
+
+    source: str
+    ok: bool
+    not_modified: bool = False
+    items: int = 0
+    new_reports: int = 0
+    new_stories: int = 0
+    alerts: int = 0
+    updates: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    polls: list[PollSummary] = field(default_factory=list)
+    delivery: CourierReport = field(default_factory=CourierReport)
+
+    @property
+    def failed(self) -> list[PollSummary]:
+        return [p for p in self.polls if not p.ok]
+
+
+class TalksBot:
+    """The running bot. Use as ``async with TalksBot(settings) as bot:``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        output: str = "text",
+        out: TextIO | None = None,
+        replay: bool = False,
+        clock: Any = utcnow,
+        notifiers: dict[str, Notifier] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.replay = replay
+        self.clock = clock
+        self.rng = rng or random.Random()
+        cfg = self.config
+        self.sources = [s for s in cfg.sources if s.enabled]
+        self.topics = cfg.topic_models
+        self.store = open_store(settings.database_url)
+        self.fetcher = Fetcher(
+            timeout=cfg.fetch.timeout.total_seconds(),
+            deadline=cfg.fetch.deadline.total_seconds(),
+            max_bytes=cfg.fetch.max_bytes,
+            max_redirects=cfg.fetch.max_redirects,
+            user_agent=cfg.fetch.user_agent or DEFAULT_USER_AGENT,
+            max_per_host=cfg.fetch.max_per_host,
+        )
+        self.tz = ZoneInfo(cfg.bot.timezone)
+        self.console = ConsoleNotifier(out, jsonl=output == "jsonl", tz=self.tz)
+        self.notifiers: dict[str, Notifier] = {"console": self.console}
+        if notifiers:
+            self.notifiers.update(notifiers)
+        self.routes = [
+            Route(
+                Destination(r.platform, r.channel, r.workspace),
+                tuple(r.topics),
+                r.min_score,
+                r.style,
+                r.digest,
+            )
+            for r in cfg.routes
+        ]
+        self.desk = Desk(
+            self.store,
+            self.topics,
+            self.routes,
+            DeskSettings(
+                max_item_age=cfg.bot.max_item_age,
+                urgent_score=cfg.bot.urgent_score,
+                summary_chars=cfg.bot.summary_max_chars,
+                summary_sentences=cfg.bot.summary_sentences,
+                flood_max=cfg.flood.max_alerts,
+                flood_per=cfg.flood.per,
+                dedup=DedupSettings(window=cfg.bot.dedup_window),
+            ),
+            source_weights={s.name: s.weight for s in self.sources},
+        )
+        self.courier = Courier(
+            self.store, self.notifiers, self.clock, flood_per=cfg.flood.per, rng=self.rng
+        )
+        self.commands = Commands(
+            self.store,
+            self.topics,
+            self.clock,
+            urgent_score=cfg.bot.urgent_score,
+            status_top=cfg.bot.status_top,
+            sources=[s.name for s in self.sources],
+        )
+        self._wake = asyncio.Event()
+
+    async def __aenter__(self) -> TalksBot:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        await self.store.open()
+        loaded = await self.desk.start(self.clock())
+        log.debug("loaded %d recent stories into the dedup window", loaded)
+
+    async def close(self) -> None:
+        await self.fetcher.aclose()
+        await self.store.close()
+
+    # --- polling -------------------------------------------------------------------------------
+    def _info(self, source: SourceConfig) -> SourceInfo:
+        return SourceInfo(source.name, source.outlet, source.weight, source.aggregator)
+
+    async def _fetch_reports(
+        self, source: SourceConfig, health: SourceHealth, now: datetime
+    ) -> tuple[SourceHealth, list[Report] | None, PollSummary]:
+        """Fetch and read one source. Returns (health, reports or None when unchanged, summary)."""
+        summary = PollSummary(source.name, ok=True)
+        url = resolve_url(source.url, self.settings.base_dir)
+        try:
+            result = await self.fetcher.fetch(
+                url,
+                etag=None if self.replay else health.etag,
+                last_modified=None if self.replay else health.last_modified,
+            )
+        except FetchError as exc:
+            return (
+                self._failed(health, str(exc), now, exc.retry_after),
+                None,
+                summary_error(summary, str(exc)),
+            )
+        if result.not_modified:
+            summary.not_modified = True
+            return self._succeeded(health, now, result.etag, result.last_modified), None, summary
+        raws = []
+        problems = []
+        for document in result.documents:
+            try:
+                parsed = parse_feed(
+                    document.body, url=result.url, content_type=document.content_type
+                )
+            except FeedError as exc:
+                name = f"{document.name}: " if len(result.documents) > 1 else ""
+                problems.append(f"{name}{exc}")
+                continue
+            raws.extend(parsed.items)
+        if problems and not raws:
+            message = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            return self._failed(health, message, now, None), None, summary_error(summary, message)
+        for problem in problems:
+            log.warning("source %s: %s", source.name, problem)
+        info = self._info(source)
+        reports: dict[str, Report] = {}
+        for raw in raws:
+            report = normalize_item(raw, info, now)
+            if report is not None and report.key not in reports:
+                reports[report.key] = report
+        summary.items = len(raws)
+        health = self._succeeded(health, now, result.etag, result.last_modified)
+        return health, list(reports.values()), summary
+
+    def _succeeded(
+        self, health: SourceHealth, now: datetime, etag: str | None, last_modified: str | None
+    ) -> SourceHealth:
+        return replace(
+            health,
+            etag=etag,
+            last_modified=last_modified,
+            last_polled=now,
+            last_success=now,
+            consecutive_failures=0,
+            failing_since=None,
+            next_poll_after=None,
+        )
+
+    def _failed(
+        self, health: SourceHealth, error: str, now: datetime, retry_after: float | None
+    ) -> SourceHealth:
+        failures = health.consecutive_failures + 1
+        fetch = self.config.fetch
+        delay = backoff_delay(
+            failures,
+            base=fetch.backoff_base.total_seconds(),
+            cap=fetch.backoff_max.total_seconds(),
+            rng=self.rng,
+        )
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 24 * 3600))
+        log.warning("source %s failed (%d in a row): %s", health.name, failures, error)
+        return replace(
+            health,
+            last_polled=now,
+            last_error=error,
+            last_error_at=now,
+            failing_since=health.failing_since or now,
+            consecutive_failures=failures,
+            next_poll_after=now + timedelta(seconds=delay),
+        )
+
+    async def _health(self, source: SourceConfig) -> SourceHealth:
+        stored = await self.store.get_source(source.name)
+        url = source.url
+        if stored is None:
+            return SourceHealth(source.name, url)
+        if stored.url != url:
+            # The operator changed the address: forget the old validators.
+            return replace(stored, url=url, etag=None, last_modified=None)
+        return stored
+
+    async def _new_reports(self, source: str, reports: list[Report]) -> list[Report]:
+        """Drop reports the store already holds unchanged (most of every poll)."""
+        known = await self.store.known_reports(source, [r.key for r in reports])
+        return [r for r in reports if known.get(r.key) != r.title]
+
+    async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
+        """One live poll: fetch, decide with the clock's time, save, wake the courier."""
+        now = self.clock()
+        health = await self._health(source)
+        if not force and health.next_poll_after and now < health.next_poll_after:
+            return PollSummary(source.name, ok=True, error="backing off")
+        health, reports, summary = await self._fetch_reports(source, health, now)
+        if reports is None:
+            await self.store.save_source(health)
+            return summary
+        first_poll = health.first_polled is None
+        fresh = await self._new_reports(source.name, reports)
+        fresh.sort(key=lambda r: (r.published, r.key))
+        # A source's first poll records undated items as seen: their age is unknown.
+        outcome = await self.desk.take(
+            fresh, now_of=lambda _r: now, quiet=lambda r: first_poll and not r.dated
+        )
+        health = replace(
+            health,
+            first_polled=health.first_polled or now,
+            items_seen=health.items_seen + len(fresh),
+        )
+        await self._commit(health, outcome)
+        self._summarise(summary, outcome, len(fresh))
+        self._wake.set()
+        return summary
+
+    async def poll_all(self) -> CycleSummary:
+        """One cycle over every source. With ``replay`` the items of all sources are merged and
+        judged in published order, each at its own published time."""
+        cycle = CycleSummary()
+        if not self.replay:
+            cycle.polls = list(await asyncio.gather(*(self.poll_source(s) for s in self.sources)))
+            return cycle
+        now = self.clock()
+        batch: list[Report] = []
+        healths: list[SourceHealth] = []
+        for source in self.sources:
+            health = await self._health(source)
+            health, reports, summary = await self._fetch_reports(source, health, now)
+            cycle.polls.append(summary)
+            if reports:
+                fresh = await self._new_reports(source.name, reports)
+                batch.extend(fresh)
+                summary.new_reports = len(fresh)
+                health = replace(
+                    health,
+                    first_polled=health.first_polled or now,
+                    items_seen=health.items_seen + len(fresh),
+                )
+            healths.append(health)
+        batch.sort(key=lambda r: (r.published, r.source, r.key))
+        # An undated item has no time to be judged at in a replay: it joins stories, never alerts.
+        outcome = await self.desk.take(
+            batch, now_of=lambda r: r.published, quiet=lambda r: not r.dated
+        )
+        for health in healths[:-1]:
+            await self.store.save_source(health)
+        if healths:
+            await self._commit(healths[-1], outcome)
+        by_source = {p.source: p for p in cycle.polls}
+        for decision in outcome.decisions:
+            poll = by_source.get(decision.report.source)
+            if poll is not None:
+                poll.alerts += len(decision.alerted)
+                poll.updates += len(decision.updated)
+                poll.new_stories += decision.dedup.verdict.value == "new"
+        return cycle
+
+    async def _commit(self, health: SourceHealth, outcome: Outcome) -> None:
+        record = PollRecord(
+            source=health,
+            stories=tuple(outcome.stories.values()),
+            deliveries=tuple(outcome.deliveries.values()),
+        )
+        try:
+            await self.store.commit_poll(record)
+        except StoreError:
+            # The decision was not saved: forget it in memory too, so the next poll redoes it.
+            await self.desk.start(self.clock())
+            raise
+
+    @staticmethod
+    def _summarise(summary: PollSummary, outcome: Outcome, new_reports: int) -> None:
+        summary.new_reports = new_reports
+        for decision in outcome.decisions:
+            summary.alerts += len(decision.alerted)
+            summary.updates += len(decision.updated)
+            summary.new_stories += decision.dedup.verdict.value == "new"
+
+    async def deliver(self, *, flush_digests: bool = False) -> CourierReport:
+        return await self.courier.run_once(flush_digests=flush_digests)
+
+    async def poll_once(self) -> CycleSummary:
+        """``talks-bot poll-once``: one cycle, deliver everything (digests included), return."""
+        cycle = await self.poll_all()
+        cycle.delivery = await self.deliver(flush_digests=True)
+        return cycle
+
+    # --- scheduled digests ---------------------------------------------------------------------
+    async def send_briefing(self, route: Route, period: timedelta = timedelta(hours=12)) -> None:
+        """A scheduled briefing to one route: the top developments, from the same data as status."""
+        now = self.clock()
+        reply = await build_status(self.store, self.topics, None, now, period, top=8)
+        stories = []
+        for section in reply.sections:
+            if section.kind == "stories":
+                ids = [item.fields.get("id", "") for item in section.items]
+                for story_id in ids:
+                    story = await self.store.get_story(story_id)
+                    if story is not None:
+                        stories.append(story)
+        alerts = tuple(
+            self.desk.alert_for(s, [x.topic for x in s.scores if x.score > 0][:3]) for s in stories
+        )
+        notifier = self.notifiers.get(route.destination.platform)
+        if notifier is None or not alerts:
+            return
+        digest = Digest(
+            id=f"briefing-{now:%Y%m%d%H%M}",
+            alerts=alerts,
+            created=now,
+            title=f"Briefing: the talks in the last {int(period.total_seconds() // 3600)}h",
+        )
+        try:
+            await notifier.send_digest(route.destination, digest)
+        except TalksBotError as exc:
+            log.error("briefing to %s failed: %s", route.destination.label, exc)
+
+    # --- running -------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None, extra_tasks: Sequence[Any] = ()) -> None:
+        """Poll on schedule and deliver until ``stop`` is set (SIGINT/SIGTERM set it)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        bot_cfg = self.config.bot
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        start = self.clock()
+        for i, source in enumerate(self.sources):
+            interval = source.interval or bot_cfg.poll_interval
+            scheduler.add_job(
+                self._poll_job,
+                IntervalTrigger(
+                    seconds=interval.total_seconds(),
+                    jitter=bot_cfg.poll_jitter.total_seconds() or None,
+                ),
+                args=[source],
+                id=f"poll:{source.name}",
+                # Stagger the first polls so a restart does not hit every host at once.
+                next_run_time=start + timedelta(seconds=min(i * 0.5, 30)),
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(bot_cfg.misfire_grace.total_seconds()),
+            )
+        for route in self.routes:
+            if route.digest_cron:
+                scheduler.add_job(
+                    self.send_briefing,
+                    CronTrigger.from_crontab(route.digest_cron, timezone=self.tz),
+                    args=[route],
+                    id=f"briefing:{route.destination.label}",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=int(bot_cfg.misfire_grace.total_seconds()),
+                )
+        scheduler.start()
+        courier = asyncio.create_task(self._courier_loop(stop), name="courier")
+        tasks = [courier, *extra_tasks]
+        log.info(
+            "talks-bot running: %d sources, %d topics, %d routes; Ctrl-C to stop",
+            len(self.sources),
+            len(self.topics),
+            len(self.routes),
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: finishing deliveries in flight")
+            scheduler.shutdown(wait=False)
+            self._wake.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(courier, return_exceptions=True), 10)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll_job(self, source: SourceConfig) -> None:
+        try:
+            summary = await self.poll_source(source)
+        except StoreError as exc:
+            log.error("poll of %s not saved: %s", source.name, exc)
+            return
+        except Exception:
+            log.exception("poll of %s crashed; the other sources go on", source.name)
+            return
+        if summary.alerts or summary.updates:
+            log.info(
+                "%s: %d new reports, %d alerts, %d updates",
+                source.name,
+                summary.new_reports,
+                summary.alerts,
+                summary.updates,
+            )
+
+    async def _courier_loop(self, stop: asyncio.Event) -> None:
+        while True:
+            try:
+                await self.deliver()
+            except StoreError as exc:
+                log.error("outbox not reachable, retrying: %s", exc)
+            except Exception:
+                log.exception("delivery round crashed; retrying")
+            if stop.is_set():
+                return
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=5)
+
+
+def summary_error(summary: PollSummary, error: str) -> PollSummary:
+    summary.ok = False
+    summary.error = error
+    return summary
+
+
+def print_problems(problems: Sequence[str], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    for problem in problems:
+        stream.write(f"config error: {problem}\n")

@@ -1,0 +1,191 @@
+"""Posting alerts and digests to Discord: the ``Notifier`` port over a discord.py client.
+
+Three wire-level promises live here:
+
+* Feed text can never ping anyone. Every message carries its own ``allowed_mentions`` that
+  allows exactly the users the core put in ``Alert.mentions`` (no @everyone, @here, roles).
+* A resend after a crash does not double-post: each message carries a ``nonce`` derived from
+  (story or digest id, destination) with ``enforce_nonce``, so Discord returns the message it
+  already created for that nonce (for a few minutes) instead of posting again.
+* Rate limits are discord.py's job (per-route buckets, the global limit, ``Retry-After``); only a
+  wait longer than the client's ``max_ratelimit_timeout`` comes back here, as a retryable error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import aiohttp
+import discord
+
+from bot.chat.discord.render import alert_embed, digest_embed, mention_line
+from bot.core.models import Alert, Destination, Digest
+from bot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+NONCE_LENGTH = 25
+"""Discord accepts nonces of at most 25 characters."""
+
+
+def message_nonce(kind: str, item_id: str, destination: Destination) -> str:
+    """The same string for the same (alert or digest, destination), different otherwise."""
+    key = "\x1f".join((kind, item_id, destination.label, destination.workspace))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()[:NONCE_LENGTH]
+
+
+def allowed_mentions_for(user_ids: tuple[str, ...]) -> discord.AllowedMentions:
+    """Pings allowed for one message: exactly these users, nobody else, never everyone."""
+    users = [discord.Object(id=int(u)) for u in dict.fromkeys(user_ids) if u.isdigit()]
+    return discord.AllowedMentions(
+        everyone=False, roles=False, users=users or False, replied_user=False
+    )
+
+
+class DiscordNotifier:
+    """Sends to channels by id and to people by user id (via their DM channel)."""
+
+    platform = "discord"
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+        client.allowed_mentions = discord.AllowedMentions.none()
+        self._reported: set[str] = set()
+        """Destinations whose permanent failure has been logged already."""
+
+    async def send(self, destination: Destination, alert: Alert) -> str:
+        channel = await self._messageable(destination)
+        try:
+            message = await channel.send(
+                content=mention_line(alert.mentions),
+                embed=alert_embed(alert),
+                allowed_mentions=allowed_mentions_for(alert.mentions),
+                nonce=message_nonce("alert", alert.story_id, destination),
+            )
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            raise self._delivery_error(destination, error) from error
+        return str(message.id)
+
+    async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
+        if not message_id.isdigit():
+            raise DeliveryError(
+                f"Discord message id {message_id!r} is not a number: the stored delivery is "
+                "corrupt, nothing to update",
+                permanent=True,
+            )
+        channel = await self._messageable(destination)
+        try:
+            await channel.get_partial_message(int(message_id)).edit(
+                content=mention_line(alert.mentions),
+                embed=alert_embed(alert),
+                allowed_mentions=allowed_mentions_for(alert.mentions),
+            )
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            raise self._delivery_error(destination, error, message_id=message_id) from error
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> str:
+        mentions = tuple(user for alert in digest.alerts for user in alert.mentions)
+        channel = await self._messageable(destination)
+        try:
+            message = await channel.send(
+                content=mention_line(mentions),
+                embed=digest_embed(digest),
+                allowed_mentions=allowed_mentions_for(mentions),
+                nonce=message_nonce("digest", digest.id, destination),
+            )
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            raise self._delivery_error(destination, error) from error
+        return str(message.id)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _messageable(
+        self, destination: Destination
+    ) -> discord.PartialMessageable | discord.DMChannel:
+        """The channel to post to, without a lookup request for plain channels."""
+        if self._client.user is None:
+            raise DeliveryError(
+                "Discord is not logged in yet: the alert stays pending and is retried",
+                permanent=False,
+            )
+        if not destination.channel.isdigit():
+            what = "user" if destination.direct else "channel"
+            raise DeliveryError(
+                f"Discord {what} id {destination.channel!r} is not a number: check the route "
+                "or subscription",
+                permanent=True,
+            )
+        target = int(destination.channel)
+        if not destination.direct:
+            guild_id = int(destination.workspace) if destination.workspace.isdigit() else None
+            return self._client.get_partial_messageable(target, guild_id=guild_id)
+        try:
+            return await self._client.create_dm(discord.Object(id=target))
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            raise self._delivery_error(destination, error) from error
+
+    def _delivery_error(
+        self, destination: Destination, error: BaseException, *, message_id: str = ""
+    ) -> DeliveryError:
+        if isinstance(error, discord.RateLimited):
+            return DeliveryError(
+                f"Discord rate limit on {destination.label} asks to wait "
+                f"{error.retry_after:.0f}s: the alert is retried after that",
+                permanent=False,
+                retry_after=error.retry_after,
+            )
+        if isinstance(error, discord.Forbidden | discord.NotFound):
+            failure = DeliveryError(_refusal(destination, error, message_id), permanent=True)
+            if destination.label not in self._reported:
+                self._reported.add(destination.label)
+                log.warning("%s", failure)
+            return failure
+        if isinstance(error, discord.HTTPException) and error.status < 500:
+            return DeliveryError(
+                f"Discord rejected the message to {destination.label} "
+                f"({error.status} {_reason(error)}): this is a bot bug, please report it",
+                permanent=True,
+            )
+        if isinstance(error, discord.HTTPException):
+            detail = f"{error.status} {_reason(error)}"
+        else:
+            detail = f"{type(error).__name__}: {error}".rstrip(": ")
+        return DeliveryError(
+            f"Discord did not take the message to {destination.label} ({detail}): "
+            "it is retried later",
+            permanent=False,
+        )
+
+
+def _reason(error: discord.HTTPException) -> str:
+    return (error.text or "no reason given").splitlines()[0]
+
+
+def _refusal(destination: Destination, error: discord.HTTPException, message_id: str) -> str:
+    """One line naming what Discord refused and what the operator can do about it."""
+    reason = _reason(error)
+    if destination.direct:
+        return (
+            f"Discord user {destination.channel} cannot be sent direct messages ({reason}): "
+            "they may have left the server or closed DMs from server members"
+        )
+    if message_id and isinstance(error, discord.NotFound) and error.code == 10008:
+        return (
+            f"Discord message {message_id} in channel {destination.channel} is gone ({reason}): "
+            "it was deleted, so the alert is not updated"
+        )
+    if isinstance(error, discord.Forbidden) and error.code == 50013:
+        return (
+            f"The bot lacks a permission in Discord channel {destination.channel} ({reason}): "
+            "allow it View Channel, Send Messages and Embed Links there"
+        )
+    if isinstance(error, discord.NotFound):
+        return (
+            f"Discord channel {destination.channel} does not exist ({reason}): "
+            "check the route's channel id"
+        )
+    return (
+        f"Discord channel {destination.channel} is not visible to the bot ({reason}): "
+        "check the route's channel id and the bot's permissions"
+    )

@@ -1,0 +1,196 @@
+"""Neutral alerts, digests and replies as Discord embeds. Pure: no network, no state.
+
+Discord rejects a whole message when an embed breaks one of its limits, so every piece of feed
+text is clipped here, at a word boundary with "…", before it can reach the wire. Embeds never
+ping anyone whatever they contain; the only pings the bot makes are the ``<@id>`` mentions in
+the message content built by ``mention_line`` (and ``allowed_mentions`` enforces that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import discord
+
+from bot.core.models import Alert, Digest
+from bot.core.replies import Item, Reply, Section
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELD_COUNT_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+CONTENT_LIMIT = 2000
+
+ELLIPSIS = "…"
+ALERT_COLOUR = discord.Colour(0x2B6CB0)
+DIGEST_COLOUR = discord.Colour(0x4A5568)
+REPLY_COLOUR = discord.Colour(0x2F855A)
+ERROR_COLOUR = discord.Colour(0xC53030)
+
+_SHOWN_OUTLETS = 2
+"""Outlets named before "+N"; a list of three or fewer is shown whole."""
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a word boundary, ending with "…"."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    cut = text[: limit - len(ELLIPSIS)]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" \n,;:.-–—") + ELLIPSIS
+
+
+def outlets_line(outlets: Sequence[str]) -> str:
+    """``Reuters, BBC +3``: the first outlets by name, the rest as a count."""
+    if len(outlets) <= _SHOWN_OUTLETS + 1:
+        return ", ".join(outlets)
+    shown = ", ".join(outlets[:_SHOWN_OUTLETS])
+    return f"{shown} +{len(outlets) - _SHOWN_OUTLETS}"
+
+
+def why_command(story_id: str) -> str:
+    return f"/talks why {story_id}"
+
+
+def mention_line(user_ids: Iterable[str]) -> str | None:
+    """Message content pinging exactly these users (numeric Discord ids only), or None."""
+    seen: dict[str, None] = {}
+    for user_id in user_ids:
+        if user_id.isdigit():
+            seen.setdefault(user_id, None)
+    return " ".join(f"<@{user_id}>" for user_id in seen) or None
+
+
+def alert_embed(alert: Alert) -> discord.Embed:
+    """One story: linked headline, summary, outlets, topics, score, and how to ask why."""
+    footer = why_command(alert.story_id)
+    if alert.why_hint:
+        footer = f"{clip(alert.why_hint, FOOTER_LIMIT - len(footer) - 3)} · {footer}"
+    embed = discord.Embed(
+        title=clip(alert.title, TITLE_LIMIT) or alert.url or alert.story_id,
+        url=alert.url or None,
+        colour=ALERT_COLOUR,
+        timestamp=alert.published,
+    )
+    if alert.outlets:
+        embed.add_field(name="Outlets", value=clip(outlets_line(alert.outlets), FIELD_VALUE_LIMIT))
+    if alert.topics:
+        embed.add_field(name="Topics", value=clip(", ".join(alert.topics), FIELD_VALUE_LIMIT))
+    embed.add_field(name="Score", value=f"{alert.score:.2f}")
+    embed.set_footer(text=footer)
+    _fill_description(embed, alert.summary)
+    return embed
+
+
+def digest_embed(digest: Digest) -> discord.Embed:
+    """Several stories folded into one message: one linked line each, newest context kept."""
+    count = len(digest.alerts)
+    title = digest.title or f"{count} {'story' if count == 1 else 'stories'} in the last burst"
+    embed = discord.Embed(
+        title=clip(title, TITLE_LIMIT), colour=DIGEST_COLOUR, timestamp=digest.created
+    )
+    embed.set_footer(text="Folded into one message to avoid a flood · /talks why <id> for details")
+    lines = [_digest_line(alert) for alert in digest.alerts]
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(embed))
+    embed.description = _fit_lines(lines, room)
+    return embed
+
+
+def reply_message(reply: Reply) -> tuple[str | None, discord.Embed | None]:
+    """Content and embed for a command reply: short plain replies stay plain text."""
+    if not reply.sections and len(reply.text) <= CONTENT_LIMIT:
+        return reply.text or None, None
+    return None, reply_embed(reply)
+
+
+def reply_embed(reply: Reply) -> discord.Embed:
+    """A reply's sections as one embed: a bold heading per section, one line per item."""
+    embed = discord.Embed(
+        title=clip(reply.title, TITLE_LIMIT) or None,
+        colour=ERROR_COLOUR if reply.error else REPLY_COLOUR,
+    )
+    lines: list[str] = []
+    for section in reply.sections:
+        lines.extend(_section_lines(section))
+    if not lines:
+        lines = reply.text.splitlines() or [""]
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(embed))
+    embed.description = _fit_lines(lines, room)
+    return embed
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _fill_description(embed: discord.Embed, text: str) -> None:
+    """Set the description to as much of ``text`` as the 6,000-character budget leaves."""
+    if not text:
+        return
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(embed))
+    if room > 0:
+        embed.description = clip(text, room)
+
+
+def _digest_line(alert: Alert) -> str:
+    details = [outlets_line(alert.outlets)] if alert.outlets else []
+    if alert.topics:
+        details.append(", ".join(alert.topics))
+    details.append(f"`{alert.story_id}`")
+    return f"• {_link(clip(alert.title, 200), alert.url)} — {' · '.join(details)}"
+
+
+def _section_lines(section: Section) -> list[str]:
+    lines = [f"**{_escape(section.title)}**"] if section.title else []
+    lines.extend(_item_line(item) for item in section.items)
+    if not section.items:
+        lines.append("• none")
+    lines.append("")
+    return lines
+
+
+def _item_line(item: Item) -> str:
+    text = clip(item.text, 400)
+    return f"• {_link(text, item.url)}" if item.url else f"• {_escape(text)}"
+
+
+def _fit_lines(lines: Sequence[str], room: int) -> str:
+    """Whole lines up to ``room`` characters, then "…and N more" if some did not fit."""
+    lines = list(lines)
+    while lines and not lines[-1]:
+        lines.pop()
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        rest = len(lines) - index
+        tail = f"\n…and {rest} more" if rest > 1 else ""
+        if used + len(line) + 1 + len(tail) <= room:
+            kept.append(line)
+            used += len(line) + 1
+            continue
+        if not kept:
+            return clip(line, room)
+        more = sum(1 for later in lines[index:] if later.startswith("•")) or rest
+        kept.append(f"…and {more} more")
+        break
+    return "\n".join(kept)
+
+
+def _escape(text: str) -> str:
+    return discord.utils.escape_markdown(text, as_needed=True)
+
+
+def _link(text: str, url: str) -> str:
+    """A masked link whose text and address cannot break out of the markdown."""
+    label = _escape(text).replace("[", "\\[").replace("]", "\\]")
+    if not url:
+        return label
+    safe_url = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return f"[{label}]({safe_url})"

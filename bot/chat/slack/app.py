@@ -1,0 +1,240 @@
+"""The ``/talks`` slash command on Slack, over slack-bolt, in Socket Mode or HTTP mode.
+
+Slack drops a command that is not acknowledged within 3 seconds. Quick commands are answered in
+the acknowledgement itself; slow ones (``commands.is_slow``), and any command that takes longer
+than ``ACK_BUDGET_SECONDS``, are acknowledged with "Working on it…" and answered through the
+command's ``response_url``. Personal replies are ephemeral; a reply meant for the channel is
+posted ``in_channel``.
+
+This module translates only: who may do what is the core's decision, from ``Caller.is_admin``,
+which the adapter fills from the configured admins or Slack's own roles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.slack.notifier import add_retry_handlers
+from bot.chat.slack.render import reply_blocks
+from bot.core.replies import Caller, Reply
+from bot.errors import ConfigError, UserError
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/talks"
+EVENTS_PATH = "/slack/events"
+ACK_BUDGET_SECONDS = 2.0
+"""Longest a command may run before it is acknowledged and answered later (Slack allows 3 s)."""
+ROLE_CACHE_SECONDS = 600.0
+WORKING = "Working on it…"
+FAILED = "Sorry, that command failed on our side; the operators have the details in the log."
+
+
+class CommandHandler(Protocol):
+    """What the adapter needs from ``bot.core.commands.Commands``."""
+
+    async def handle(self, caller: Caller, text: str) -> Reply: ...
+
+    def is_slow(self, text: str) -> bool: ...
+
+
+def slack_client(
+    bot_token: str, *, api_base_url: str | None = None, timeout: int = 30
+) -> AsyncWebClient:
+    """A Web API client with retries, pointed at ``api_base_url`` (proxy, Grid gateway, tests)."""
+    base = api_base_url or AsyncWebClient.BASE_URL
+    client = AsyncWebClient(token=bot_token, base_url=base.rstrip("/") + "/", timeout=timeout)
+    return add_retry_handlers(client)
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    """A Reply as a slash-command response body."""
+    text, blocks = reply_blocks(reply)
+    return {
+        "text": text,
+        "blocks": blocks,
+        "response_type": "ephemeral" if reply.ephemeral else "in_channel",
+    }
+
+
+class AdminRoles:
+    """Decides ``Caller.is_admin``: a configured admin, or a Slack workspace admin/owner."""
+
+    def __init__(self, admins: Iterable[str] = (), *, ttl: float = ROLE_CACHE_SECONDS) -> None:
+        self._admins = frozenset(admins)
+        self._ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._warned = False
+
+    async def is_admin(self, client: AsyncWebClient, team: str, user: str) -> bool:
+        if user in self._admins:
+            return True
+        cached = self._cache.get((team, user))
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            response = await client.users_info(user=user)
+        except SlackApiError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "Slack users.info failed (%s): only configured [slack] admins count as "
+                    "admins; add the users:read scope",
+                    exc.response.get("error") if isinstance(exc.response.data, dict) else exc,
+                )
+            return False
+        profile = response.get("user") or {}
+        admin = any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
+        self._cache[(team, user)] = (time.monotonic(), admin)
+        return admin
+
+
+def build_slack_app(
+    commands: CommandHandler,
+    *,
+    bot_token: str,
+    signing_secret: str | None = None,
+    api_base_url: str | None = None,
+    admins: Iterable[str] = (),
+    client: AsyncWebClient | None = None,
+    ack_budget: float = ACK_BUDGET_SECONDS,
+    logger: logging.Logger | None = None,
+) -> AsyncApp:
+    """A bolt app answering ``/talks`` through ``commands``.
+
+    ``signing_secret`` is required for HTTP mode (requests are verified, stale ones refused); in
+    Socket Mode Slack authenticates the socket with the app token instead.
+    """
+    web_client = client or slack_client(bot_token, api_base_url=api_base_url)
+    app = AsyncApp(
+        client=web_client,
+        signing_secret=signing_secret or "",
+        logger=logger,
+        name="talks-bot",
+        process_before_response=False,
+    )
+    roles = AdminRoles(admins)
+
+    async def answer(caller_of: Mapping[str, Any], client: AsyncWebClient, text: str) -> Reply:
+        try:
+            caller = await _caller(caller_of, client, roles)
+            return await commands.handle(caller, text)
+        except UserError as exc:
+            return Reply(text=str(exc), error=True)
+        except Exception:
+            log.exception("/talks %s failed", text)
+            return Reply(text=FAILED, error=True)
+
+    @app.command(COMMAND)
+    async def talks(
+        ack: Any, respond: Any, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        if commands.is_slow(text):
+            await ack(text=WORKING, response_type="ephemeral")
+            await respond(**reply_payload(await answer(command, client, text)))
+            return
+        task = asyncio.ensure_future(answer(command, client, text))
+        done, _ = await asyncio.wait({task}, timeout=ack_budget)
+        if task in done:
+            await ack(**reply_payload(task.result()))
+            return
+        await ack(text=WORKING, response_type="ephemeral")
+        await respond(**reply_payload(await task))
+
+    return app
+
+
+async def _caller(command: Mapping[str, Any], client: AsyncWebClient, roles: AdminRoles) -> Caller:
+    team = str(command.get("team_id") or "")
+    user = str(command.get("user_id") or "")
+    return Caller(
+        platform="slack",
+        workspace=team,
+        user=user,
+        channel=str(command.get("channel_id") or ""),
+        is_admin=await roles.is_admin(client, team, user),
+        user_name=str(command.get("user_name") or ""),
+    )
+
+
+# run modes ------------------------------------------------------------------------------------
+def socket_mode_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    """Socket Mode connection for ``app`` (an ``xapp-`` app-level token with connections:write).
+
+    Call it inside the running event loop: the handler opens its aiohttp session at once.
+    """
+    if not app_token.startswith("xapp-"):
+        raise ConfigError(
+            ["SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information → "
+             "App-Level Tokens, scope connections:write)"]
+        )  # fmt: skip
+    return AsyncSocketModeHandler(app, app_token)
+
+
+async def run_socket_mode(app: AsyncApp, app_token: str) -> None:
+    """Serve ``/talks`` over Socket Mode until cancelled."""
+    handler = socket_mode_handler(app, app_token)
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def http_application(app: AsyncApp, *, path: str = EVENTS_PATH) -> web.Application:
+    """An aiohttp application serving bolt at ``path`` (POST), refusing unsigned requests."""
+    if not getattr(app, "_signing_secret", ""):
+        raise ConfigError(
+            ["Slack HTTP mode needs a signing secret: set SLACK_SIGNING_SECRET (Basic Information "
+             "→ App Credentials)"]
+        )  # fmt: skip
+
+    async def events(request: web.Request) -> web.Response:
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    web_app = web.Application()
+    web_app.router.add_post(path, events)
+    return web_app
+
+
+async def run_http_mode(
+    app: AsyncApp,
+    port: int,
+    host: str = "0.0.0.0",
+    *,
+    path: str = EVENTS_PATH,
+    on_started: Callable[[int], None] | None = None,
+) -> None:
+    """Serve Slack's requests at ``http://host:port/slack/events`` until cancelled.
+
+    ``on_started`` receives the bound port (useful with ``port=0``).
+    """
+    runner = web.AppRunner(http_application(app, path=path), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                [f"cannot listen on {host}:{port} for Slack ({exc.strerror}): change [slack] port"]
+            ) from exc
+        bound = int(runner.addresses[0][1]) if runner.addresses else port
+        log.info("Slack HTTP mode listening on %s:%s%s", host, bound, path)
+        if on_started is not None:
+            on_started(bound)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

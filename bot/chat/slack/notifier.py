@@ -1,0 +1,246 @@
+"""Posting alerts to Slack: the ``Notifier`` port over slack_sdk's AsyncWebClient.
+
+Slack allows about one message per second per channel, so posts to one channel are paced while
+other channels go ahead. Rate limits (HTTP 429 with Retry-After), 500/503 answers and dropped
+connections are retried by slack_sdk's own retry handlers; what still fails becomes a
+``DeliveryError`` that says whether trying again later can help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.slack.render import alert_blocks, digest_blocks, escape
+from bot.core.models import Alert, Destination, Digest
+from bot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_RETRY_SECONDS = 30.0
+"""Suggested wait before trying again after an outage or a rate limit without Retry-After."""
+
+# Slack error code -> what to tell the operator (``{channel}`` is filled in). Retrying cannot help.
+_PERMANENT: dict[str, str] = {
+    "channel_not_found": "Slack channel {channel} not found: check the route's channel id, "
+    "and invite the bot",
+    "not_in_channel": "the bot is not in Slack channel {channel}: invite it with /invite @talks",
+    "is_archived": "Slack channel {channel} is archived: unarchive it or change the route",
+    "account_inactive": "the Slack bot token belongs to a deactivated account: reinstall the app",
+    "invalid_auth": "the Slack bot token is invalid: check SLACK_BOT_TOKEN",
+    "not_authed": "no Slack bot token was sent: set SLACK_BOT_TOKEN",
+    "token_revoked": "the Slack bot token was revoked: reinstall the app and update "
+    "SLACK_BOT_TOKEN",
+    "token_expired": "the Slack bot token expired: reinstall the app and update SLACK_BOT_TOKEN",
+    "msg_too_long": "Slack refused a too-long message for {channel}: report this as a bug",
+    "invalid_blocks": "Slack refused the message blocks for {channel}: report this as a bug",
+    "missing_scope": "the Slack app lacks a scope for {channel}: reinstall it from "
+    "deploy/slack-app-manifest.yml",
+    "restricted_action": "the workspace does not let the bot post in {channel}: ask a Slack admin",
+    "user_not_found": "Slack user {channel} not found: check the subscription",
+    "cannot_dm_bot": "cannot send direct messages to bot user {channel}",
+    "message_not_found": "the alert to edit in {channel} is gone (deleted?)",
+    "cant_update_message": "Slack will not let the bot edit its alert in {channel}",
+    "edit_window_closed": "the alert in {channel} is too old to edit",
+}
+# Error codes Slack documents as passing troubles.
+_TRANSIENT = {"ratelimited", "fatal_error", "internal_error", "service_unavailable",
+              "request_timeout"}  # fmt: skip
+
+
+def add_retry_handlers(client: AsyncWebClient, *, server_retries: int = 2) -> AsyncWebClient:
+    """Give ``client`` retries for 429 (honouring Retry-After), 500/503 and dropped connections."""
+    wanted: list[AsyncRetryHandler] = [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=server_retries),
+        AsyncConnectionErrorRetryHandler(max_retry_count=server_retries),
+    ]
+    present = {type(h) for h in client.retry_handlers}
+    client.retry_handlers.extend(h for h in wanted if type(h) not in present)
+    return client
+
+
+class SlackNotifier:
+    """Posts alerts and digests to Slack channels and direct messages.
+
+    One failing channel never blocks another: each channel has its own pacing lock, and a
+    channel's failure is logged once (until it works again), then only raised to the caller.
+    """
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        pace_seconds: float = 1.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._client = add_retry_handlers(client)
+        self._pace = pace_seconds
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_sent: dict[str, float] = {}
+        self._dm_channels: dict[str, str] = {}
+        self._reported: set[str] = set()
+        self._bot_ids: tuple[str, str] | None = None
+
+    # Notifier -----------------------------------------------------------------------------
+    async def send(self, destination: Destination, alert: Alert) -> str:
+        text, blocks = alert_blocks(alert)
+        return await self._post(destination, text, blocks)
+
+    async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
+        text, blocks = alert_blocks(alert)
+        channel = await self._channel(destination)
+        async with self._paced(channel):
+            await self._call(
+                channel,
+                self._client.chat_update(channel=channel, ts=message_id, text=text, blocks=blocks),
+            )
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> str:
+        text, blocks = digest_blocks(digest)
+        return await self._post(destination, text, blocks)
+
+    async def find_posted(
+        self, destination: Destination, alert: Alert, *, limit: int = 50
+    ) -> str | None:
+        """The ts of a message this bot already posted about ``alert``'s story, if any.
+
+        Looks at the channel's latest ``limit`` messages for the story's link or its
+        ``/talks why <id>`` hint: after a crash between posting and recording, the outbox asks
+        this before posting again.
+        """
+        channel = await self._channel(destination)
+        response = await self._call(
+            channel, self._client.conversations_history(channel=channel, limit=limit)
+        )
+        bot_id, bot_user = await self._own_ids()
+        marks = [f"/talks why {escape(alert.story_id)}`"]
+        if alert.url:
+            marks += [alert.url, escape(alert.url)]
+        for message in response.get("messages") or []:
+            if not _is_own(message, bot_id, bot_user):
+                continue
+            body = str(message.get("text", "")) + json.dumps(message.get("blocks", []))
+            if any(mark in body for mark in marks):
+                return str(message["ts"])
+        return None
+
+    # plumbing -----------------------------------------------------------------------------
+    async def _post(self, destination: Destination, text: str, blocks: list[dict[str, Any]]) -> str:
+        channel = await self._channel(destination)
+        async with self._paced(channel):
+            response = await self._call(
+                channel,
+                self._client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, unfurl_links=False,
+                    unfurl_media=False,
+                ),
+            )  # fmt: skip
+        return str(response["ts"])
+
+    async def _channel(self, destination: Destination) -> str:
+        """The channel to post in: a DM channel is opened (once) for a direct destination."""
+        if not destination.direct:
+            return destination.channel
+        user = destination.channel
+        if user not in self._dm_channels:
+            response = await self._call(user, self._client.conversations_open(users=user))
+            self._dm_channels[user] = str(response["channel"]["id"])
+        return self._dm_channels[user]
+
+    @asynccontextmanager
+    async def _paced(self, channel: str) -> AsyncIterator[None]:
+        """Hold the channel's turn: at most one message per ``pace_seconds`` per channel."""
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
+            last = self._last_sent.get(channel)
+            if last is not None:
+                wait = last + self._pace - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last_sent[channel] = self._clock()
+
+    async def _call(self, channel: str, request: Any) -> Mapping[str, Any]:
+        """Await a Web API call, turning every failure into a one-line DeliveryError."""
+        try:
+            response = await request
+        except SlackApiError as exc:
+            raise self._failed(channel, _api_error(channel, exc)) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
+            error = DeliveryError(
+                f"Slack unreachable for {channel} ({reason or type(exc).__name__}): "
+                "will retry; check the network or api_base_url",
+                retry_after=TRANSIENT_RETRY_SECONDS,
+            )
+            raise self._failed(channel, error) from exc
+        self._reported.discard(channel)
+        return response.data if isinstance(response.data, dict) else {}
+
+    def _failed(self, channel: str, error: DeliveryError) -> DeliveryError:
+        if channel not in self._reported:
+            self._reported.add(channel)
+            log.warning("%s", error)
+        return error
+
+    async def _own_ids(self) -> tuple[str, str]:
+        if self._bot_ids is None:
+            response = await self._call("auth.test", self._client.auth_test())
+            self._bot_ids = (str(response.get("bot_id", "")), str(response.get("user_id", "")))
+        return self._bot_ids
+
+
+def _is_own(message: Mapping[str, Any], bot_id: str, bot_user: str) -> bool:
+    by_bot = bool(bot_id) and message.get("bot_id") == bot_id
+    return by_bot or (bool(bot_user) and message.get("user") == bot_user)
+
+
+def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or "")
+    status = response.status_code
+    retry_after = _retry_after(response.headers)
+    wait = retry_after or TRANSIENT_RETRY_SECONDS
+    if status == 429 or code == "ratelimited":
+        return DeliveryError(
+            f"Slack rate limit for {channel}: will retry in {wait:g}s", retry_after=wait
+        )
+    if status >= 500 or code in _TRANSIENT:
+        trouble = code or f"HTTP {status}"
+        return DeliveryError(
+            f"Slack is having trouble ({trouble}) with {channel}: will retry", retry_after=wait
+        )
+    template = _PERMANENT.get(code, "Slack refused the message for {channel} ({code})")
+    return DeliveryError(template.format(channel=channel, code=code or status), permanent=True)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = None
+    for key, raw in dict(headers or {}).items():
+        if str(key).lower() == "retry-after":
+            value = raw[0] if isinstance(raw, list) and raw else raw
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

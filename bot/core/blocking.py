@@ -1,0 +1,79 @@
+"""Finding the few held reports worth comparing with a new one, without looking at all of them.
+
+Two reports of the same development share at least two informative words of their headline or
+lead opening (names, places, numbers, content words). The index therefore keys each report by
+every *pair* of its anchor words: a pair like ("hostage", "rafah") is far rarer than either word,
+so its postings stay short however many stories the window holds. Each posting list keeps only
+its most recent ``max_postings`` reports (a ``deque`` with ``maxlen``): for very common pairs the
+recent reports are the likely matches, and this bound is what keeps the cost per report nearly
+flat as the window grows from a thousand stories to a hundred thousand.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from itertools import combinations
+
+
+def _keys(anchors: tuple[str, ...]) -> Iterable[str]:
+    if len(anchors) < 2:
+        return anchors
+    return (f"{a}\x1f{b}" if a < b else f"{b}\x1f{a}" for a, b in combinations(anchors, 2))
+
+
+class Blocking:
+    """An inverted index from anchor-word pairs to report serial numbers."""
+
+    def __init__(self, *, max_postings: int = 48, max_candidates: int = 40) -> None:
+        self._max_postings = max_postings
+        self._max_candidates = max_candidates
+        self._postings: dict[str, deque[int]] = {}
+        self._live: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def add(self, serial: int, anchors: tuple[str, ...]) -> None:
+        """Index report ``serial`` (serials must grow: they order recency)."""
+        self._live.add(serial)
+        postings = self._postings
+        for key in _keys(anchors):
+            bucket = postings.get(key)
+            if bucket is None:
+                bucket = postings[key] = deque(maxlen=self._max_postings)
+            bucket.append(serial)
+
+    def discard(self, serial: int) -> None:
+        """Forget a report (expired, or replaced by its re-headlined version)."""
+        self._live.discard(serial)
+
+    def candidates(self, anchors: tuple[str, ...]) -> list[int]:
+        """Held reports sharing the most anchor pairs with ``anchors``, best first.
+
+        Ties go to the most recent report, so the order is deterministic.
+        """
+        live = self._live
+        hits: dict[int, int] = {}
+        for key in _keys(anchors):
+            bucket = self._postings.get(key)
+            if not bucket:
+                continue
+            for serial in bucket:
+                if serial in live:
+                    hits[serial] = hits.get(serial, 0) + 1
+        if len(hits) <= self._max_candidates:
+            return sorted(hits, key=lambda s: (-hits[s], -s))
+        ranked = sorted(hits.items(), key=lambda item: (-item[1], -item[0]))
+        return [serial for serial, _ in ranked[: self._max_candidates]]
+
+    def compact(self) -> None:
+        """Drop forgotten reports from the posting lists (after an expiry sweep)."""
+        live = self._live
+        for key in list(self._postings):
+            bucket = self._postings[key]
+            kept = [s for s in bucket if s in live]
+            if not kept:
+                del self._postings[key]
+            elif len(kept) != len(bucket):
+                self._postings[key] = deque(kept, maxlen=self._max_postings)

@@ -1,0 +1,584 @@
+"""Platform-neutral chat commands: ``status``, ``topics``, ``subscribe`` ... ``help``.
+
+Adapters turn a slash command into ``Commands.handle(caller, text)`` and render the ``Reply``.
+Everything a person can ask is decided here, once, for every platform.
+
+Construct with ``Commands(store, topics, clock)``; optional keyword arguments tune ``status``
+(``urgent_score``, ``status_top``, ``sources`` for the configured source names).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rapidfuzz import fuzz, process
+
+from bot.core import messages as say
+from bot.core.models import Mute, Story, Subscription, Topic
+from bot.core.ports import Clock, Store, StoryFilter
+from bot.core.replies import Caller, Item, Reply, Section
+from bot.core.score import explain
+
+_DURATION = re.compile(r"^(\d{1,4})\s*(m|min|mins|h|hr|hrs|d|day|days)$", re.I)
+MAX_MUTE = timedelta(days=7)
+MAX_STATUS = timedelta(days=30)
+MAX_INPUT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    name: str
+    usage: str
+    summary: str
+    slow: bool = False
+
+
+COMMANDS: tuple[CommandInfo, ...] = (
+    CommandInfo(
+        "status", "status [6h]", "the talks at a glance: top developments, topics, sources", True
+    ),
+    CommandInfo("topics", "topics", "the topics the desk watches"),
+    CommandInfo(
+        "subscribe", "subscribe TOPIC [channel]", "follow a topic (or, for admins, the channel)"
+    ),
+    CommandInfo("unsubscribe", "unsubscribe TOPIC [channel]", "stop following a topic"),
+    CommandInfo("subscriptions", "subscriptions [channel]", "what you (or the channel) follow"),
+    CommandInfo("mode", "mode dm|mention", "get your alerts by direct message or as mentions"),
+    CommandInfo(
+        "mute", "mute DURATION [channel]", "quiet hours, e.g. mute 2h (urgent news still comes)"
+    ),
+    CommandInfo("unmute", "unmute [channel]", "end quiet hours"),
+    CommandInfo("why", "why STORY", "why a story alerted: matched terms, scores, outlets"),
+    CommandInfo("help", "help [COMMAND]", "this list"),
+)
+_BY_NAME = {c.name: c for c in COMMANDS}
+_SYNONYMS = {"follow": "subscribe", "unfollow": "unsubscribe", "subs": "subscriptions"}
+
+
+def parse_duration(value: str) -> timedelta | None:
+    """ "30m", "2h", "1d" (chat-friendly; no seconds)."""
+    match = _DURATION.match(value.strip())
+    if not match:
+        return None
+    amount = int(match.group(1))
+    unit = match.group(2)[0].lower()
+    delta = timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount)
+    if unit == "d":
+        delta = timedelta(days=amount)
+    return delta if delta > timedelta(0) else None
+
+
+def format_age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 90:
+        return "just now" if seconds < 60 else "1 min"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+class Commands:
+    """The neutral handlers. ``handle`` never raises for bad input: it answers with an error."""
+
+    def __init__(
+        self,
+        store: Store,
+        topics: Sequence[Topic],
+        clock: Clock,
+        *,
+        urgent_score: float = 0.85,
+        status_top: int = 5,
+        sources: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self.topics = tuple(topics)
+        self.clock = clock
+        self.urgent_score = urgent_score
+        self.status_top = status_top
+        self.sources = tuple(sources)
+        self._names: dict[str, Topic] = {}
+        for topic in self.topics:
+            for name in (topic.id, topic.name, *topic.aliases):
+                self._names.setdefault(name.casefold().strip(), topic)
+
+    # --- what adapters call ------------------------------------------------------------------
+    def is_slow(self, text: str) -> bool:
+        """Commands to acknowledge first and answer after (they read many stories)."""
+        name = text.strip().split(" ", 1)[0].casefold() if text.strip() else ""
+        info = _BY_NAME.get(_SYNONYMS.get(name, name))
+        return bool(info and info.slow)
+
+    def complete_topic(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
+        """Topics for autocompletion: prefix matches first, then close spellings."""
+        prefix = prefix.casefold().strip()
+        if not prefix:
+            return [(t.id, t.name) for t in self.topics][:limit]
+        starts = [
+            t
+            for t in self.topics
+            if any(n.casefold().startswith(prefix) for n in (t.id, t.name, *t.aliases))
+        ]
+        rest = [t for t in self.topics if t not in starts and prefix in _haystack(t)]
+        return [(t.id, t.name) for t in (*starts, *rest)][:limit]
+
+    def find_topic(self, name: str) -> Topic | None:
+        return self._names.get(name.casefold().strip())
+
+    def suggest_topics(self, name: str, limit: int = 3) -> list[str]:
+        choices = {key: topic.id for key, topic in self._names.items()}
+        found = process.extract(
+            name.casefold(), list(choices), scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=50
+        )
+        out: list[str] = []
+        for key, _score, _ in found:
+            if choices[key] not in out:
+                out.append(choices[key])
+        return out[:limit] or [t.id for t in self.topics][:limit]
+
+    async def handle(self, caller: Caller, text: str, *, now: datetime | None = None) -> Reply:
+        """Answer one command line (what follows ``/talks``)."""
+        text = text.strip()[:MAX_INPUT]
+        parts = text.split()
+        if not parts:
+            return self._help(None)
+        name, args = parts[0].casefold(), parts[1:]
+        name = _SYNONYMS.get(name, name)
+        when = now or self.clock()
+        if name == "status":
+            return await self._status(caller, args, when)
+        if name == "topics":
+            return await self._topics(caller)
+        if name in {"subscribe", "unsubscribe"}:
+            return await self._subscribe(caller, args, name == "subscribe", when)
+        if name == "subscriptions":
+            return await self._subscriptions(caller, args)
+        if name == "mode":
+            return await self._mode(caller, args, when)
+        if name == "mute":
+            return await self._mute(caller, args, when)
+        if name == "unmute":
+            return await self._unmute(caller, args)
+        if name == "why":
+            return await self._why(args)
+        if name == "help":
+            return self._help(args[0] if args else None)
+        suggestions = [
+            match
+            for match, _s, _ in process.extract(
+                name, list(_BY_NAME), scorer=fuzz.ratio, limit=2, score_cutoff=55
+            )
+        ]
+        return _error(say.unknown_command(name, suggestions), suggestions)
+
+    # --- subscriptions -------------------------------------------------------------------------
+    def _scope(self, args: list[str]) -> tuple[list[str], str]:
+        if args and args[-1].casefold() in {"channel", "here", "#channel"}:
+            return args[:-1], "channel"
+        return args, "me"
+
+    async def _subscribe(self, caller: Caller, args: list[str], on: bool, now: datetime) -> Reply:
+        args, where = self._scope(args)
+        command = "subscribe" if on else "unsubscribe"
+        if not args:
+            return _error(say.missing_topic(command))
+        if where == "channel" and not caller.is_admin:
+            return _error(say.admin_only(f"{command} the channel"))
+        wanted = " ".join(args)
+        topic = self.find_topic(wanted)
+        if topic is None:
+            suggestions = self.suggest_topics(wanted)
+            return _error(say.unknown_topic(wanted, suggestions), suggestions)
+        subscriber = caller.channel if where == "channel" else caller.user
+        channel = where == "channel"
+        if not on:
+            removed = await self.store.remove_subscription(
+                caller.platform, caller.workspace, subscriber, topic.id, channel
+            )
+            text = (
+                say.unsubscribed(topic.name, where)
+                if removed
+                else say.not_subscribed(topic.name, where)
+            )
+            return Reply(text, ephemeral=not channel)
+        mode = "dm" if channel else await self._mode_of(caller)
+        created = await self.store.add_subscription(
+            Subscription(
+                caller.platform, caller.workspace, subscriber, topic.id, channel, mode, now
+            )
+        )
+        text = (
+            say.subscribed(topic.name, where, mode)
+            if created
+            else say.already_subscribed(topic.name, where)
+        )
+        return Reply(text, ephemeral=not channel)
+
+    async def _mode_of(self, caller: Caller) -> str:
+        stored = await self.store.get_meta(_mode_key(caller))
+        return stored if stored in {"dm", "mention"} else "dm"
+
+    async def _subscriptions(self, caller: Caller, args: list[str]) -> Reply:
+        _rest, where = self._scope(args)
+        subs = await self._subs_of(caller, where == "channel")
+        if not subs:
+            return Reply(say.no_subscriptions(where))
+        items = tuple(
+            Item(
+                f"{self._topic_name(s.topic)}" + ("" if s.channel else f" ({s.mode})"),
+                fields={"topic": s.topic, "mode": s.mode},
+            )
+            for s in subs
+        )
+        title = "This channel follows" if where == "channel" else "You follow"
+        text = f"{title}: " + ", ".join(i.text for i in items)
+        return Reply(text, title=title, sections=(Section(title, items, "subscriptions"),))
+
+    async def _subs_of(self, caller: Caller, channel: bool) -> list[Subscription]:
+        subscriber = caller.channel if channel else caller.user
+        return await self.store.subscriptions_of(
+            caller.platform, caller.workspace, subscriber, channel
+        )
+
+    async def _mode(self, caller: Caller, args: list[str], now: datetime) -> Reply:
+        value = args[0].casefold() if args else ""
+        if value in {"direct", "dms"}:
+            value = "dm"
+        if value not in {"dm", "mention"}:
+            return _error(say.bad_mode(value or ""))
+        await self.store.set_meta(_mode_key(caller), value)
+        subs = await self._subs_of(caller, False)
+        for sub in subs:
+            await self.store.add_subscription(
+                Subscription(
+                    sub.platform,
+                    sub.workspace,
+                    sub.subscriber,
+                    sub.topic,
+                    False,
+                    value,
+                    sub.created or now,
+                )
+            )
+        return Reply(say.mode_set(value, len(subs)))
+
+    async def _mute(self, caller: Caller, args: list[str], now: datetime) -> Reply:
+        args, where = self._scope(args)
+        if where == "channel" and not caller.is_admin:
+            return _error(say.admin_only("mute alerts"))
+        duration = parse_duration(args[0]) if args else None
+        if duration is None or duration > MAX_MUTE:
+            return _error(say.bad_duration(args[0] if args else ""))
+        until = now + duration
+        subject = caller.channel if where == "channel" else caller.user
+        await self.store.set_mute(Mute(caller.platform, caller.workspace, subject, until))
+        return Reply(
+            say.muted(where, until.strftime("%H:%M UTC %d %b"), self.urgent_score),
+            ephemeral=where != "channel",
+        )
+
+    async def _unmute(self, caller: Caller, args: list[str]) -> Reply:
+        _rest, where = self._scope(args)
+        if where == "channel" and not caller.is_admin:
+            return _error(say.admin_only("unmute alerts"))
+        subject = caller.channel if where == "channel" else caller.user
+        was = await self.store.clear_mute(caller.platform, caller.workspace, subject)
+        return Reply(say.unmuted(where, was), ephemeral=where != "channel")
+
+    # --- topics and why ------------------------------------------------------------------------
+    async def _topics(self, caller: Caller) -> Reply:
+        mine = {s.topic for s in await self._subs_of(caller, False)}
+        items = []
+        for topic in self.topics:
+            terms = ", ".join(t.text for t in topic.terms[:5])
+            mark = " ✓" if topic.id in mine else ""
+            line = f"{topic.id}{mark} — {topic.description or topic.name} ({terms})"
+            items.append(
+                Item(
+                    line,
+                    fields={
+                        "id": topic.id,
+                        "name": topic.name,
+                        "following": "yes" if mark else "no",
+                        "terms": terms,
+                    },
+                )
+            )
+        text = (
+            "Topics:\n"
+            + "\n".join(f"• {i.text}" for i in items)
+            + "\nFollow one with `subscribe TOPIC`."
+        )
+        return Reply(text, title="Topics", sections=(Section("Topics", tuple(items), "topics"),))
+
+    async def _why(self, args: list[str]) -> Reply:
+        if not args:
+            return _error(say.missing_story())
+        story = await self.store.get_story(args[0].strip())
+        if story is None:
+            return _error(say.unknown_story(args[0]))
+        return why_reply(story, self.topics)
+
+    def _help(self, name: str | None) -> Reply:
+        if name:
+            info = _BY_NAME.get(_SYNONYMS.get(name.casefold(), name.casefold()))
+            if info is None:
+                return _error(say.unknown_command(name, []))
+            return Reply(f"`{info.usage}` — {info.summary}", title="help")
+        items = tuple(
+            Item(f"{c.usage} — {c.summary}", fields={"command": c.name, "usage": c.usage})
+            for c in COMMANDS
+        )
+        text = "Commands:\n" + "\n".join(f"• {i.text}" for i in items)
+        return Reply(text, title="talks-bot commands", sections=(Section("Commands", items),))
+
+    def _topic_name(self, topic_id: str) -> str:
+        for topic in self.topics:
+            if topic.id == topic_id:
+                return topic.name
+        return topic_id
+
+    # --- status --------------------------------------------------------------------------------
+    async def _status(self, caller: Caller, args: list[str], now: datetime) -> Reply:
+        period = timedelta(hours=24)
+        if args:
+            parsed = parse_duration(args[0])
+            if parsed is None or parsed > MAX_STATUS:
+                return _error(say.bad_duration(args[0]).replace("at most 7d", "at most 30d"))
+            period = parsed
+        return await build_status(
+            self.store,
+            self.topics,
+            caller,
+            now,
+            period,
+            top=self.status_top,
+            sources=self.sources,
+        )
+
+
+def _haystack(topic: Topic) -> str:
+    return " ".join((topic.id, topic.name, *topic.aliases)).casefold()
+
+
+def _mode_key(caller: Caller) -> str:
+    return f"mode:{caller.platform}:{caller.workspace}:{caller.user}"
+
+
+def _error(text: str, suggestions: Sequence[str] = ()) -> Reply:
+    return Reply(text, error=True, suggestions=tuple(suggestions))
+
+
+def why_reply(story: Story, topics: Sequence[Topic]) -> Reply:
+    """The explanation of a story's scores and its dedup group, as text and sections."""
+    by_id = {t.id: t for t in topics}
+    lines = [f"Why “{story.title}” ({story.id})"]
+    sections = []
+    score_items = []
+    for score in sorted(story.scores, key=lambda s: -s.score):
+        topic = by_id.get(score.topic)
+        if topic is None or (score.score == 0 and not score.matches):
+            continue
+        detail = explain(score, topic)
+        verdict = "alerts" if score.score >= topic.min_score else "below threshold"
+        head = f"{topic.name}: {score.score:.2f} ({verdict}, threshold {topic.min_score:.2f})"
+        lines.append(head)
+        lines.extend(f"  {d}" for d in detail[1:])
+        score_items.append(
+            Item(
+                head,
+                fields={
+                    "topic": topic.id,
+                    "score": f"{score.score:.2f}",
+                    "detail": "\n".join(detail),
+                },
+            )
+        )
+    if not score_items:
+        lines.append("No watched term matched this story.")
+    sections.append(Section("Scores", tuple(score_items), "list"))
+    report_items = []
+    lines.append(f"Reported by {len(story.outlets)} outlet(s), {len(story.reports)} report(s):")
+    for r in story.reports:
+        how = (
+            "first report"
+            if r.matched_key is None
+            else f"{r.reason or 'matched'} ({r.similarity:.0f})"
+        )
+        line = f"{r.outlet}: “{r.title}” — {how}"
+        lines.append(f"  {line}")
+        report_items.append(
+            Item(
+                line,
+                url=r.url,
+                fields={"outlet": r.outlet, "similarity": f"{r.similarity:.0f}", "reason": how},
+            )
+        )
+    sections.append(Section("Dedup group", tuple(report_items), "stories"))
+    return Reply("\n".join(lines), title=f"Why {story.id}", sections=tuple(sections))
+
+
+async def build_status(
+    store: Store,
+    topics: Sequence[Topic],
+    caller: Caller | None,
+    now: datetime,
+    period: timedelta,
+    *,
+    top: int = 5,
+    sources: Sequence[str] = (),
+    label: Callable[[timedelta], str] | None = None,
+) -> Reply:
+    """The desk's view of the talks over ``period``: shared by ``status`` and scheduled digests."""
+    label = label or _period_label
+    current = await store.stories(StoryFilter(since=now - period, until=now + timedelta(seconds=1)))
+    previous = await store.stories(StoryFilter(since=now - 2 * period, until=now - period))
+    by_id = {t.id: t for t in topics}
+
+    def alerting(story: Story) -> list[str]:
+        return [
+            s.topic
+            for s in story.scores
+            if s.topic in by_id and s.score > 0 and s.score >= by_id[s.topic].min_score
+        ]
+
+    relevant = [s for s in current if alerting(s)]
+    relevant.sort(key=lambda s: (-(s.best.score if s.best else 0), -len(s.outlets), s.id))
+    lines = [f"Talks status — last {label(period)}"]
+    sections: list[Section] = []
+
+    story_items = []
+    for story in relevant[:top]:
+        best = story.best
+        age = format_age(now - story.published)
+        outlets = len(story.outlets)
+        plural = "s" if outlets != 1 else ""
+        score = f"{best.score if best else 0:.2f}"
+        line = f"{story.title} — {outlets} outlet{plural}, {age} ago, score {score} [{story.id}]"
+        story_items.append(
+            Item(
+                line,
+                url=story.url,
+                fields={
+                    "id": story.id,
+                    "title": story.title,
+                    "outlets": str(outlets),
+                    "age": age,
+                    "score": f"{best.score if best else 0:.2f}",
+                    "topics": ", ".join(alerting(story)),
+                },
+            )
+        )
+    lines.append(
+        "Top developments:"
+        if story_items
+        else "No developments on the watched topics in this period."
+    )
+    lines.extend(f"• {i.text}" for i in story_items)
+    sections.append(Section("Top developments", tuple(story_items), "stories"))
+
+    topic_items = []
+    for topic in topics:
+        now_count = sum(1 for s in current if topic.id in alerting(s))
+        before = sum(1 for s in previous if topic.id in alerting(s))
+        trend = _trend(now_count, before)
+        line = f"{topic.name}: {now_count} ({trend} vs previous {label(period)}: {before})"
+        topic_items.append(
+            Item(
+                line,
+                fields={
+                    "topic": topic.id,
+                    "count": str(now_count),
+                    "previous": str(before),
+                    "trend": trend,
+                },
+            )
+        )
+    lines.append("Topics:")
+    lines.extend(f"• {i.text}" for i in topic_items)
+    sections.append(Section("Topics", tuple(topic_items), "topics"))
+
+    latest_pool = relevant or [s for s in await store.stories(StoryFilter(limit=50)) if alerting(s)]
+    if latest_pool:
+        latest = max(latest_pool, key=lambda s: s.updated)
+        when = format_age(now - latest.updated)
+        lines.append(f"Latest development: {when} ago — {latest.title}")
+        sections.append(
+            Section(
+                "Latest",
+                (Item(latest.title, url=latest.url, fields={"age": when, "id": latest.id}),),
+                "text",
+            )
+        )
+    else:
+        lines.append("Latest development: none recorded yet.")
+
+    health = await store.list_sources()
+    configured = set(sources) if sources else {h.name for h in health}
+    known = {h.name: h for h in health}
+    failing = [h for h in health if h.name in configured and not h.healthy]
+    never = sorted(configured - set(known))
+    healthy = len(configured) - len(failing) - len(never)
+    source_line = f"Sources: {healthy} of {len(configured)} healthy"
+    if never:
+        source_line += f", {len(never)} not polled yet"
+    lines.append(source_line)
+    source_items = [
+        Item(source_line, fields={"healthy": str(healthy), "total": str(len(configured))})
+    ]
+    for h in sorted(failing, key=lambda h: h.name):
+        since = h.failing_since or h.last_error_at
+        ago = format_age(now - since) if since else "?"
+        error = h.last_error or "unknown error"
+        line = f"{h.name} failing for {ago} ({h.consecutive_failures}×): {error}"
+        lines.append(f"  ⚠ {line}")
+        source_items.append(
+            Item(line, fields={"source": h.name, "since": ago, "error": h.last_error or ""})
+        )
+    sections.append(Section("Sources", tuple(source_items), "sources"))
+
+    failed = await store.failed_deliveries(now - period)
+    if failed:
+        channels: dict[str, str] = {}
+        for d in failed:
+            channels.setdefault(d.destination.label, d.error or "failed")
+        lines.append(f"Delivery problems: {len(failed)} alert(s) could not be delivered")
+        items = []
+        for dest, error in sorted(channels.items()):
+            lines.append(f"  ⚠ {dest}: {error}")
+            items.append(Item(f"{dest}: {error}", fields={"destination": dest, "error": error}))
+        sections.append(Section("Delivery problems", tuple(items), "list"))
+
+    if caller is not None and caller.platform != "console":
+        subs = await store.subscriptions_of(caller.platform, caller.workspace, caller.user, False)
+        mine = ", ".join(s.topic for s in subs) or "nothing yet (try `subscribe hostages`)"
+        lines.append(f"You follow: {mine}")
+        sections.append(
+            Section("Your subscriptions", tuple(Item(s.topic) for s in subs), "subscriptions")
+        )
+
+    return Reply("\n".join(lines), title="Talks status", sections=tuple(sections))
+
+
+def _trend(now_count: int, before: int) -> str:
+    if now_count == before:
+        return "→ steady"
+    if before == 0:
+        return "↑ new"
+    change = (now_count - before) / before
+    arrow = "↑" if change > 0 else "↓"
+    return f"{arrow} {abs(change) * 100:.0f}%"
+
+
+def _period_label(period: timedelta) -> str:
+    hours = period.total_seconds() / 3600
+    if hours < 1:
+        return f"{math.ceil(period.total_seconds() / 60)} min"
+    if hours < 48 or hours % 24:
+        return f"{hours:g}h"
+    return f"{hours / 24:g} days"

@@ -1,0 +1,435 @@
+"""Grouping reports of the same development into stories, so the desk is alerted once.
+
+``StoryIndex.add`` decides on each incoming report, in this order:
+
+1. **Held already** - the same (source, key): ``REPEAT`` when headline and lead are unchanged,
+   ``UPDATED`` when the outlet re-headlined it (the story keeps it; no new alert).
+2. **Same canonical URL** as a report of a story inside the window: ``ATTACHED`` ("same url").
+3. **Same development in other words** - candidates found through ``Blocking`` (anchor-word
+   pairs), scored by ``fingerprint.compare`` (rapidfuzz on folded headline and lead, with guards
+   that veto different numbers, names, negation and opposite event verbs). The best candidate at
+   or above ``DedupSettings.threshold`` wins: ``ATTACHED``. Otherwise ``NEW``.
+
+The window is measured from the incoming report's ``published`` time, never the wall clock, so a
+replay of old feeds decides exactly as the live run did. Precision comes first: a false merge hides
+an alert from the desk, a missed merge costs one extra alert.
+
+The index holds nothing that is not in the ``Story`` values it returns (the lead of the story is
+its ``text``), so ``load`` rebuilds the same state from stored stories after a restart. One thing is
+lost on the way: the lead of each report other than the headline's, so after a restart a report
+whose only change is its lead reads as ``REPEAT`` rather than ``UPDATED``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bot.core.blocking import Blocking
+from bot.core.fingerprint import Fingerprint, Likeness, clean_headline, compare, fingerprint
+from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict
+from bot.core.text import content_words, fold
+
+_ReportKey = tuple[str, str]
+"""(source, key): how a report is known within the bot."""
+
+
+@dataclass(frozen=True, slots=True)
+class DedupSettings:
+    """Knobs of deduplication; the defaults are tuned on real headlines (see bench/eval_dedup.py)."""
+
+    window: timedelta = timedelta(hours=48)
+    """Reports further apart than this are never the same development."""
+    threshold: float = 82.0
+    """Minimum likeness (0..100) to attach when either report has no lead. Headline likeness is
+    the mean of rapidfuzz's token_sort and token_set ratios over folded content words. Chosen on
+    the UCI sample (B-cubed precision 0.974 at 82, 0.970 at 80) and on a replay of real feeds,
+    where title-only pairs at 80-82 were mostly templated headlines ("X Roundup: Market Talk")."""
+    lead_threshold: float = 74.0
+    """The bar when both reports have a lead; likeness is then 0.4 x headline + 0.6 x lead (and no
+    more than the headline when the headline is under 65). Two agreeing texts are more evidence
+    than one headline, so the bar is lower. On the hand-written development set the closest
+    different-development pair inside the window scores 71; at 75 recall drops from 0.92 to 0.83."""
+    anchors: int = 12
+    """Informative words per report used for blocking (headline first, then lead)."""
+    max_postings: int = 48
+    """Most recent reports kept per anchor pair: bounds the cost per report."""
+    max_candidates: int = 40
+    """Candidates scored per report, those sharing most anchor pairs first."""
+    headline_margin: float = 2.0
+    """How much more informative (content words, minus penalties) a headline must be to replace
+    the story's current one: the desk should not see a story's title flicker."""
+
+
+def story_id_for(report: Report) -> str:
+    """The id of the story a report starts: stable across runs and machines."""
+    digest = hashlib.sha1(f"{report.source}\x1f{report.key}".encode(), usedforsecurity=False)
+    return digest.hexdigest()[:10]
+
+
+def headline_quality(title: str) -> float:
+    """How informative a headline is, for choosing a story's best one.
+
+    Distinct content words (capped at 14, so run-on headlines gain nothing), minus 3 for a newsroom
+    label or a truncation mark ("LIVE:", "UPDATE 2-", "..."), minus 3 for ALL CAPS, minus 2 for a
+    question (teasers).
+    """
+    stripped = title.strip()
+    cleaned = clean_headline(stripped)
+    quality = float(min(len(set(content_words(cleaned))), 14))
+    if cleaned != stripped:
+        quality -= 3
+    if sum(c.isalpha() for c in stripped) > 8 and stripped.upper() == stripped:
+        quality -= 3
+    if stripped.endswith("?"):
+        quality -= 2
+    return quality
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha1(fold(text).encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass(slots=True)
+class _Member:
+    """A report held as part of a story."""
+
+    serial: int
+    story_id: str
+    report: StoryReport
+    title_print: Fingerprint
+    text_digest: str | None
+    """Digest of the report's lead; None when not known (rebuilt from a stored story)."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """A story with what the index needs to keep it up to date."""
+
+    story: Story
+    members: dict[_ReportKey, _Member] = field(default_factory=dict)
+    best: _ReportKey | None = None
+    lead_serial: int = -1
+    """Blocking entry for the story's lead (its best headline plus lead text)."""
+    lead_print: Fingerprint | None = None
+    """The story's lead, fingerprinted once (its ``lead`` fields are what members borrow)."""
+    prints: dict[_ReportKey, Fingerprint] = field(default_factory=dict)
+    """Members' headlines fingerprinted with the story's lead: cleared when the lead changes."""
+
+
+class StoryIndex:
+    """The stories inside the deduplication window, and the decisions on new reports."""
+
+    def __init__(self, settings: DedupSettings = DedupSettings()) -> None:  # noqa: B008
+        self.settings = settings
+        self._stories: dict[str, _Held] = {}
+        self._by_key: dict[_ReportKey, str] = {}
+        self._by_url: dict[str, str] = {}
+        self._entries: dict[int, tuple[str, _ReportKey | None]] = {}
+        """Blocking serial -> (story id, member key; None for the story's lead entry)."""
+        self._blocking = Blocking(
+            max_postings=settings.max_postings, max_candidates=settings.max_candidates
+        )
+        self._serial = 0
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def get(self, story_id: str) -> Story | None:
+        held = self._stories.get(story_id)
+        return held.story if held else None
+
+    def put(self, story: Story) -> None:
+        """Keep the pipeline's additions (scores, summary) on a held story.
+
+        Only fields dedup does not own may differ: membership and headline stay the index's.
+        """
+        held = self._stories.get(story.id)
+        if held is not None:
+            held.story = replace(held.story, scores=story.scores, summary=story.summary)
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def add(self, report: Report) -> tuple[DedupDecision, Story]:
+        """Decide on one report and return the decision and the story as it now stands."""
+        rkey = (report.source, report.key)
+        story_id = self._by_key.get(rkey)
+        if story_id is not None:
+            return self._held_again(self._stories[story_id], rkey, report)
+
+        window = self.settings.window
+        if report.url:
+            story_id = self._by_url.get(report.url)
+            held = self._stories.get(story_id) if story_id else None
+            if held and self._in_window(held.story, report.published, window):
+                matched = next(
+                    (m.report.key for m in held.members.values() if m.report.url == report.url),
+                    None,
+                )
+                return self._attach(held, report, matched, 100.0, "same url")
+
+        incoming = fingerprint(report.title, report.text, anchors=self.settings.anchors)
+        best: tuple[float, int, _Held, _Member, Likeness] | None = None
+        nearest: tuple[float, _Member, Likeness] | None = None
+        seen: set[tuple[str, _ReportKey]] = set()
+        for serial in self._blocking.candidates(incoming.anchors):
+            sid, mkey = self._entries[serial]
+            held = self._stories[sid]
+            if mkey is None:
+                if held.best is None or not self._in_window(held.story, report.published, window):
+                    continue
+                mkey = held.best
+            member = held.members[mkey]
+            if (sid, mkey) in seen or abs(member.report.published - report.published) > window:
+                continue
+            seen.add((sid, mkey))
+            likeness = compare(incoming, self._print_of(held, member))
+            if nearest is None or likeness.title > nearest[2].title:
+                nearest = (likeness.score, member, likeness)
+            if likeness.score < self._bar(likeness):
+                continue
+            rank = (likeness.score, -member.serial)
+            if best is None or rank > (best[0], best[1]):
+                best = (likeness.score, -member.serial, held, member, likeness)
+        if best is not None:
+            score, _, held, member, likeness = best
+            return self._attach(held, report, member.report.key, score, likeness.explanation)
+        return self._new(report, nearest)
+
+    def _held_again(
+        self, held: _Held, rkey: _ReportKey, report: Report
+    ) -> tuple[DedupDecision, Story]:
+        member = held.members[rkey]
+        old = member.report
+        title_changed = fold(old.title) != fold(report.title)
+        digest = _text_digest(report.text)
+        lead_changed = member.text_digest is not None and member.text_digest != digest
+        if not title_changed and not lead_changed:
+            decision = DedupDecision(
+                Verdict.REPEAT, held.story.id, old.key, 100.0, "already held, unchanged"
+            )
+            return decision, held.story
+        new_print = fingerprint(report.title, anchors=self.settings.anchors)
+        similarity = compare(new_print, member.title_print).title if title_changed else 100.0
+        reason = "re-headlined" if title_changed else "lead changed"
+        updated = replace(
+            old,
+            title=report.title,
+            url=report.url or old.url,
+            outlet=report.outlet,
+            published=min(old.published, report.published),
+        )
+        self._blocking.discard(member.serial)
+        del self._entries[member.serial]
+        member.serial = self._next_serial(held.story.id, rkey, new_print)
+        member.report = updated
+        member.title_print = new_print
+        member.text_digest = digest
+        held.prints.pop(rkey, None)
+        if report.url:
+            self._by_url[report.url] = held.story.id
+        self._restyle(held, incoming=rkey, lead=report.text, published=report.published)
+        decision = DedupDecision(Verdict.UPDATED, held.story.id, old.key, similarity, reason)
+        return decision, held.story
+
+    def _attach(
+        self, held: _Held, report: Report, matched_key: str | None, similarity: float, reason: str
+    ) -> tuple[DedupDecision, Story]:
+        member_report = StoryReport(
+            key=report.key,
+            source=report.source,
+            outlet=report.outlet,
+            title=report.title,
+            url=report.url,
+            published=report.published,
+            matched_key=matched_key,
+            similarity=round(similarity, 1),
+            reason=reason,
+        )
+        self._add_member(held, member_report, _text_digest(report.text))
+        self._restyle(
+            held, incoming=(report.source, report.key), lead=report.text, published=report.published
+        )
+        decision = DedupDecision(
+            Verdict.ATTACHED, held.story.id, matched_key, round(similarity, 1), reason
+        )
+        return decision, held.story
+
+    def _new(
+        self, report: Report, nearest: tuple[float, _Member, Likeness] | None
+    ) -> tuple[DedupDecision, Story]:
+        story_id = story_id_for(report)
+        while story_id in self._stories:  # the same key re-reported after its story expired
+            story_id = hashlib.sha1(story_id.encode(), usedforsecurity=False).hexdigest()[:10]
+        first = StoryReport(
+            key=report.key,
+            source=report.source,
+            outlet=report.outlet,
+            title=report.title,
+            url=report.url,
+            published=report.published,
+            reason="first report",
+        )
+        story = Story(
+            id=story_id,
+            title=report.title,
+            url=report.url,
+            text=report.text,
+            summary="",
+            published=report.published,
+            updated=report.published,
+            reports=(first,),
+        )
+        held = _Held(story=story)
+        self._stories[story_id] = held
+        self._add_member(held, first, _text_digest(report.text))
+        held.best = (report.source, report.key)
+        self._index_lead(held)
+        if nearest is None:
+            decision = DedupDecision(Verdict.NEW, story_id, None, 0.0, "no similar story")
+        else:
+            _, member, likeness = nearest
+            reason = f"nearest {member.report.key}: {likeness.explanation}"
+            decision = DedupDecision(Verdict.NEW, story_id, None, round(likeness.score, 1), reason)
+        return decision, story
+
+    # -- keeping stories ---------------------------------------------------------------------
+
+    def _add_member(self, held: _Held, member_report: StoryReport, digest: str | None) -> None:
+        rkey = (member_report.source, member_report.key)
+        title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
+        serial = self._next_serial(held.story.id, rkey, title_print)
+        held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)
+        self._by_key[rkey] = held.story.id
+        if member_report.url:
+            self._by_url[member_report.url] = held.story.id
+
+    def _next_serial(self, story_id: str, rkey: _ReportKey | None, print_: Fingerprint) -> int:
+        self._serial += 1
+        self._entries[self._serial] = (story_id, rkey)
+        self._blocking.add(self._serial, print_.anchors)
+        return self._serial
+
+    def _index_lead(self, held: _Held) -> None:
+        """(Re)index the story's lead under its best headline, so a report with the same lead
+        but another headline still finds the story."""
+        if held.lead_serial >= 0:
+            self._blocking.discard(held.lead_serial)
+            del self._entries[held.lead_serial]
+            held.lead_serial = -1
+        held.prints.clear()
+        held.lead_print = None
+        if held.best is None or not held.story.text:
+            return
+        best = held.members[held.best]
+        held.lead_print = fingerprint(
+            best.report.title, held.story.text, anchors=self.settings.anchors
+        )
+        held.lead_serial = self._next_serial(held.story.id, None, held.lead_print)
+
+    def _print_of(self, held: _Held, member: _Member) -> Fingerprint:
+        """The member's headline with the story's lead, as compared with incoming reports."""
+        lead = held.lead_print
+        if lead is None:
+            return member.title_print
+        rkey = (member.report.source, member.report.key)
+        cached = held.prints.get(rkey)
+        if cached is None:
+            cached = replace(member.title_print, lead=lead.lead, lead_tokens=lead.lead_tokens)
+            held.prints[rkey] = cached
+        return cached
+
+    def _restyle(self, held: _Held, *, incoming: _ReportKey, lead: str, published: datetime) -> None:
+        """Rebuild the story after a member joined or changed: best headline, lead, times."""
+        story = held.story
+        current = held.best
+        best = current
+        if current is None or current not in held.members:
+            best = incoming
+        else:
+            floor = headline_quality(held.members[current].report.title)
+            floor += self.settings.headline_margin
+            for rkey, member in held.members.items():
+                quality = headline_quality(member.report.title)
+                if rkey != current and quality >= floor:
+                    best, floor = rkey, quality + 1e-9
+        text = story.text
+        if best == incoming and lead.strip():
+            text = lead
+        headline = held.members[best].report if best else None
+        reports = tuple(m.report for m in held.members.values())
+        url = headline.url if headline and headline.url else story.url
+        held.story = replace(
+            story,
+            title=headline.title if headline else story.title,
+            url=url or next((r.url for r in reports if r.url), ""),
+            text=text,
+            published=min(r.published for r in reports),
+            updated=max(story.updated, published),
+            reports=reports,
+        )
+        lead_changed = text != story.text or best != current
+        held.best = best
+        if lead_changed:
+            self._index_lead(held)
+
+    def _bar(self, likeness: Likeness) -> float:
+        if likeness.lead is None:
+            return self.settings.threshold
+        return self.settings.lead_threshold
+
+    @staticmethod
+    def _in_window(story: Story, published: datetime, window: timedelta) -> bool:
+        return story.updated >= published - window and story.published <= published + window
+
+    # -- restart and expiry ------------------------------------------------------------------
+
+    def load(self, stories: Iterable[Story]) -> None:
+        """Rebuild the index from stored stories (at start-up), oldest update first."""
+        for story in sorted(stories, key=lambda s: (s.updated, s.id)):
+            if story.id in self._stories:
+                self._forget(story.id)
+            held = _Held(story=story)
+            self._stories[story.id] = held
+            for member_report in story.reports:
+                self._add_member(held, member_report, None)
+            held.best = next(
+                (
+                    (r.source, r.key)
+                    for r in story.reports
+                    if r.title == story.title and (r.url == story.url or not r.url)
+                ),
+                next(((r.source, r.key) for r in story.reports if r.title == story.title), None),
+            )
+            if held.best is None and story.reports:
+                held.best = (story.reports[0].source, story.reports[0].key)
+            best = held.members.get(held.best) if held.best else None
+            if best is not None and best.report.title == story.title:
+                best.text_digest = _text_digest(story.text)
+            self._index_lead(held)
+
+    def expire(self, now: datetime) -> int:
+        """Forget stories whose latest report is older than ``now - window``; return how many."""
+        cutoff = now - self.settings.window
+        old = [sid for sid, held in self._stories.items() if held.story.updated < cutoff]
+        for sid in old:
+            self._forget(sid)
+        if old:
+            self._blocking.compact()
+        return len(old)
+
+    def _forget(self, story_id: str) -> None:
+        held = self._stories.pop(story_id)
+        for rkey, member in held.members.items():
+            self._blocking.discard(member.serial)
+            self._entries.pop(member.serial, None)
+            if self._by_key.get(rkey) == story_id:
+                del self._by_key[rkey]
+            url = member.report.url
+            if url and self._by_url.get(url) == story_id:
+                del self._by_url[url]
+        if held.lead_serial >= 0:
+            self._blocking.discard(held.lead_serial)
+            self._entries.pop(held.lead_serial, None)

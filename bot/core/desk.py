@@ -1,0 +1,246 @@
+"""The desk: reports in, stories and deliveries out.
+
+``Desk.take`` runs a batch of reports through deduplication, scoring, summarising and routing,
+and returns what changed: the stories to save and the deliveries to record as pending. The caller
+saves both in one transaction (``Store.commit_poll``) before anything is sent, so a crash never
+loses or repeats an alert. Time decisions use the reports' own clock (``now_of``), so a replay of
+old feeds behaves as it did live.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bot.core.dedup import DedupSettings, StoryIndex
+from bot.core.models import (
+    Alert,
+    DedupDecision,
+    Delivery,
+    Destination,
+    Mute,
+    Report,
+    Story,
+    Topic,
+    Verdict,
+)
+from bot.core.ports import Store, StoryFilter
+from bot.core.route import Route, Target, should_fold, targets_for
+from bot.core.score import TopicMatcher, why_hint
+from bot.core.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+FOLD = "fold"
+"""``Delivery.digest_id`` of an alert flood control set aside for the destination's next digest."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSettings:
+    max_item_age: timedelta = timedelta(hours=24)
+    """Stories first reported longer ago than this never alert (restarts, new sources)."""
+    urgent_score: float = 0.85
+    summary_chars: int = 280
+    summary_sentences: int = 2
+    flood_max: int = 5
+    flood_per: timedelta = timedelta(minutes=10)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What happened to one report, for logs and JSON Lines output."""
+
+    report: Report
+    dedup: DedupDecision
+    story_id: str
+    alerted: tuple[str, ...] = ()
+    """Destination labels newly alerted (or folded)."""
+    updated: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a batch changed: save all of it in one transaction."""
+
+    stories: dict[str, Story] = field(default_factory=dict)
+    deliveries: dict[tuple[str, Destination], Delivery] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+class Desk:
+    """Holds the window of recent stories in memory and decides what each new report causes."""
+
+    def __init__(
+        self,
+        store: Store,
+        topics: Sequence[Topic],
+        routes: Sequence[Route],
+        settings: DeskSettings | None = None,
+        source_weights: Mapping[str, float] | None = None,
+    ) -> None:
+        self.store = store
+        self.topics = tuple(topics)
+        self.topics_by_id: Mapping[str, Topic] = {t.id: t for t in self.topics}
+        self.routes = tuple(routes)
+        self.settings = settings or DeskSettings()
+        self.source_weights = dict(source_weights or {})
+        self.index = StoryIndex(self.settings.dedup)
+        self.matcher = TopicMatcher(self.topics)
+        self._recent: dict[Destination, list[datetime]] = {}
+        """Creation times of recent deliveries per destination (flood control), newest last."""
+
+    async def start(self, now: datetime) -> int:
+        """Load the stories still inside the dedup window; returns how many."""
+        stories = await self.store.stories(StoryFilter(since=now - self.settings.dedup.window))
+        self.index.load(reversed(stories))
+        return len(stories)
+
+    async def take(
+        self,
+        reports: Sequence[Report],
+        *,
+        now_of: Callable[[Report], datetime],
+        quiet: Callable[[Report], bool] = lambda _r: False,
+    ) -> Outcome:
+        """Decide on ``reports`` in order. ``quiet`` reports may join stories but never alert."""
+        outcome = Outcome()
+        subscriptions = await self.store.subscriptions_to([t.id for t in self.topics])
+        mutes_cache: list[Mute] | None = None
+        for report in reports:
+            now = now_of(report)
+            self.index.expire(now)
+            decision, story = self.index.add(report)
+            if decision.verdict is Verdict.REPEAT:
+                outcome.decisions.append(Decision(report, decision, story.id))
+                continue
+            story = self.rescore(story)
+            self.index.put(story)
+            outcome.stories[story.id] = story
+            fresh = now - story.published <= self.settings.max_item_age and not quiet(report)
+            if mutes_cache is None:
+                mutes_cache = await self.store.active_mutes(now)
+            targets = targets_for(
+                story,
+                routes=self.routes,
+                subscriptions=subscriptions,
+                mutes=[m for m in mutes_cache if m.until > now],
+                topics=self.topics_by_id,
+                now=now,
+                urgent_score=self.settings.urgent_score,
+            )
+            alerted, updated = await self._deliver(story, targets, now, fresh, outcome)
+            outcome.decisions.append(Decision(report, decision, story.id, alerted, updated))
+        return outcome
+
+    def rescore(self, story: Story) -> Story:
+        """Score a story against every topic and write its summary."""
+        weight = max((self.source_weights.get(r.source, 1.0) for r in story.reports), default=1.0)
+        scores = self.matcher.score(
+            story.title, story.text, outlets=len(story.outlets), source_weight=weight
+        )
+        terms: list[str] = []
+        for score in scores:
+            if score.score > 0:
+                terms.extend(m.matched for m in score.matches)
+        summary = summarize(
+            story.title,
+            story.text,
+            terms,
+            max_sentences=self.settings.summary_sentences,
+            max_chars=self.settings.summary_chars,
+        )
+        return replace(story, scores=scores, summary=summary)
+
+    def alert_for(self, story: Story, topics: Sequence[str], mentions: Sequence[str] = ()) -> Alert:
+        best = max((story.score_for(t) for t in topics), default=0.0)
+        matched: list[str] = []
+        for score in story.scores:
+            if score.topic in topics:
+                for m in score.matches:
+                    if m.term not in matched:
+                        matched.append(m.term)
+        hint = why_hint([s for s in story.scores if s.topic in topics], self.topics)
+        outlets = len(story.outlets)
+        if outlets > 1 and "outlet" not in hint:
+            hint = f"{hint} · {outlets} outlets" if hint else f"{outlets} outlets"
+        return Alert(
+            story_id=story.id,
+            title=story.title,
+            url=story.url,
+            summary=story.summary,
+            outlets=story.outlets,
+            published=story.published,
+            topics=tuple(topics),
+            score=round(best, 3),
+            matched_terms=tuple(matched),
+            why_hint=hint,
+            mentions=tuple(mentions),
+        )
+
+    async def _deliver(
+        self, story: Story, targets: Sequence[Target], now: datetime, fresh: bool, out: Outcome
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        alerted: list[str] = []
+        updated: list[str] = []
+        for target in targets:
+            key = (story.id, target.destination)
+            existing = out.deliveries.get(key) or await self.store.get_delivery(*key)
+            alert = self.alert_for(story, target.topics, target.mentions)
+            if existing is not None:
+                changed = self._refresh(existing, alert, now)
+                if changed is not None:
+                    out.deliveries[key] = changed
+                    if changed.status == "sent":
+                        updated.append(target.destination.label)
+                continue
+            if not fresh:
+                continue
+            recent = await self._recent_times(target.destination, now)
+            digest_id = FOLD if should_fold(len(recent), self.settings.flood_max) else None
+            recent.append(now)
+            out.deliveries[key] = Delivery(
+                story_id=story.id,
+                destination=target.destination,
+                status="pending",
+                alert=alert,
+                digest_id=digest_id,
+                created=now,
+                updated=now,
+                outlets=len(story.outlets),
+                title=story.title,
+            )
+            alerted.append(target.destination.label)
+        return tuple(alerted), tuple(updated)
+
+    def _refresh(self, existing: Delivery, alert: Alert, now: datetime) -> Delivery | None:
+        """A delivery brought up to date with its story, or None when readers would see no change.
+
+        Sent alerts are edited in place (``needs_update``) when the outlets or the headline
+        changed; folded ones stay in their digest.
+        """
+        if existing.status in {"failed", "folded"}:
+            return None
+        if len(alert.outlets) == existing.outlets and alert.title == existing.title:
+            return None
+        return replace(
+            existing,
+            alert=replace(alert, mentions=existing.alert.mentions if existing.alert else ()),
+            outlets=len(alert.outlets),
+            title=alert.title,
+            updated=now,
+            needs_update=existing.status == "sent" and existing.digest_id is None,
+        )
+
+    async def _recent_times(self, destination: Destination, now: datetime) -> list[datetime]:
+        since = now - self.settings.flood_per
+        times = self._recent.get(destination)
+        if times is None:
+            stored = await self.store.deliveries_since(destination, since)
+            times = sorted(d.created for d in stored if d.created is not None)
+            self._recent[destination] = times
+        while times and times[0] < since:
+            times.pop(0)
+        return times

@@ -1,0 +1,399 @@
+"""What deduplication compares: a report's headline and lead, folded once into comparable parts.
+
+Two outlets telling the same development rarely write the same words, and two developments of
+the same subject often share most of theirs ("Hamas delegation arrives in Cairo" / "... leaves
+Cairo"). So a ``Fingerprint`` keeps, besides the folded words for fuzzy scoring, the few signals
+that tell developments apart whatever the subject: the numbers in the headline, the proper names,
+negation, and event verbs whose opposites appear in other headlines (arrive/leave, open/close,
+agree/reject...). ``compare`` scores two fingerprints and applies those guards.
+
+Everything here is computed once per report; comparing is a handful of rapidfuzz calls on
+pre-folded strings (``processor=None``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from bot.core.text import STOPWORDS, fold, words
+
+LEAD_CHARS = 400
+"""Only the start of the lead is compared: the rest is background that every report repeats."""
+
+_TAG_PREFIX = re.compile(
+    r"^\s*(?:(?:live(?:\s+updates?)?|breaking(?:\s+news)?|update[ds]?(?:\s*\d+)?|exclusive|"
+    r"watch|video|analysis|explainer|factbox|snap|urgent|developing|just\s+in|correct(?:ed|ion)"
+    r"|refile|rpt|photos?)\s*[-:|\u2013\u2014]+\s*)+",
+    re.IGNORECASE,
+)
+"""Newsroom labels before a headline ("LIVE:", "UPDATE 2-", "BREAKING |"): not the news."""
+
+_TRUNCATED = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+_NUMBER_WORDS = {
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "dozen": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "hundred": "100",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "fifth": "5",
+    "sixth": "6",
+    "seventh": "7",
+    "eighth": "8",
+    "ninth": "9",
+    "tenth": "10",
+    "thousand": "1000",
+    "million": "million",
+    "billion": "billion",
+    "trillion": "trillion",
+}
+"""Spelled-out counts and ordinals, read as the numbers they are ("second swap" is swap 2).
+"one" and "first" are left out: they are mostly not counts ("one of", "for the first time")."""
+
+_NEGATIONS = frozenset(
+    "not never cannot cant wont dont doesnt didnt isnt arent wasnt werent "
+    "deny denies denied denying".split()
+)
+"""Words that turn a headline's claim around ("Israel denies deal reached", "talks will not
+resume"). "no" and "without" are left out: they mostly describe, not contradict ("leaves
+thousands without power", "no breakthrough")."""
+
+
+def _inflect(*bases: str) -> set[str]:
+    """The inflected forms of verbs (arrive -> arrives, arrived, arriving), without the base,
+    which is as often a noun or an infinitive ("a release", "a plan to end the war")."""
+    out: set[str] = set()
+    for base in bases:
+        if base.endswith("e"):
+            out.update({base + "s", base + "d", base[:-1] + "ing"})
+        elif base.endswith("y") and base[-2] not in "aeiou":
+            out.update({base[:-1] + "ies", base[:-1] + "ied", base + "ing"})
+        else:
+            out.update({base + "s", base + "es", base + "ed", base + "ing"})
+    return out
+
+
+_EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
+    # canonical: (inflected verb forms = the headline's claim, bases and nouns = its topic)
+    "arrive": (_inflect("arrive", "reach") | {"lands", "landed"}, {"arrive", "reach", "arrival"}),
+    "leave": (
+        _inflect("leave", "depart", "exit", "quit") | {"left"},
+        {"leave", "depart", "exit", "departure"},
+    ),
+    "withdraw": (_inflect("withdraw") | {"withdrew", "withdrawn"}, {"withdraw", "withdrawal"}),
+    "open": (_inflect("open", "reopen"), {"open", "reopen", "reopening"}),
+    "close": (_inflect("close", "shut", "seal") | {"shuts", "shutting"}, {"close", "closure"}),
+    "approve": (
+        _inflect("approve", "endorse", "accept", "agree", "ratify") | {"backs", "backed"},
+        {"approve", "endorse", "accept", "agree", "ratify", "approval"},
+    ),
+    "reject": (
+        _inflect("reject", "refuse", "veto", "oppose", "spurn", "rebuff"),
+        {"reject", "refuse", "veto", "oppose", "rejection", "refusal"},
+    ),
+    "start": (
+        _inflect("start", "begin", "launch", "resume", "restart") | {"began", "begun"},
+        {"start", "begin", "launch", "resume", "restart", "resumption"},
+    ),
+    "halt": (
+        _inflect("halt", "suspend", "pause", "stop", "stall", "collapse")
+        | {"stopped", "stopping", "froze", "frozen", "freezes"},
+        {"halt", "suspend", "pause", "stop", "freeze", "stall", "collapse", "suspension"},
+    ),
+    "end": (_inflect("end", "expire", "conclude"), {"end", "expire", "conclude", "expiry"}),
+    "extend": (_inflect("extend", "prolong"), {"extend", "prolong", "extension"}),
+    "rise": (
+        _inflect("rise", "climb", "jump", "surge", "soar", "increase") | {"rose", "risen"},
+        {"rise", "climb", "jump", "surge", "soar", "increase"},
+    ),
+    "fall": (
+        _inflect("fall", "drop", "slip", "plunge", "decline", "sink", "tumble", "slump")
+        | {"fell", "fallen", "sank", "dropped", "dropping", "slipped", "slipping"},
+        {"fall", "drop", "slip", "plunge", "decline", "sink", "tumble", "slump", "decrease"},
+    ),
+    "release": (_inflect("release", "free"), {"release", "free"}),
+    "detain": (
+        _inflect("detain", "arrest", "capture", "seize", "abduct", "kidnap", "jail"),
+        {"detain", "arrest", "capture", "seize", "abduct", "kidnap", "detention"},
+    ),
+    "confirm": (_inflect("confirm"), {"confirm", "confirmation"}),
+    "deny": (_inflect("deny"), {"deny", "denial"}),
+    "lift": (_inflect("lift", "ease"), {"lift", "ease"}),
+    "impose": (_inflect("impose", "tighten"), {"impose", "tighten"}),
+    "raise": (_inflect("raise", "hike", "boost"), {"raise", "hike", "boost"}),
+    "cut": (_inflect("lower", "reduce", "slash") | {"cuts", "cutting"}, {"cut", "reduce"}),
+    "win": ({"wins", "won", "winning"}, {"win"}),
+    "lose": ({"loses", "lost", "losing"}, {"lose"}),
+    "delay": (_inflect("delay", "postpone"), {"delay", "postpone"}),
+    "propose": (
+        _inflect("propose", "offer", "float", "unveil", "submit"),
+        {"propose", "offer", "proposal"},
+    ),
+    "kill": (_inflect("kill", "die") | {"died", "dying", "slain"}, {"kill", "dead", "death"}),
+}
+"""Headline verbs that mean the same event, under one canonical word: "Rafah crossing shut" and
+"Rafah crossing closes" fold to the same event; so do "freed" and "released"."""
+
+_CLAIMS: dict[str, str] = {
+    form: verb for verb, (forms, _) in _EVENT_VERBS.items() for form in forms
+}
+"""Inflected event verbs: what a headline says happened."""
+
+_CANONICAL: dict[str, str] = {
+    **{form: verb for verb, (_, topics) in _EVENT_VERBS.items() for form in topics},
+    **_CLAIMS,
+}
+
+_OPPOSITES: frozenset[frozenset[str]] = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("arrive", "leave"),
+        ("open", "close"),
+        ("approve", "reject"),
+        ("start", "halt"),
+        ("start", "end"),
+        ("extend", "end"),
+        ("rise", "fall"),
+        ("release", "detain"),
+        ("confirm", "deny"),
+        ("lift", "impose"),
+        ("raise", "cut"),
+        ("win", "lose"),
+    )
+)
+"""Events that contradict each other: a headline with one and another with the other (and not
+both) tell different developments, whatever the subject."""
+
+_DEMONYMS = {
+    "egyptian": "egypt",
+    "iranian": "iran",
+    "jordanian": "jordan",
+    "syrian": "syria",
+    "lebanese": "lebanon",
+    "russian": "russia",
+    "ukrainian": "ukraine",
+    "turkish": "turkey",
+    "british": "uk",
+    "britain": "uk",
+    "thai": "thailand",
+    "earthquake": "quake",
+}
+"""Adjective and country name as one word ("Egyptian proposal" / "Egypt's proposal"); names
+ending in -i (Israeli, Qatari, Iraqi, Yemeni) are folded by rule in ``stem``."""
+
+
+@lru_cache(maxsize=131072)
+def stem(word: str) -> str:
+    """A light, predictable stem for comparing headlines.
+
+    Event verbs fold to their canonical word (freed -> release), spelled numbers to digits
+    (thirteen -> 13), demonyms to the country (Israeli -> israel), plurals to the singular
+    (hostages -> hostage). Nothing heavier: a full stemmer folds words that news tells apart.
+    """
+    if word in _CANONICAL:
+        return _CANONICAL[word]
+    if word in _DEMONYMS:
+        return _DEMONYMS[word]
+    if word in _NUMBER_WORDS:
+        return _NUMBER_WORDS[word]
+    if len(word) > 4 and word.endswith("i") and word.isalpha():
+        return word[:-1]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def clean_headline(title: str) -> str:
+    """The headline without newsroom labels ("LIVE:") or a truncation mark at the end."""
+    cleaned = _TAG_PREFIX.sub("", title)
+    return _TRUNCATED.sub("", cleaned).strip() or title.strip()
+
+
+def _numbers(tokens: list[str], folded: str) -> frozenset[str]:
+    found = {n.replace(",", "") for n in _NUMBER.findall(folded)}
+    found.update(_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS)
+    return frozenset(found)
+
+
+def _is_title_case(raw_words: list[str]) -> bool:
+    """True when most longer words are capitalised: proper names cannot be told apart then."""
+    long_words = [w for w in raw_words if len(w) > 3 and w.lower() not in STOPWORDS]
+    if len(long_words) < 2:
+        return True
+    capitalised = sum(1 for w in long_words if w[0].isupper())
+    return capitalised >= 0.6 * len(long_words)
+
+
+_RAW_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
+
+
+def _names(title: str) -> frozenset[str]:
+    """Stems of capitalised words after the first, in a sentence-case headline (places, people,
+    groups); empty for Title Case headlines, where capitals say nothing."""
+    raw = _RAW_WORD.findall(title)
+    if _is_title_case(raw):
+        return frozenset()
+    out: set[str] = set()
+    for i, w in enumerate(raw):
+        if i == 0 or not w[0].isupper() or w.isupper() and len(w) <= 1:
+            continue
+        for token in words(w):
+            if len(token) > 1 and token not in STOPWORDS:
+                out.add(stem(token))
+    return frozenset(out)
+
+
+def _events(tokens: list[str]) -> frozenset[str]:
+    return frozenset(_CLAIMS[t] for t in tokens if t in _CLAIMS)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A report's headline and lead, folded once for fast comparison."""
+
+    exact: str
+    """The folded, cleaned headline: equal strings are the same headline."""
+    title: str
+    """Content-word stems of the headline, space-joined, for rapidfuzz."""
+    tokens: frozenset[str]
+    """The same stems as a set."""
+    lead: str
+    """Content-word stems of the start of the lead ("" when there is none)."""
+    lead_tokens: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+    negated: bool
+    events: frozenset[str]
+    """Canonical event verbs of the headline (arrive, leave, release...)."""
+    anchors: tuple[str, ...]
+    """Informative stems used for blocking: the headline's, then the lead's first few."""
+
+
+def _content_stems(tokens: list[str]) -> list[str]:
+    return [stem(t) for t in tokens if len(t) > 1 and t not in STOPWORDS]
+
+
+def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint:
+    """Fold a headline and lead into a ``Fingerprint``; ``anchors`` caps the blocking tokens."""
+    headline = clean_headline(title)
+    folded = fold(headline)
+    all_words = words(headline)
+    title_stems = _content_stems(all_words)
+    lead_stems = _content_stems(words(text[:LEAD_CHARS])) if text else []
+    raw_tokens = frozenset(all_words)
+    ordered: dict[str, None] = dict.fromkeys(title_stems)
+    for s in lead_stems:
+        if len(ordered) >= anchors:
+            break
+        ordered.setdefault(s, None)
+    return Fingerprint(
+        exact=" ".join(all_words),
+        title=" ".join(title_stems),
+        tokens=frozenset(title_stems),
+        lead=" ".join(lead_stems),
+        lead_tokens=frozenset(lead_stems),
+        numbers=_numbers(all_words, folded),
+        names=_names(headline),
+        negated=bool(raw_tokens & _NEGATIONS),
+        events=_events(all_words),
+        anchors=tuple(ordered)[:anchors],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Likeness:
+    """How alike two reports are (0..100), and the guard that vetoed them, if any."""
+
+    score: float
+    title: float
+    lead: float | None
+    veto: str = ""
+
+    @property
+    def explanation(self) -> str:
+        parts = f"headline {self.title:.0f}"
+        if self.lead is not None:
+            parts += f", lead {self.lead:.0f}"
+        return f"{parts} ({self.veto})" if self.veto else parts
+
+
+TITLE_WEIGHT = 0.4
+"""Share of the headline in the likeness when both reports have a lead. A lead is three times
+the words of a headline, so its likeness is the steadier evidence; the headline still decides
+alone when either report has no lead."""
+
+MIN_TITLE_WITH_LEAD = 65.0
+"""Below this headline likeness the lead cannot carry a match: a shared boilerplate lead ("Follow
+our live coverage...") under different headlines is not the same development."""
+
+MIN_LEAD_WORDS = 6
+"""Shorter leads (a dateline, "Follow live coverage") say too little to count."""
+
+
+def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
+    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0."""
+    sort_ratio = fuzz.token_sort_ratio(a.title, b.title, processor=None)
+    set_ratio = fuzz.token_set_ratio(a.title, b.title, processor=None)
+    title = (sort_ratio + set_ratio) / 2
+    lead: float | None = None
+    score = title
+    if len(a.lead_tokens) >= MIN_LEAD_WORDS and len(b.lead_tokens) >= MIN_LEAD_WORDS:
+        lead = (
+            fuzz.token_sort_ratio(a.lead, b.lead, processor=None)
+            + fuzz.token_set_ratio(a.lead, b.lead, processor=None)
+        ) / 2
+        score = TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * lead
+        if title < MIN_TITLE_WITH_LEAD:
+            score = min(score, title)
+    veto = _veto(a, b)
+    return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
+
+
+def _veto(a: Fingerprint, b: Fingerprint) -> str:
+    """The reason ``a`` and ``b`` must be different developments, or "" when none is seen."""
+    if a.numbers and b.numbers and not (a.numbers <= b.numbers or b.numbers <= a.numbers):
+        return "numbers differ"
+    if a.negated != b.negated:
+        return "one denies"
+    a_only, b_only = a.events - b.events, b.events - a.events
+    for event in sorted(a_only):
+        for other in sorted(b_only):
+            if frozenset((event, other)) in _OPPOSITES:
+                return f"{event} vs {other}"
+    if a_only and b_only:
+        return "different events"
+    if a.names and b.names:
+        a_names = a.names - b.tokens - b.lead_tokens
+        b_names = b.names - a.tokens - a.lead_tokens
+        if a_names and b_names:
+            return "different names"
+    return ""

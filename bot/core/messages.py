@@ -1,0 +1,100 @@
+"""Every sentence the bot says to people in chat, in one place, so the wording stays consistent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def echo(value: str, limit: int = 40) -> str:
+    """User input safe to quote back: no control or direction characters, short, one line."""
+    value = _CONTROL.sub("", value).strip()
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def unknown_command(name: str, suggestions: Sequence[str]) -> str:
+    hint = f" Did you mean {_or(suggestions)}?" if suggestions else ""
+    return f"There is no command “{echo(name)}”.{hint} Type `help` to see them all."
+
+
+def unknown_topic(name: str, suggestions: Sequence[str]) -> str:
+    hint = f" Closest: {', '.join(suggestions)}." if suggestions else ""
+    return f"There is no topic “{echo(name)}”.{hint} Type `topics` to list them."
+
+
+def missing_topic(command: str) -> str:
+    return f"Which topic? Write `{command} TOPIC`, e.g. `{command} hostages`; `topics` lists them."
+
+
+def admin_only(action: str) -> str:
+    return f"Only a channel admin can {action} for the whole channel."
+
+
+def subscribed(topic: str, where: str, mode: str) -> str:
+    if where == "channel":
+        return f"This channel now gets alerts on {topic}."
+    how = "by direct message" if mode == "dm" else "as a mention on the channel alert"
+    return f"You now follow {topic}; alerts reach you {how}."
+
+
+def already_subscribed(topic: str, where: str) -> str:
+    who = "This channel already gets" if where == "channel" else "You already follow"
+    return f"{who} {topic}: nothing changed." if where != "channel" else f"{who} alerts on {topic}."
+
+
+def unsubscribed(topic: str, where: str) -> str:
+    if where == "channel":
+        return f"This channel no longer gets alerts on {topic}."
+    return f"You no longer follow {topic}."
+
+
+def not_subscribed(topic: str, where: str) -> str:
+    if where == "channel":
+        return f"This channel was not getting alerts on {topic}: nothing changed."
+    return f"You were not following {topic}: nothing changed."
+
+
+def no_subscriptions(where: str) -> str:
+    if where == "channel":
+        return "This channel has no topic subscriptions of its own."
+    return "You follow no topics yet. Try `subscribe hostages`; `topics` lists them all."
+
+
+def mode_set(mode: str, count: int) -> str:
+    how = "by direct message" if mode == "dm" else "as mentions on channel alerts"
+    return f"Your alerts now arrive {how} ({count} topic{'s' if count != 1 else ''})."
+
+
+def bad_mode(value: str) -> str:
+    return f"“{echo(value)}” is not a mode: write `mode dm` or `mode mention`."
+
+
+def bad_duration(value: str) -> str:
+    return f"“{echo(value)}” is not a duration: write e.g. `30m`, `2h` or `1d` (at most 7d)."
+
+
+def muted(where: str, until: str, urgent: float) -> str:
+    who = "This channel is" if where == "channel" else "You are"
+    return f"{who} muted until {until}. Stories scoring {urgent:.2f} or more still come through."
+
+
+def unmuted(where: str, was: bool) -> str:
+    who = "This channel" if where == "channel" else "You"
+    if not was:
+        return f"{who} {'was' if where == 'channel' else 'were'} not muted: nothing changed."
+    return f"{who} will get alerts again."
+
+
+def missing_story() -> str:
+    return "Which story? Write `why STORY` with the id shown on the alert, e.g. `why 3f2a9c1d`."
+
+
+def unknown_story(value: str) -> str:
+    return f"No story “{echo(value)}” in the store: check the id on the alert (4+ characters)."
+
+
+def _or(items: Sequence[str]) -> str:
+    items = [f"`{i}`" for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

@@ -1,0 +1,495 @@
+"""Fetching feed documents over HTTP(S) and from ``file://`` paths, politely and within limits.
+
+One shared ``httpx.AsyncClient``. Every fetch is bounded three ways: connect/read timeouts, a total
+deadline around the whole exchange (redirects and body included, so a server trickling bytes is cut
+off), and a size cap on the *decoded* body (we decompress ourselves, bounded, so a gzip bomb stops
+at the cap instead of filling memory). Redirects are followed by hand so each hop can be counted,
+loops detected, and (for article pages) checked by a guard. Conditional GET (ETag /
+Last-Modified) keeps polling cheap for both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from bot.errors import FetchError
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "FEED_SUFFIXES",
+    "Document",
+    "FetchResult",
+    "Fetcher",
+    "backoff_delay",
+]
+
+DEFAULT_USER_AGENT = "talks-bot/0.1 (+https://github.com/talks-bot/talks-bot; newsroom feed poller)"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, application/json;q=0.7, */*;q=0.1"
+)
+FEED_SUFFIXES = (".xml", ".rss", ".atom", ".json", ".rdf")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CONTENT_TYPES = {
+    ".json": "application/feed+json",
+    ".atom": "application/atom+xml",
+    ".rss": "application/rss+xml",
+    ".rdf": "application/rdf+xml",
+    ".xml": "application/xml",
+}
+
+Guard = Callable[[str], Awaitable[None]]
+"""Called with every URL before it is requested (first and each redirect); raises to refuse."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One fetched document: a feed body, or one file of a replayed folder."""
+
+    name: str
+    body: bytes
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    url: str
+    """Final URL after redirects."""
+    status: int
+    """HTTP status (200, or 304 when not modified); 200/304 likewise for files."""
+    documents: tuple[Document, ...]
+    """Empty when not modified."""
+    not_modified: bool
+    etag: str | None
+    last_modified: str | None
+    elapsed: float
+    cache_max_age: float | None = None
+    """From Cache-Control max-age, for adaptive polling."""
+
+
+def backoff_delay(
+    failures: int, *, base: float = 60.0, cap: float = 3600.0, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before polling a source again after ``failures`` failures in a row.
+
+    Exponential (base, 2*base, 4*base ... up to cap) with full jitter above a floor of ``base``:
+    sources failing together spread their retries out, yet none is retried sooner than ``base``.
+    Deterministic given a seeded ``rng``.
+    """
+    if failures <= 0:
+        return 0.0
+    ceiling = min(cap, base * 2.0 ** min(failures - 1, 62))
+    floor = min(base, ceiling)
+    return (rng or random).uniform(floor, ceiling)
+
+
+class Fetcher:
+    """Fetches feeds; one instance per process, shared by every source."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 15.0,
+        deadline: float = 30.0,
+        max_bytes: int = 10_000_000,
+        max_redirects: int = 5,
+        user_agent: str = DEFAULT_USER_AGENT,
+        max_per_host: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self.max_per_host = max_per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            transport=transport,
+            headers={
+                "User-Agent": user_agent,
+                "Accept": FEED_ACCEPT,
+                # Only codings we decode ourselves, with a bound (see _read_body).
+                "Accept-Encoding": "gzip, deflate",
+            },
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        guard: Guard | None = None,
+    ) -> FetchResult:
+        """Fetch a feed URL (http, https or file); raise ``FetchError`` with one line on failure.
+
+        ``accept`` overrides the feed Accept header (article pages); ``guard`` vets every hop.
+        """
+        started = time.monotonic()
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file":
+            return await asyncio.to_thread(self._fetch_path, url, etag, started)
+        if scheme not in ("http", "https"):
+            raise FetchError(f"cannot fetch {url!r}: only http, https and file urls are supported")
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._fetch_http(url, etag, last_modified, accept, guard, started)
+        except TimeoutError:
+            raise FetchError(
+                f"{_host(url)} did not send the whole response within {self.deadline:g} s "
+                "(server too slow; try later or raise the deadline)"
+            ) from None
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def _fetch_http(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str | None,
+        guard: Guard | None,
+        started: float,
+    ) -> FetchResult:
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        if accept:
+            headers["Accept"] = accept
+        seen: set[str] = set()
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            if guard is not None:
+                await guard(current)
+            seen.add(current)
+            async with self._host_slot(current):
+                result = await self._request(current, headers, started)
+            if isinstance(result, FetchResult):
+                return result
+            target = result
+            if target in seen:
+                raise FetchError(
+                    f"{_host(url)} redirects in a loop ({current} -> {target}); "
+                    "check the source url"
+                )
+            current = target
+        raise FetchError(
+            f"{_host(url)} redirected more than {self.max_redirects} times; "
+            "use the final feed url in the config"
+        )
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        host = _host(url)
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.max_per_host)
+        return slot
+
+    async def _request(
+        self, url: str, headers: dict[str, str], started: float
+    ) -> FetchResult | str:
+        """One hop: a final result, or the absolute URL a redirect points to."""
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                if status in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError(
+                            f"{_host(url)} answered {status} without a Location header; "
+                            "check the source url"
+                        )
+                    return str(urljoin(str(response.url), location.strip()))
+                if status == 304:
+                    return self._result(response, (), started, not_modified=True)
+                if status >= 400:
+                    raise _status_error(url, response)
+                body = await self._read_body(response)
+                document = Document(
+                    name=str(response.url),
+                    body=body,
+                    content_type=response.headers.get("content-type"),
+                )
+                return self._result(response, (document,), started, not_modified=False)
+        except httpx.TimeoutException as error:
+            raise FetchError(
+                f"{_host(url)} timed out after {self.timeout:g} s ({type(error).__name__}); "
+                "try later or raise the timeout"
+            ) from None
+        except httpx.ConnectError as error:
+            raise FetchError(
+                f"could not connect to {_host(url)}: {_short(error)} "
+                "(check the url and the network)"
+            ) from None
+        except httpx.DecodingError as error:
+            raise FetchError(
+                f"{_host(url)} sent a body that could not be decoded: {_short(error)}"
+            ) from None
+        except httpx.HTTPError as error:
+            raise FetchError(f"fetching {_host(url)} failed: {_short(error)}") from None
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """Read the body, decompressing it ourselves so the decoded size is capped too."""
+        limit = self.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        decoder: _BoundedInflater | None = None
+        if coding in ("gzip", "x-gzip", "deflate"):
+            decoder = _BoundedInflater(coding, limit)
+        elif coding not in ("", "identity"):
+            raise FetchError(
+                f"{_host(str(response.url))} sent an unsupported content encoding {coding!r}"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw():
+            data = decoder.feed(raw) if decoder is not None else raw
+            size += len(data)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(data)
+        if decoder is not None:
+            tail = decoder.finish()
+            size += len(tail)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(tail)
+        return b"".join(chunks)
+
+    def _result(
+        self,
+        response: httpx.Response,
+        documents: tuple[Document, ...],
+        started: float,
+        *,
+        not_modified: bool,
+    ) -> FetchResult:
+        return FetchResult(
+            url=str(response.url),
+            status=response.status_code,
+            documents=documents,
+            not_modified=not_modified,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            elapsed=time.monotonic() - started,
+            cache_max_age=_max_age(response.headers.get("cache-control")),
+        )
+
+    # --- files --------------------------------------------------------------------------------
+
+    def _fetch_path(self, url: str, etag: str | None, started: float) -> FetchResult:
+        parts = urlsplit(url)
+        path = Path(url2pathname(unquote(parts.path)))
+        if parts.netloc and parts.netloc != "localhost":
+            path = Path(f"//{parts.netloc}") / path
+        if path.is_dir():
+            files = sorted(
+                (p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FEED_SUFFIXES),
+                key=lambda p: p.name,
+            )
+        elif path.is_file():
+            files = [path]
+        else:
+            raise FetchError(f"no such file or folder: {path} (check the source url)")
+        try:
+            stats = [(p, p.stat()) for p in files]
+        except OSError as error:
+            raise FetchError(
+                f"cannot read {path}: {error.strerror} (check the source url)"
+            ) from None
+        digest = hashlib.sha256()
+        for p, st in stats:
+            digest.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        file_etag = f'"{digest.hexdigest()[:32]}"'
+        final = path.resolve().as_uri()
+        if etag is not None and etag == file_etag:
+            return FetchResult(
+                url=final,
+                status=304,
+                documents=(),
+                not_modified=True,
+                etag=file_etag,
+                last_modified=None,
+                elapsed=time.monotonic() - started,
+            )
+        documents = []
+        for p, st in stats:
+            if st.st_size > self.max_bytes:
+                raise _too_large(self.max_bytes, what=f"file {p.name}")
+            try:
+                body = p.read_bytes()
+            except OSError as error:
+                raise FetchError(f"cannot read {p}: {error.strerror}") from None
+            documents.append(
+                Document(name=p.name, body=body, content_type=_CONTENT_TYPES.get(p.suffix.lower()))
+            )
+        newest = max((st.st_mtime for _, st in stats), default=None)
+        return FetchResult(
+            url=final,
+            status=200,
+            documents=tuple(documents),
+            not_modified=False,
+            etag=file_etag,
+            last_modified=_http_date(newest) if newest is not None else None,
+            elapsed=time.monotonic() - started,
+        )
+
+
+class _BoundedInflater:
+    """gzip/deflate decoding that never produces more than ``limit + 1`` bytes in total."""
+
+    def __init__(self, coding: str, limit: int) -> None:
+        self._limit = limit
+        self._produced = 0
+        self._raw_deflate_tried = coding == "deflate"
+        # 47 = auto-detect zlib or gzip header; deflate servers often send raw deflate instead.
+        self._inflater = zlib.decompressobj(47 if coding != "deflate" else zlib.MAX_WBITS)
+        self._coding = coding
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            return self._inflate(data)
+        except zlib.error:
+            if self._coding == "deflate" and self._produced == 0 and self._raw_deflate_tried:
+                self._raw_deflate_tried = False
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._inflate(data)
+            raise FetchError("the server sent a corrupt compressed body") from None
+
+    def _inflate(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        pending = data
+        while True:
+            room = self._limit + 1 - self._produced
+            if room <= 0:
+                break
+            piece = self._inflater.decompress(pending, room)
+            self._produced += len(piece)
+            out.append(piece)
+            pending = self._inflater.unconsumed_tail
+            if not pending:
+                break
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        try:
+            return self._inflater.flush()[: max(0, self._limit + 1 - self._produced)]
+        except zlib.error:
+            raise FetchError("the server sent a corrupt compressed body") from None
+
+
+def _status_error(url: str, response: httpx.Response) -> FetchError:
+    status = response.status_code
+    host = _host(url)
+    retry_after = None
+    if status in (429, 503):
+        retry_after = _retry_after(response.headers.get("retry-after"))
+    wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+    advice = {
+        401: "the feed needs credentials; check the source url",
+        403: "the server refuses us; check the url or ask the publisher to allow the bot",
+        404: "the feed is gone; check the source url",
+        410: "the feed was removed for good; remove or replace the source",
+        429: "the server asks us to slow down; raise the poll interval",
+    }.get(status)
+    if advice is None:
+        advice = "server error; will retry later" if status >= 500 else "check the source url"
+    reason = response.reason_phrase or ""
+    return FetchError(
+        f"{host} answered HTTP {status} {reason}".rstrip() + f": {advice}{wait}",
+        retry_after=retry_after,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _max_age(value: str | None) -> float | None:
+    if not value:
+        return None
+    for directive in value.split(","):
+        name, _, arg = directive.strip().partition("=")
+        if name.strip().lower() == "max-age":
+            arg = arg.strip().strip('"')
+            if arg.isdigit():
+                return float(arg)
+    return None
+
+
+def _http_date(timestamp: float) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(timestamp))
+
+
+def _too_large(limit: int, *, what: str = "response") -> FetchError:
+    return FetchError(f"{what} larger than {_size(limit)} limit")
+
+
+def _size(limit: int) -> str:
+    if limit >= 1_000_000 and limit % 1_000_000 == 0:
+        return f"{limit // 1_000_000} MB"
+    if limit >= 1_000:
+        return f"{limit / 1_000:g} kB"
+    return f"{limit} bytes"
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:160]

@@ -1,0 +1,771 @@
+"""``SQLStore``: the ``Store`` port on SQLite or PostgreSQL, through SQLAlchemy 2 async Core.
+
+One class serves both backends; the differences are confined to engine setup (SQLite pragmas and
+transaction control, PostgreSQL connect options) and to choosing the dialect's ``INSERT ... ON
+CONFLICT`` for upserts. Every public method runs in one transaction and turns driver errors into
+``StoreError`` with one line that names the database (password masked) and what to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from bot.core.models import (
+    Alert,
+    Delivery,
+    Destination,
+    Digest,
+    Mute,
+    SourceHealth,
+    Story,
+    StoryReport,
+    Subscription,
+    TopicScore,
+)
+from bot.core.ports import Clock, DigestRecord, PollRecord, StoryFilter
+from bot.errors import StoreError
+from bot.store import codec
+from bot.store.migrations import MIGRATIONS, Migration, current_version, migrate
+from bot.store.schema import (
+    deliveries,
+    digests,
+    meta,
+    mutes,
+    reports,
+    sources,
+    stories,
+    subscriptions,
+)
+from bot.store.url import describe_url, is_memory, normalise_url, secrets_of
+
+T = TypeVar("T")
+
+CHUNK = 500
+"""Most values bound in one IN list: well under SQLite's variable limit on every version."""
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+WAL_SWITCH_ATTEMPTS = 100
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+_DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+_READ_ONLY = "talks_read_only"
+_CLASS_PREFIX = re.compile(r"^<class '[^']+'>:\s*")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(url: str, *, clock: Clock | None = None) -> SQLStore:
+    """A store for ``url`` (a file path, ``sqlite:///...`` or ``postgresql://...``), not yet open.
+
+    ``await store.open()`` connects and migrates; ``await store.close()`` releases connections.
+    """
+    return SQLStore(url, clock=clock)
+
+
+class SQLStore:
+    """Persistent state for talks-bot; implements ``bot.core.ports.Store``.
+
+    Orderings: ``stories`` newest ``updated`` first; ``due_deliveries``, ``due_digests`` and
+    ``deliveries_since`` oldest ``created`` first; ``failed_deliveries`` newest ``updated`` first;
+    subscriptions by topic then subscriber. A delivery keeps the ``created`` time of its first
+    save (flood control counts from it); ``updated`` is the delivery's own value or now.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self._location = url
+        self._url = normalise_url(url)
+        self._secrets = secrets_of(self._url)
+        self._clock = clock or _utcnow
+        self._migrations = tuple(migrations)
+        self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+
+    # lifecycle ---------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The configured location with any password masked."""
+        return describe_url(self._location)
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._url.get_backend_name()
+
+    @property
+    def engine(self) -> AsyncEngine | None:
+        """The engine while open (tests check its pool for leaked connections)."""
+        return self._engine
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations. Opening an open store does nothing."""
+        if self._engine is not None:
+            return
+        engine = self._create_engine()
+        self._engine = engine
+        self._reader = engine.execution_options(**{_READ_ONLY: True})
+        try:
+            if self.backend == "sqlite" and not is_memory(self._url):
+                await self._use_wal(engine)
+            async with self._transaction("update the schema") as conn:
+                await conn.run_sync(migrate, self._migrations)
+        except BaseException:
+            self._engine = self._reader = None
+            await engine.dispose()
+            raise
+
+    async def close(self) -> None:
+        engine, self._engine, self._reader = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def schema_version(self) -> int:
+        async with self._transaction("read the schema version", write=False) as conn:
+            return await conn.run_sync(current_version)
+
+    # sources -----------------------------------------------------------------------------------
+    async def get_source(self, name: str) -> SourceHealth | None:
+        async with self._transaction("read a source", write=False) as conn:
+            row = (await conn.execute(select(sources).where(sources.c.name == name))).first()
+        return SourceHealth(**row._mapping) if row else None
+
+    async def list_sources(self) -> list[SourceHealth]:
+        async with self._transaction("read sources", write=False) as conn:
+            rows = await conn.execute(select(sources).order_by(sources.c.name))
+            return [SourceHealth(**row._mapping) for row in rows]
+
+    async def save_source(self, health: SourceHealth) -> None:
+        async with self._transaction("save a source") as conn:
+            await self._upsert(conn, sources, [_source_row(health)])
+
+    # reports and stories -----------------------------------------------------------------------
+    async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        async with self._transaction("read known reports", write=False) as conn:
+            for chunk in _chunks(wanted):
+                rows = await conn.execute(
+                    select(reports.c.key, reports.c.title).where(
+                        reports.c.source == source, reports.c.key.in_(chunk)
+                    )
+                )
+                found.update({row.key: row.title for row in rows})
+        return found
+
+    async def commit_poll(self, record: PollRecord) -> None:
+        now = self._clock()
+        async with self._transaction(f"save the poll of {record.source.name}") as conn:
+            await self._upsert(conn, sources, [_source_row(record.source)])
+            if record.stories:
+                await self._upsert(conn, stories, [_story_row(s) for s in record.stories])
+                await self._replace_memberships(conn, record.stories)
+            if record.deliveries:
+                rows = [_delivery_row(d, now) for d in record.deliveries]
+                await self._upsert(conn, deliveries, rows, keep=("created",))
+
+    async def get_story(self, story_id: str) -> Story | None:
+        async with self._transaction("read a story", write=False) as conn:
+            rows = (await conn.execute(select(stories).where(stories.c.id == story_id))).all()
+            if not rows and len(story_id) >= 4:
+                prefix = func.substr(stories.c.id, 1, len(story_id)) == story_id
+                rows = (await conn.execute(select(stories).where(prefix).limit(2))).all()
+            if len(rows) != 1:
+                return None
+            return (await self._with_reports(conn, [rows[0]._mapping]))[0]
+
+    async def stories(self, query: StoryFilter) -> list[Story]:
+        base = select(stories)
+        if query.since is not None:
+            base = base.where(stories.c.updated >= query.since)
+        if query.until is not None:
+            base = base.where(stories.c.updated < query.until)
+        newest_first = (stories.c.updated.desc(), stories.c.id)
+        async with self._transaction("read stories", write=False) as conn:
+            if query.ids:
+                found: list[RowMapping] = []
+                for chunk in _chunks(list(dict.fromkeys(query.ids))):
+                    result = await conn.execute(base.where(stories.c.id.in_(chunk)))
+                    found.extend(result.mappings())
+                found.sort(key=lambda row: row["id"])
+                found.sort(key=lambda row: row["updated"], reverse=True)
+                rows = found[: query.limit] if query.limit is not None else found
+            else:
+                ordered = base.order_by(*newest_first)
+                if query.limit is not None:
+                    ordered = ordered.limit(query.limit)
+                rows = list((await conn.execute(ordered)).mappings())
+            return await self._with_reports(conn, rows)
+
+    # deliveries --------------------------------------------------------------------------------
+    async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None:
+        async with self._transaction("read a delivery", write=False) as conn:
+            where = and_(deliveries.c.story_id == story_id, _at(deliveries, destination))
+            row = (await conn.execute(select(deliveries).where(where))).mappings().first()
+        return _delivery(row) if row else None
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        row = _delivery_row(delivery, self._clock())
+        async with self._transaction("save a delivery") as conn:
+            await self._upsert(conn, deliveries, [row], keep=("created",))
+
+    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        c = deliveries.c
+        query = (
+            select(deliveries)
+            .where(
+                or_(c.status == "pending", and_(c.status == "sent", c.needs_update)),
+                or_(c.next_attempt.is_(None), c.next_attempt <= now),
+            )
+            .order_by(c.created, c.story_id, c.platform, c.channel)
+            .limit(limit)
+        )
+        return await self._deliveries(query)
+
+    async def deliveries_since(self, destination: Destination, since: datetime) -> list[Delivery]:
+        c = deliveries.c
+        query = (
+            select(deliveries)
+            .where(_at(deliveries, destination), c.created >= since)
+            .order_by(c.created, c.story_id)
+        )
+        return await self._deliveries(query)
+
+    async def failed_deliveries(self, since: datetime) -> list[Delivery]:
+        c = deliveries.c
+        query = (
+            select(deliveries)
+            .where(c.status == "failed", c.updated >= since)
+            .order_by(c.updated.desc(), c.story_id)
+        )
+        return await self._deliveries(query)
+
+    async def save_digest(self, record: DigestRecord) -> None:
+        row = {
+            "id": record.digest.id,
+            **_destination_row(record.destination),
+            "digest": codec.to_json(record.digest),
+            "created": record.digest.created,
+            "updated": self._clock(),
+            "status": record.status,
+            "message_id": record.message_id,
+            "error": record.error,
+            "attempts": record.attempts,
+            "next_attempt": record.next_attempt,
+        }
+        async with self._transaction("save a digest") as conn:
+            await self._upsert(conn, digests, [row])
+
+    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]:
+        c = digests.c
+        query = (
+            select(digests)
+            .where(c.status == "pending", or_(c.next_attempt.is_(None), c.next_attempt <= now))
+            .order_by(c.created, c.id)
+            .limit(limit)
+        )
+        async with self._transaction("read due digests", write=False) as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [_digest_record(row) for row in rows]
+
+    # subscriptions and mutes -------------------------------------------------------------------
+    async def add_subscription(self, subscription: Subscription) -> bool:
+        row = {
+            "platform": subscription.platform,
+            "workspace": subscription.workspace,
+            "subscriber": subscription.subscriber,
+            "channel": subscription.channel,
+            "topic": subscription.topic,
+            "mode": subscription.mode,
+            "created": subscription.created or self._clock(),
+        }
+        async with self._transaction("save a subscription") as conn:
+            added = await conn.execute(
+                self._insert(subscriptions).values(row).on_conflict_do_nothing()
+            )
+            if added.rowcount == 1:
+                return True
+            c = subscriptions.c
+            await conn.execute(
+                update(subscriptions)
+                .where(
+                    c.platform == subscription.platform,
+                    c.workspace == subscription.workspace,
+                    c.subscriber == subscription.subscriber,
+                    c.channel == subscription.channel,
+                    c.topic == subscription.topic,
+                )
+                .values(mode=subscription.mode)
+            )
+            return False
+
+    async def remove_subscription(
+        self, platform: str, workspace: str, subscriber: str, topic: str, channel: bool
+    ) -> bool:
+        c = subscriptions.c
+        async with self._transaction("remove a subscription") as conn:
+            result = await conn.execute(
+                delete(subscriptions).where(
+                    c.platform == platform,
+                    c.workspace == workspace,
+                    c.subscriber == subscriber,
+                    c.channel == channel,
+                    c.topic == topic,
+                )
+            )
+            return result.rowcount > 0
+
+    async def subscriptions_of(
+        self, platform: str, workspace: str, subscriber: str, channel: bool
+    ) -> list[Subscription]:
+        c = subscriptions.c
+        query = (
+            select(subscriptions)
+            .where(
+                c.platform == platform,
+                c.workspace == workspace,
+                c.subscriber == subscriber,
+                c.channel == channel,
+            )
+            .order_by(c.topic)
+        )
+        async with self._transaction("read subscriptions", write=False) as conn:
+            return [Subscription(**row) for row in (await conn.execute(query)).mappings()]
+
+    async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
+        c = subscriptions.c
+        found: list[Subscription] = []
+        async with self._transaction("read subscriptions", write=False) as conn:
+            for chunk in _chunks(list(dict.fromkeys(topics))):
+                query = select(subscriptions).where(c.topic.in_(chunk))
+                found.extend(Subscription(**row) for row in (await conn.execute(query)).mappings())
+        found.sort(key=lambda s: (s.topic, s.platform, s.workspace, s.subscriber, s.channel))
+        return found
+
+    async def set_mute(self, mute: Mute) -> None:
+        row = {
+            "platform": mute.platform,
+            "workspace": mute.workspace,
+            "subject": mute.subject,
+            "until": mute.until,
+        }
+        async with self._transaction("save a mute") as conn:
+            await self._upsert(conn, mutes, [row])
+
+    async def clear_mute(self, platform: str, workspace: str, subject: str) -> bool:
+        c = mutes.c
+        async with self._transaction("clear a mute") as conn:
+            result = await conn.execute(
+                delete(mutes).where(
+                    c.platform == platform, c.workspace == workspace, c.subject == subject
+                )
+            )
+            return result.rowcount > 0
+
+    async def active_mutes(self, now: datetime) -> list[Mute]:
+        query = select(mutes).where(mutes.c.until > now).order_by(mutes.c.until, mutes.c.subject)
+        async with self._transaction("read mutes", write=False) as conn:
+            return [Mute(**row) for row in (await conn.execute(query)).mappings()]
+
+    # meta --------------------------------------------------------------------------------------
+    async def get_meta(self, key: str) -> str | None:
+        async with self._transaction("read state", write=False) as conn:
+            value = await conn.scalar(select(meta.c.value).where(meta.c.key == key))
+        return None if value is None else str(value)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._transaction("save state") as conn:
+            await self._upsert(conn, meta, [{"key": key, "value": value}])
+
+    # internals ---------------------------------------------------------------------------------
+    def _create_engine(self) -> AsyncEngine:
+        if self.backend == "postgresql":
+            return create_async_engine(
+                self._url,
+                pool_pre_ping=True,
+                connect_args={
+                    "timeout": POSTGRES_CONNECT_TIMEOUT_S,
+                    "server_settings": {"application_name": "talks-bot"},
+                },
+            )
+        url, memory = self._url, is_memory(self._url)
+        if not memory:
+            url = url.set(database=str(self._sqlite_path(url)))
+        engine = (
+            create_async_engine(url, poolclass=StaticPool) if memory else (create_async_engine(url))
+        )
+        _configure_sqlite(engine, wal=not memory)
+        return engine
+
+    async def _use_wal(self, engine: AsyncEngine) -> None:
+        """Switch the file to write-ahead logging (persistent), so readers never block writers.
+
+        Done once per open, outside any transaction. The switch needs a moment of exclusive
+        access and SQLite does not wait for it, so a bot starting beside another one retries.
+        """
+        try:
+            async with engine.connect() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None, "aiosqlite connection expected"
+                for attempt in itertools.count(1):
+                    try:
+                        cursor = await raw.execute("PRAGMA journal_mode = WAL")
+                        await cursor.close()
+                        return
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or attempt >= WAL_SWITCH_ATTEMPTS:
+                            raise
+                        await asyncio.sleep(0.05)
+        except (*_DRIVER_ERRORS, sqlite3.Error) as exc:
+            raise self._unreachable(exc) from exc
+
+    def _sqlite_path(self, url: URL) -> Path:
+        path = Path(url.database or "").expanduser()
+        if path.is_dir():
+            raise StoreError(
+                f"database path {path} is a folder, not a SQLite file — "
+                "give a file path such as data/talks.db"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the SQLite database {path}: {exc.strerror} — "
+                "choose a writable path"
+            ) from exc
+        return path
+
+    @asynccontextmanager
+    async def _transaction(
+        self, action: str, *, write: bool = True
+    ) -> AsyncIterator[AsyncConnection]:
+        engine = self._engine if write else self._reader
+        if engine is None:
+            raise StoreError("the store is not open: call open() before using it")
+        try:
+            conn = await engine.connect()
+        except _DRIVER_ERRORS as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            async with conn.begin():
+                yield conn
+        except StoreError:
+            raise
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(
+                f"could not {action} in the database at {self.url}: {self._reason(exc)}"
+            ) from exc
+        finally:
+            await conn.close()
+
+    def _unreachable(self, exc: BaseException) -> StoreError:
+        cause = getattr(exc, "orig", None) or exc
+        if self.backend == "postgresql":
+            if isinstance(cause, socket.gaierror):
+                hint = "check the host name in the URL"
+            elif isinstance(cause, OSError):
+                hint = "is PostgreSQL running and listening there?"
+            else:
+                hint = "check the user, password and database name in the URL"
+        else:
+            hint = "check the path is a writable SQLite file"
+        return StoreError(f"database unreachable at {self.url}: {self._reason(exc)} — {hint}")
+
+    def _reason(self, exc: BaseException) -> str:
+        """One line from a driver error, with any secret of the URL masked."""
+        cause = getattr(exc, "orig", None) or exc
+        if isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, TimeoutError):
+            reason = "connection timed out"
+        elif isinstance(cause, socket.gaierror):
+            reason = f"host name not found ({cause.strerror})"
+        elif isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror[:1].lower() + cause.strerror[1:]
+        else:
+            lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+            reason = _CLASS_PREFIX.sub("", lines[0]) if lines else type(cause).__name__
+        for secret in self._secrets:
+            reason = reason.replace(secret, "***")
+        return reason[:300]
+
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which knows ``ON CONFLICT``."""
+        if self.backend == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def _upsert(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        keep: Sequence[str] = (),
+    ) -> None:
+        """Insert ``rows`` or overwrite them by primary key, in one batched statement.
+
+        Columns in ``keep`` are written on insert only. Rows repeating a key: the last one wins.
+        """
+        if not rows:
+            return
+        keys = [column.name for column in table.primary_key.columns]
+        unique = {tuple(row[k] for k in keys): row for row in rows}
+        stmt = self._insert(table)
+        changed = {
+            column.name: stmt.excluded[column.name]
+            for column in table.columns
+            if column.name not in keys and column.name not in keep
+        }
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+        await conn.execute(stmt, list(unique.values()))
+
+    async def _replace_memberships(self, conn: AsyncConnection, changed: Sequence[Story]) -> None:
+        """Make the stored reports of ``changed`` stories exactly their ``reports`` tuples.
+
+        A report listed under a story is moved to it; a report a story no longer lists is deleted
+        (its story changed its mind about it, e.g. a split). One read, one delete, one upsert.
+        """
+        wanted = {(r.source, r.key) for story in changed for r in story.reports}
+        stale: list[dict[str, str]] = []
+        for chunk in _chunks([story.id for story in changed]):
+            query = select(reports.c.source, reports.c.key).where(reports.c.story_id.in_(chunk))
+            for row in await conn.execute(query):
+                if (row.source, row.key) not in wanted:
+                    stale.append({"old_source": row.source, "old_key": row.key})
+        if stale:
+            await conn.execute(
+                delete(reports).where(
+                    reports.c.source == bindparam("old_source"),
+                    reports.c.key == bindparam("old_key"),
+                ),
+                stale,
+            )
+        rows = [
+            _report_row(story.id, i, r) for story in changed for i, r in enumerate(story.reports)
+        ]
+        await self._upsert(conn, reports, rows)
+
+    async def _with_reports(
+        self, conn: AsyncConnection, rows: Sequence[RowMapping | Mapping[str, Any]]
+    ) -> list[Story]:
+        """Stories for ``rows``, their reports loaded in one query per chunk of stories."""
+        members: dict[str, list[StoryReport]] = {row["id"]: [] for row in rows}
+        for chunk in _chunks(list(members)):
+            query = (
+                select(reports)
+                .where(reports.c.story_id.in_(chunk))
+                .order_by(reports.c.story_id, reports.c.position)
+            )
+            for r in (await conn.execute(query)).mappings():
+                members[r["story_id"]].append(
+                    StoryReport(
+                        key=r["key"],
+                        source=r["source"],
+                        outlet=r["outlet"],
+                        title=r["title"],
+                        url=r["url"],
+                        published=r["published"],
+                        matched_key=r["matched_key"],
+                        similarity=r["similarity"],
+                        reason=r["reason"],
+                    )
+                )
+        return [
+            Story(
+                id=row["id"],
+                title=row["title"],
+                url=row["url"],
+                text=row["text"],
+                summary=row["summary"],
+                published=row["published"],
+                updated=row["updated"],
+                reports=tuple(members[row["id"]]),
+                scores=codec.many_from_json(row["scores"], TopicScore),
+            )
+            for row in rows
+        ]
+
+    async def _deliveries(self, query: Any) -> list[Delivery]:
+        async with self._transaction("read deliveries", write=False) as conn:
+            return [_delivery(row) for row in (await conn.execute(query)).mappings()]
+
+
+# rows <-> values -------------------------------------------------------------------------------
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _source_row(health: SourceHealth) -> dict[str, Any]:
+    return {column.name: getattr(health, column.name) for column in sources.columns}
+
+
+def _story_row(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": story.url,
+        "text": story.text,
+        "summary": story.summary,
+        "published": story.published,
+        "updated": story.updated,
+        "scores": codec.many_to_json(story.scores),
+    }
+
+
+def _report_row(story_id: str, position: int, report: StoryReport) -> dict[str, Any]:
+    return {
+        "source": report.source,
+        "key": report.key,
+        "story_id": story_id,
+        "position": position,
+        "outlet": report.outlet,
+        "title": report.title,
+        "url": report.url,
+        "published": report.published,
+        "matched_key": report.matched_key,
+        "similarity": report.similarity,
+        "reason": report.reason,
+    }
+
+
+def _destination_row(destination: Destination) -> dict[str, Any]:
+    return {
+        "platform": destination.platform,
+        "workspace": destination.workspace,
+        "channel": destination.channel,
+        "direct": destination.direct,
+    }
+
+
+def _destination(row: Mapping[Any, Any]) -> Destination:
+    return Destination(
+        platform=row["platform"],
+        channel=row["channel"],
+        workspace=row["workspace"],
+        direct=bool(row["direct"]),
+    )
+
+
+def _at(table: Table, destination: Destination) -> ColumnElement[bool]:
+    c = table.c
+    return and_(
+        c.platform == destination.platform,
+        c.workspace == destination.workspace,
+        c.channel == destination.channel,
+        c.direct == destination.direct,
+    )
+
+
+def _delivery_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
+    return {
+        "story_id": delivery.story_id,
+        **_destination_row(delivery.destination),
+        "status": delivery.status,
+        "message_id": delivery.message_id,
+        "digest_id": delivery.digest_id,
+        "error": delivery.error,
+        "attempts": delivery.attempts,
+        "next_attempt": delivery.next_attempt,
+        "created": delivery.created or now,
+        "updated": delivery.updated or now,
+        "outlets": delivery.outlets,
+        "title": delivery.title,
+        "alert": codec.to_json(delivery.alert) if delivery.alert is not None else None,
+        "needs_update": delivery.needs_update,
+        "extra": json.dumps(delivery.extra, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def _delivery(row: Mapping[Any, Any]) -> Delivery:
+    alert = row["alert"]
+    return Delivery(
+        story_id=row["story_id"],
+        destination=_destination(row),
+        status=row["status"],
+        message_id=row["message_id"],
+        digest_id=row["digest_id"],
+        error=row["error"],
+        created=row["created"],
+        updated=row["updated"],
+        outlets=row["outlets"],
+        title=row["title"],
+        attempts=row["attempts"],
+        extra=json.loads(row["extra"]),
+        alert=codec.from_json(alert, Alert) if alert is not None else None,
+        needs_update=bool(row["needs_update"]),
+        next_attempt=row["next_attempt"],
+    )
+
+
+def _digest_record(row: Mapping[Any, Any]) -> DigestRecord:
+    return DigestRecord(
+        digest=codec.from_json(row["digest"], Digest),
+        destination=_destination(row),
+        status=row["status"],
+        message_id=row["message_id"],
+        error=row["error"],
+        attempts=row["attempts"],
+        next_attempt=row["next_attempt"],
+    )
+
+
+# SQLite connection setup -----------------------------------------------------------------------
+def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
+    """Pragmas on every new connection, and BEGIN under our control (WAL is set by ``open``).
+
+    Python's sqlite3 module starts transactions lazily and not before DDL, which would let a
+    migration half-apply. We switch that off and emit BEGIN ourselves: ``BEGIN IMMEDIATE`` for
+    writes, so a writer waits (busy_timeout) for the write lock up front instead of failing when
+    it upgrades a read lock; plain ``BEGIN`` for reads, which WAL never blocks.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if wal:
+            cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,185 @@
+"""The desk and the courier together: one alert per development, kept up to date, never a flood."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.config import load_config
+from bot.core.courier import Courier
+from bot.core.desk import Desk, DeskSettings
+from bot.core.models import Destination, Subscription
+from bot.core.ports import PollRecord
+from bot.core.route import Route
+from bot.store import SQLStore
+from tests.core.helpers import RecordingPlatform, report
+
+T0 = datetime(2024, 5, 5, 9, 0, tzinfo=UTC)
+TOPICS = load_config("config/default.toml", env_file=None).config.topic_models
+DESK = Destination("console", "desk")
+
+LEAVES = (
+    "Hamas delegation leaves Cairo as cease-fire talks stall",
+    "The Hamas delegation left Cairo on Sunday without a truce agreement after two days of talks "
+    "with Egyptian and Qatari mediators.",
+)
+
+
+async def decide(desk: Desk, store: SQLStore, reports: list) -> None:  # type: ignore[type-arg]
+    outcome = await desk.take(reports, now_of=lambda r: r.published)
+    from bot.core.models import SourceHealth
+
+    await store.commit_poll(
+        PollRecord(
+            SourceHealth("wire", "file:///x"),
+            tuple(outcome.stories.values()),
+            tuple(outcome.deliveries.values()),
+        )
+    )
+
+
+def make(store: SQLStore, **settings: object) -> tuple[Desk, Courier, RecordingPlatform]:
+    desk = Desk(store, TOPICS, [Route(DESK)], DeskSettings(**settings))  # type: ignore[arg-type]
+    platform = RecordingPlatform()
+    courier = Courier(store, {"console": platform}, lambda: T0 + timedelta(days=1))
+    return desk, courier, platform
+
+
+async def test_second_report_of_development_updates_in_place_not_alerts(store: SQLStore) -> None:
+    desk, courier, platform = make(store)
+    await decide(desk, store, [report("a1", *LEAVES, T0, source="levant")])
+    await courier.run_once()
+    assert len(platform.sent) == 1
+    alert = platform.sent[0][1]
+    assert "cairo-delegation" in alert.topics
+    assert alert.outlets == ("Levant",)
+
+    await decide(
+        desk,
+        store,
+        [
+            report(
+                "b7",
+                "Hamas delegation leaves Cairo as ceasefire talks stall",
+                "The Hamas delegation left Cairo on Sunday without a truce agreement after two "
+                "days of talks with Egyptian and Qatari mediators, officials said.",
+                T0 + timedelta(minutes=40),
+                source="nile",
+            )
+        ],
+    )
+    await courier.run_once()
+    assert len(platform.sent) == 1, "the same development must not alert twice"
+    assert len(platform.updated) == 1
+    _dest, message_id, updated = platform.updated[0]
+    assert message_id == "m1"
+    assert updated.outlets == ("Levant", "Nile")
+
+
+async def test_unrelated_story_does_not_alert(store: SQLStore) -> None:
+    desk, courier, platform = make(store)
+    await decide(
+        desk, store, [report("n1", "Rafael Nadal wins in Madrid", "Nadal beat his rival.", T0)]
+    )
+    await courier.run_once()
+    assert platform.sent == []
+
+
+async def test_old_story_is_recorded_but_never_alerted(store: SQLStore) -> None:
+    desk, _courier, _platform = make(store)
+    old = report("o1", *LEAVES, T0 - timedelta(days=3))
+    outcome = await desk.take([old], now_of=lambda _r: T0)
+    assert outcome.stories
+    assert not outcome.deliveries
+
+
+async def test_flood_of_alerts_folds_the_rest_into_one_digest(store: SQLStore) -> None:
+    desk, _courier, platform = make(store, flood_max=3)
+    clock = [T0 + timedelta(minutes=10)]
+    courier = Courier(store, {"console": platform}, lambda: clock[0])
+    places = [
+        "Rafah",
+        "Khan Younis",
+        "Deir al-Balah",
+        "Jabalia",
+        "Nuseirat",
+        "Beit Hanoun",
+        "Zawaida",
+    ]
+    reports = [
+        report(
+            f"f{i}",
+            f"Hostage release talks: {place} families wait for news of day {i}",
+            f"Families in {place} wait as Hamas and Israel discuss hostage release number {i}.",
+            T0 + timedelta(minutes=i),
+        )
+        for i, place in enumerate(places)
+    ]
+    await decide(desk, store, reports)
+    await courier.run_once()
+    assert len(platform.sent) == 3
+    assert len(platform.digests) == 1
+    assert len(platform.digests[0][1].alerts) == len(places) - 3, "nothing is dropped"
+
+    # More news inside the same flood window waits for the window, then comes as one digest.
+    await decide(
+        desk,
+        store,
+        [
+            report(
+                "g1",
+                "Egypt reopens Rafah crossing for aid convoys",
+                "Egyptian officials reopened the Rafah crossing into Gaza on Sunday.",
+                T0 + timedelta(minutes=11),
+            ),
+        ],
+    )
+    clock[0] = T0 + timedelta(minutes=12)
+    await courier.run_once()
+    assert len(platform.digests) == 1
+    assert len(platform.sent) == 3
+    clock[0] = T0 + timedelta(minutes=21)
+    await courier.run_once()
+    assert len(platform.digests) == 2
+
+
+async def test_outage_keeps_alerts_pending_and_permanent_error_marks_failed(
+    store: SQLStore,
+) -> None:
+    desk = Desk(store, TOPICS, [Route(DESK), Route(Destination("console", "gone"))])
+    platform = RecordingPlatform(outage=1, gone={"gone"})
+    clock = [T0]
+    courier = Courier(store, {"console": platform}, lambda: clock[0])
+    await decide(desk, store, [report("a1", *LEAVES, T0)])
+    first = await courier.run_once()
+    assert (first.sent, first.retrying, first.failed) == (0, 1, 1)
+    clock[0] = T0 + timedelta(hours=1)
+    second = await courier.run_once()
+    assert second.sent == 1
+    assert len(platform.sent) == 1
+    third = await courier.run_once()
+    assert third.sent == 0, "a sent alert is never sent again"
+    failed = await store.failed_deliveries(T0 - timedelta(days=1))
+    assert [d.destination.channel for d in failed] == ["gone"]
+    assert "not found" in (failed[0].error or "")
+
+
+async def test_subscriber_gets_a_direct_message(store: SQLStore) -> None:
+    await store.add_subscription(Subscription("console", "", "U9", "cairo-delegation"))
+    desk, courier, platform = make(store)
+    await decide(desk, store, [report("a1", *LEAVES, T0)])
+    await courier.run_once()
+    destinations = {d for d, _a in platform.sent}
+    assert Destination("console", "U9", "", direct=True) in destinations
+    assert DESK in destinations
+
+
+async def test_restart_keeps_the_dedup_window(store: SQLStore) -> None:
+    desk, courier, _platform = make(store)
+    await decide(desk, store, [report("a1", *LEAVES, T0)])
+    await courier.run_once()
+    fresh_desk, _c, _p = make(store)
+    await fresh_desk.start(T0 + timedelta(hours=1))
+    outcome = await fresh_desk.take(
+        [report("a1", *LEAVES, T0)], now_of=lambda _r: T0 + timedelta(hours=1)
+    )
+    assert outcome.deliveries == {}, "a restarted bot must not alert a held story again"

@@ -1,0 +1,207 @@
+"""End to end over real sockets: a local feed server, the real CLI, a real SQLite file.
+
+The first ``poll-once`` alerts; the second sends conditional requests and alerts nothing new; a
+failing source is recorded and reported in one line while the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.servers import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss(outlet: str, items: list[tuple[str, str, str, datetime]]) -> bytes:
+    entries = "".join(
+        f"""
+    <item>
+      <guid isPermaLink="false">{guid}</guid>
+      <title>{title}</title>
+      <link>https://{outlet.lower().replace(" ", "")}.example/{guid}?utm_source=rss</link>
+      <description><![CDATA[<p>{lead}</p><p>Share.</p>]]></description>
+      <pubDate>{format_datetime(when)}</pubDate>
+    </item>"""
+        for guid, title, lead, when in items
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>{outlet}</title><link>https://example.org/</link>
+<description>test feed</description>{entries}
+</channel></rss>""".encode()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with FeedServer() as srv:
+        srv.serve(
+            "/levant.xml",
+            rss(
+                "Levant Wire",
+                [
+                    (
+                        "lw-1",
+                        "Hamas delegation arrives in Cairo for cease-fire talks",
+                        "A Hamas delegation arrived in Cairo on Saturday for talks with "
+                        "Egyptian mediators on a truce and a hostage deal.",
+                        now - timedelta(hours=3),
+                    ),
+                    (
+                        "lw-2",
+                        "Rafael Nadal pulls out of Madrid Open",
+                        "The Spanish tennis star withdrew with a hip injury.",
+                        now - timedelta(hours=2),
+                    ),
+                ],
+            ),
+        )
+        srv.serve(
+            "/nile.xml",
+            rss(
+                "Nile Courier",
+                [
+                    (
+                        "nc-9",
+                        "Israeli cabinet weighs Rafah offensive as hostage families protest",
+                        "Ministers met on Sunday to discuss an operation in Rafah while "
+                        "families of hostages held in Gaza protested in Tel Aviv.",
+                        now - timedelta(hours=1),
+                    ),
+                    (
+                        "nc-3",
+                        "Old news: truce talks in Cairo last week",
+                        "Mediators met in Cairo last week for cease-fire talks with Hamas.",
+                        now - timedelta(days=4),
+                    ),
+                ],
+            ),
+        )
+        srv.fail("/down.xml", 503, headers={"Retry-After": "120"})
+        srv.serve(
+            "/page.html",
+            b"<!doctype html><html><body>Welcome</body></html>",
+            "text/html; charset=utf-8",
+        )
+        srv.serve("/empty.xml", b"")
+        yield srv
+
+
+def write_config(tmp_path: Path, server: FeedServer) -> Path:
+    sources = "".join(
+        f'[[sources]]\nname = "{name}"\nurl = "{server.url(path)}"\n\n'
+        for name, path in [
+            ("levant", "/levant.xml"),
+            ("nile", "/nile.xml"),
+            ("down", "/down.xml"),
+            ("page", "/page.html"),
+            ("empty", "/empty.xml"),
+        ]
+    )
+    topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        sources + '[[routes]]\nplatform = "console"\nchannel = "desk"\n\n' + topics,
+        encoding="utf-8",
+    )
+    return path
+
+
+def talks_bot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TALKS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def alerts(stdout: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_poll_once_alerts_then_polls_conditionally_and_records_failures(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    config = str(write_config(tmp_path, server))
+    first = talks_bot(tmp_path, "poll-once", "--config", config, "--output", "jsonl")
+    assert first.returncode == 0, first.stderr
+    events = alerts(first.stdout)
+    titles = {e["title"] for e in events}
+    assert {e["event"] for e in events} == {"alert"}
+    assert "Hamas delegation arrives in Cairo for cease-fire talks" in titles
+    assert "Israeli cabinet weighs Rafah offensive as hostage families protest" in titles
+    assert not any("Nadal" in str(t) for t in titles), "unrelated story alerted"
+    assert not any("Old news" in str(t) for t in titles), "items older than max_item_age alert"
+    cairo = next(e for e in events if "Cairo" in str(e["title"]))
+    assert cairo["url"] == "https://levantwire.example/lw-1", "tracking parameters dropped"
+    assert "cairo-delegation" in cairo["topics"]
+    assert cairo["source"] == "levant"
+    assert "Share." not in str(cairo["summary"])
+    assert cairo["matched_terms"]
+
+    errors = [line for line in first.stderr.splitlines() if line.startswith("source ")]
+    assert len(errors) == 3, first.stderr
+    assert any(line.startswith("source down:") and "503" in line for line in errors)
+    assert any(line.startswith("source page:") and "HTML" in line for line in errors)
+    assert any(line.startswith("source empty:") and "empty" in line for line in errors)
+
+    second = talks_bot(tmp_path, "poll-once", "--config", config, "--output", "jsonl")
+    assert second.returncode == 0, second.stderr
+    assert alerts(second.stdout) == [], "the second poll must not alert again"
+    for path in ("/levant.xml", "/nile.xml"):
+        assert server.count(path) == 2
+        assert server.conditional_count(path) == 1, "second request should be conditional"
+    assert server.count("/down.xml") == 1, "a failing source backs off instead of hammering"
+
+    status = talks_bot(tmp_path, "status", "--config", config)
+    assert status.returncode == 0, status.stderr
+    assert "Sources: 2 of 5 healthy" in status.stdout
+    assert "down failing" in status.stdout
+    assert "503" in status.stdout
+
+
+def test_demo_prints_sourced_scored_alerts_quickly() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("━━ ALERT") >= 5
+    assert "score" in out
+    assert "why:" in out
+    assert "https://" in out
+    assert "Nadal" not in out, "the demo's unrelated stories must not alert"
+    assert "Talks status" in out
+
+
+def test_check_config_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[bot]\nmax_item_age = "later"\n[[sources]]\nname = "x"\nurl = "gopher://x"\n')
+    result = talks_bot(tmp_path, "check-config", "--config", str(bad))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("config error:")]
+    assert len(lines) == 2
+    assert any("bot.max_item_age" in line for line in lines)
+    assert any("sources[0].url" in line for line in lines)
+    good = talks_bot(tmp_path, "check-config", "--config", str(ROOT / "config" / "default.toml"))
+    assert good.returncode == 0
+    assert "ok" in good.stdout
