@@ -84,7 +84,9 @@ def eval_labelled(matcher: TopicMatcher, topics: list[Topic]) -> dict[str, dict[
                     f" [{case['id']}] {case['title']}" + (f" ({s.blocked})" if s.blocked else "")
                 )
     print(f"Labelled set: {len(cases)} stories from {LABELLED.relative_to(ROOT)}")
-    print("(our own hand-written set: it shows the topics do what we meant, not real-world accuracy)")
+    print(
+        "(our own hand-written set: it shows the topics do what we meant, not real-world accuracy)"
+    )
     print(f"{'topic':<18} {'precision':>9} {'recall':>7} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4}")
     figures: dict[str, dict[str, float]] = {}
     for topic in topics:
@@ -164,11 +166,11 @@ def main() -> int:
 
     topics = load_topics()
     matcher = TopicMatcher(topics)
-    print("command: .venv/bin/python bench/eval_topics.py" + (" " + " ".join(sys.argv[1:])).rstrip())
+    print(
+        "command: .venv/bin/python bench/eval_topics.py" + (" " + " ".join(sys.argv[1:])).rstrip()
+    )
     figures = eval_labelled(matcher, topics)
-    result = {
-        f"{tid.replace('-', '_')}_{k}": v for tid, f in figures.items() for k, v in f.items()
-    }
+    result = {f"{tid.replace('-', '_')}_{k}": v for tid, f in figures.items() for k, v in f.items()}
     if STREAM.is_dir():
         stream = eval_stream(matcher, topics, args.sample, args.seed)
         result["stream_entries"] = stream["entries"]

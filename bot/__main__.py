@@ -16,7 +16,10 @@ from typing import Any
 from bot.config import DEFAULT_CONFIG, Settings, load_config
 from bot.errors import ConfigError, TalksBotError
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+def _demo_config() -> Path:
+    """The demo's config: in the working directory (a checkout), else beside the package."""
+    here = Path("config/demo.toml")
+    return here if here.exists() else Path(__file__).resolve().parent.parent / here
 
 
 class RedactSecrets(logging.Filter):
@@ -222,7 +225,7 @@ def _parse_at(value: str) -> datetime:
 
 def _demo(args: argparse.Namespace) -> int:
     """Replay the sample feeds into a throwaway database and print what the desk would see."""
-    config_path = args.config or DEMO_CONFIG
+    config_path = args.config or _demo_config()
     with tempfile.TemporaryDirectory(prefix="talks-bot-demo-") as folder:
         os.environ["TALKS_BOT_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'demo.db'}"
         try:

@@ -165,6 +165,11 @@ class TalksBot:
         await self.fetcher.aclose()
         await self.store.close()
 
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Deliver to ``notifier.platform`` from now on (chat adapters register at start-up)."""
+        self.notifiers[notifier.platform] = notifier
+        self.courier.notifiers[notifier.platform] = notifier
+
     # --- polling -------------------------------------------------------------------------------
     def _info(self, source: SourceConfig) -> SourceInfo:
         return SourceInfo(source.name, source.outlet, source.weight, source.aggregator)

@@ -256,7 +256,9 @@ class Config(_Strict):
 class Secrets(BaseSettings):
     """Secrets, read from the environment or a ``.env`` file, never from the TOML file."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     talks_bot_database_url: SecretStr | None = None
     slack_bot_token: SecretStr | None = None

@@ -1,14 +1,86 @@
-"""Start the chat connections the configuration asks for (Slack, Discord), beside the console."""
+"""Start the chat connections the configuration asks for (Slack, Discord), beside the console.
+
+Both adapters can run in one process: each registers its notifier with the bot (so the courier can
+deliver to it) and returns the task that keeps it connected. A connection that fails at start-up
+is logged in one line; the bot keeps polling and the courier keeps those alerts pending until the
+platform is back.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.app import TalksBot
 
+log = logging.getLogger(__name__)
+
 
 async def connect_chats(bot: TalksBot) -> list[asyncio.Task[None]]:
     """Register chat notifiers on ``bot`` and return the tasks that keep them connected."""
-    return []
+    tasks: list[asyncio.Task[None]] = []
+    config, secrets = bot.settings.config, bot.settings.secrets
+    if config.slack is not None and secrets.slack_bot_token is not None:
+        from bot.chat.slack import (
+            SlackNotifier,
+            build_slack_app,
+            run_http_mode,
+            run_socket_mode,
+            slack_client,
+        )
+
+        slack = config.slack
+        token = secrets.slack_bot_token.get_secret_value()
+        client = slack_client(token, api_base_url=slack.api_base_url or None)
+        bot.add_notifier(SlackNotifier(client))
+        signing = secrets.slack_signing_secret
+        app = build_slack_app(
+            bot.commands,
+            bot_token=token,
+            signing_secret=signing.get_secret_value() if signing else None,
+            api_base_url=slack.api_base_url or None,
+            admins=slack.admins,
+            client=client,
+        )
+        if slack.mode == "http":
+            runner: Awaitable[None] = run_http_mode(app, slack.port)
+        else:
+            app_token = secrets.slack_app_token
+            runner = run_socket_mode(app, app_token.get_secret_value() if app_token else "")
+        tasks.append(asyncio.create_task(_guarded("slack", runner), name="slack"))
+    if config.discord is not None and secrets.discord_token is not None:
+        from bot.chat.discord import DiscordNotifier, TalksDiscordClient
+
+        discord_cfg = config.discord
+        client_d = TalksDiscordClient(
+            bot.commands,
+            guilds=discord_cfg.guilds,
+            sync=discord_cfg.sync,
+            admin_roles=discord_cfg.admin_roles,
+            api_base_url=discord_cfg.api_base_url or None,
+            gateway_url=discord_cfg.gateway_url or None,
+        )
+        bot.add_notifier(DiscordNotifier(client_d))
+        token_d = secrets.discord_token.get_secret_value()
+        tasks.append(
+            asyncio.create_task(
+                _guarded("discord", client_d.start(token_d), closer=client_d.close),
+                name="discord",
+            )
+        )
+    return tasks
+
+
+async def _guarded(name: str, runner: Awaitable[None], closer=None) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await runner
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the bot keeps polling; alerts stay pending for this platform
+        log.error("%s connection stopped: %s (alerts for it stay pending)", name, exc)
+    finally:
+        if closer is not None:
+            await closer()

@@ -62,10 +62,10 @@ class Blocking:
             for serial in bucket:
                 if serial in live:
                     hits[serial] = hits.get(serial, 0) + 1
-        if len(hits) <= self._max_candidates:
-            return sorted(hits, key=lambda s: (-hits[s], -s))
-        ranked = sorted(hits.items(), key=lambda item: (-item[1], -item[0]))
-        return [serial for serial, _ in ranked[: self._max_candidates]]
+        # Newest first, then (a stable sort keeps that order among equals) most pairs first.
+        ranked = sorted(hits, reverse=True)
+        ranked.sort(key=hits.__getitem__, reverse=True)
+        return ranked[: self._max_candidates]
 
     def compact(self) -> None:
         """Drop forgotten reports from the posting lists (after an expiry sweep)."""

@@ -35,7 +35,11 @@ _LINE = re.compile(
 # A byline on its own line: "By Jane Doe", "By Jane Doe and John Roe, CNN" (case matters here:
 # "By Sunday, talks had..." is a sentence, not a byline).
 _BYLINE_LINE = re.compile(
-    r"^By\s+" + _NAME + r"(?:\s*(?:,|and|&)\s*" + _NAME + r")*(?:\s*[,|]\s*[A-Z][\w .&'-]{1,40})?\.?$"
+    r"^By\s+"
+    + _NAME
+    + r"(?:\s*(?:,|and|&)\s*"
+    + _NAME
+    + r")*(?:\s*[,|]\s*[A-Z][\w .&'-]{1,40})?\.?$"
 )
 
 # Boilerplate inside running text.

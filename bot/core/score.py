@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from bot.core.models import TermMatch, Topic, TopicScore
+from bot.core.models import Term, TermMatch, Topic, TopicScore
 from bot.core.text import fold
 
 __all__ = ["TopicMatcher", "explain", "why_hint"]
@@ -53,13 +53,22 @@ OUTLET_BOOST_PER_DOUBLING = 0.08
 OUTLET_BOOST_CAP = 0.2
 
 _NON_WORD = re.compile(r"[^0-9a-z']+")
-_TOKEN = re.compile(r"[0-9a-z]+")
-_SUFFIX = r"(?:'s|s'|es|s)?"
+_TOKEN = re.compile(r"[0-9a-z]+(?:'[0-9a-z]+)*")
+_ENDINGS = ("s", "es")
+"""Plural endings a text word may add to the last word of a term ("hostage" -> "hostages")."""
 
 
 def _prepare(text: str) -> str:
     """Folded text with every run of punctuation and spaces turned into one space."""
     return _NON_WORD.sub(" ", fold(text)).strip()
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    """Word tokens of folded text; possessive "'s" dropped ("Hamas's" -> "hamas")."""
+    out = []
+    for token in _TOKEN.findall(_prepare(text)):
+        out.append(token[:-2] if token.endswith("'s") else token)
+    return tuple(out)
 
 
 def _max_edits(form: str) -> int:
@@ -79,144 +88,143 @@ def outlet_factor(outlets: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class _Text:
-    """A headline or lead prepared once for every topic."""
-
-    prepared: str
-    tokens: tuple[tuple[str, int, int], ...]
-
-    @classmethod
-    def of(cls, text: str) -> _Text:
-        prepared = _prepare(text)
-        tokens = tuple((m.group(), m.start(), m.end()) for m in _TOKEN.finditer(prepared))
-        return cls(prepared, tokens)
-
-
-@dataclass(frozen=True, slots=True)
 class _Hit:
     entry: int
     matched: str
     similarity: float
     start: int
-    end: int
+    """Token index."""
 
 
 @dataclass(frozen=True, slots=True)
-class _FuzzyForm:
-    form_index: int
-    form: str
-    ntokens: int
+class _Owner:
+    """Who a written form belongs to: entry ``entry`` of phrase set ``set_id``."""
+
+    set_id: int
+    entry: int
+    fuzzy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    tokens: tuple[str, ...]
+    joined: str
     max_edits: int
+    owners: list[_Owner]
 
 
-class _PhraseSet:
-    """A set of entries (each with several written forms) found in text in one regex pass.
+class _Lexicon:
+    """Every written form of every term, negative and required word, found in one pass.
 
-    Exact matches come from a single alternation with one named group per form, longest first.
-    Fuzzy candidates are indexed by their first two letters, so a text word is only compared
-    with forms that could be a near-spelling of it.
+    Forms are indexed by their first word, so scanning a text is one dictionary lookup per
+    word (plus two for plural endings) whatever the number of topics. Every form that matches
+    at a position is reported, overlaps included, so "Rafah crossing" also reports "Rafah".
+    Near-spellings are looked for only among words no exact form matched, and only against
+    forms sharing the word's first two letters.
     """
 
-    def __init__(self, entries: Sequence[tuple[Sequence[str], bool]]) -> None:
-        self._size = len(entries)
-        self._form_entry: list[int] = []
-        forms_prepared: list[str] = []
-        alternatives: list[str] = []
-        self._single: list[re.Pattern[str] | None] = []
-        self._fuzzy: dict[str, list[_FuzzyForm]] = {}
-        for index, (forms, fuzzy) in enumerate(entries):
-            prepared = sorted({p for p in (_prepare(f) for f in forms) if p}, key=len, reverse=True)
-            patterns = [self._pattern(p) for p in prepared]
-            self._single.append(
-                re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-            )
-            for form, pattern in zip(prepared, patterns, strict=True):
-                alternatives.append(pattern)
-                forms_prepared.append(form)
-                self._form_entry.append(index)
-        # A phrase that contains another entry credits that entry too ("Rafah crossing" -> Rafah).
-        self._implies: list[tuple[int, ...]] = [
-            tuple(
-                other
-                for other, single in enumerate(self._single)
-                if other != self._form_entry[n] and single is not None and single.search(form)
-            )
-            for n, form in enumerate(forms_prepared)
-        ]
-        for n, form in enumerate(forms_prepared):
-            edits = _max_edits(form)
-            if entries[self._form_entry[n]][1] and edits:
-                self._fuzzy.setdefault(form[:2], []).append(
-                    _FuzzyForm(n, form, form.count(" ") + 1, edits)
-                )
-        order = sorted(range(len(alternatives)), key=lambda i: -len(forms_prepared[i]))
-        self._regex = (
-            re.compile("|".join(f"(?P<f{i}>{alternatives[i]})" for i in order))
-            if alternatives
-            else None
-        )
+    def __init__(self) -> None:
+        self._forms: list[_Form] = []
+        self._by_tokens: dict[tuple[str, ...], int] = {}
+        self._by_first: dict[str, list[int]] = {}
+        self._fuzzy_by_prefix: dict[str, list[int]] = {}
+        self._sets = 0
 
-    @staticmethod
-    def _pattern(form: str) -> str:
-        words = form.split(" ")
-        body = " ?".join(re.escape(w) for w in words)
-        return rf"(?<![0-9a-z]){body}{_SUFFIX}(?![0-9a-z])"
+    def add_set(self, entries: Sequence[tuple[Sequence[str], bool]]) -> int:
+        """Register a phrase set (each entry: its written forms, and whether fuzzy); its id."""
+        set_id = self._sets
+        self._sets += 1
+        for entry, (forms, fuzzy) in enumerate(entries):
+            written = {_tokens(f) for f in forms} - {()}
+            # "cease fire" also finds "ceasefire"
+            written |= {("".join(t),) for t in written if len(t) > 1}
+            for tokens in written:
+                self._add_form(tokens, _Owner(set_id, entry, fuzzy))
+        return set_id
 
-    def __len__(self) -> int:
-        return self._size
+    def _add_form(self, tokens: tuple[str, ...], owner: _Owner) -> None:
+        index = self._by_tokens.get(tokens)
+        if index is None:
+            index = len(self._forms)
+            joined = " ".join(tokens)
+            self._forms.append(_Form(tokens, joined, _max_edits(joined), []))
+            self._by_tokens[tokens] = index
+            self._by_first.setdefault(tokens[0], []).append(index)
+        form = self._forms[index]
+        if owner in form.owners:
+            return
+        if owner.fuzzy and form.max_edits and not any(o.fuzzy for o in form.owners):
+            self._fuzzy_by_prefix.setdefault(form.joined[:2], []).append(index)
+        form.owners.append(owner)
 
-    def find(self, text: _Text) -> list[_Hit]:
-        """Every entry found in ``text`` (exact first, then fuzzy among unclaimed words)."""
-        hits: list[_Hit] = []
-        if self._regex is None:
-            return hits
-        claimed: list[tuple[int, int]] = []
-        for m in self._regex.finditer(text.prepared):
-            form = int((m.lastgroup or "f0")[1:])
-            hit = _Hit(self._form_entry[form], m.group(), 100.0, m.start(), m.end())
-            hits.append(hit)
-            hits.extend(self._implied(form, hit))
-            claimed.append((m.start(), m.end()))
-        if self._fuzzy:
-            hits.extend(self._find_fuzzy(text, claimed))
-        return hits
+    def find(self, tokens: Sequence[str]) -> list[list[_Hit]]:
+        """Hits per phrase set, for a text already split by ``_tokens``."""
+        found: list[list[_Hit]] = [[] for _ in range(self._sets)]
+        claimed = [False] * len(tokens)
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            for index in self._candidates(token):
+                form = self._forms[index]
+                n = len(form.tokens)
+                if i + n > count or not _same_words(form.tokens, tokens, i):
+                    continue
+                matched = " ".join(tokens[i : i + n])
+                for owner in form.owners:
+                    found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, i))
+                for k in range(i, i + n):
+                    claimed[k] = True
+        if self._fuzzy_by_prefix:
+            self._find_fuzzy(tokens, claimed, found)
+        return found
 
-    def _find_fuzzy(self, text: _Text, claimed: list[tuple[int, int]]) -> Iterable[_Hit]:
-        tokens = text.tokens
-        for i, (token, start, _) in enumerate(tokens):
-            candidates = self._fuzzy.get(token[:2])
-            if not candidates:
+    def _candidates(self, token: str) -> Iterable[int]:
+        yield from self._by_first.get(token, ())
+        for ending in _ENDINGS:
+            if token.endswith(ending) and len(token) > len(ending) + 2:
+                for index in self._by_first.get(token[: -len(ending)], ()):
+                    if len(self._forms[index].tokens) == 1:
+                        yield index
+
+    def _find_fuzzy(
+        self, tokens: Sequence[str], claimed: list[bool], found: list[list[_Hit]]
+    ) -> None:
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            if claimed[i]:
                 continue
-            for cand in candidates:
-                if i + cand.ntokens > len(tokens):
+            for index in self._fuzzy_by_prefix.get(token[:2], ()):
+                form = self._forms[index]
+                n = len(form.tokens)
+                if i + n > count or any(claimed[i : i + n]):
                     continue
-                end = tokens[i + cand.ntokens - 1][2]
-                if any(start < c_end and end > c_start for c_start, c_end in claimed):
-                    continue
-                written = text.prepared[start:end]
-                similarity = _near_spelling(written, cand.form, cand.max_edits)
+                written = " ".join(tokens[i : i + n])
+                similarity = _near_spelling(written, form.joined, form.max_edits)
                 if similarity is None:
                     continue
-                hit = _Hit(self._form_entry[cand.form_index], written, similarity, start, end)
-                yield hit
-                yield from self._implied(cand.form_index, hit)
+                for owner in form.owners:
+                    if owner.fuzzy:
+                        found[owner.set_id].append(_Hit(owner.entry, written, similarity, i))
 
-    def _implied(self, form: int, hit: _Hit) -> Iterable[_Hit]:
-        """Hits for the other entries written inside the matched phrase."""
-        for other in self._implies[form]:
-            single = self._single[other]
-            inner = single.search(hit.matched) if single is not None else None
-            if inner is None:  # a fuzzy phrase: its inner words may be misspelt too
-                yield _Hit(other, hit.matched, hit.similarity, hit.start, hit.end)
-            else:
-                start = hit.start + inner.start()
-                yield _Hit(other, inner.group(), hit.similarity, start, start + len(inner.group()))
+
+def _same_words(form: tuple[str, ...], tokens: Sequence[str], i: int) -> bool:
+    """Form words equal the text's from ``i``; the last may carry a plural ending."""
+    last = len(form) - 1
+    for k, word in enumerate(form):
+        token = tokens[i + k]
+        if token == word:
+            continue
+        if k == last and any(token == word + e for e in _ENDINGS):
+            continue
+        return False
+    return True
 
 
 def _near_spelling(written: str, form: str, max_edits: int) -> float | None:
     """Similarity 0..100 when ``written`` is an allowed near-spelling of ``form``, else None."""
     if written == form or abs(len(written) - len(form)) > max_edits:
         return None
+    if any(written == form + e for e in _ENDINGS):
+        return None  # an exact match with a plural ending, found by the exact pass
     letters = len(form.replace(" ", ""))
     if letters <= 6:
         # Short words: only an extra letter or two swapped neighbours. A dropped or replaced
@@ -232,37 +240,32 @@ def _near_spelling(written: str, form: str, max_edits: int) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Requirement:
-    labels: tuple[str, ...]
-    phrases: _PhraseSet
-
-
-@dataclass(frozen=True, slots=True)
 class _CompiledTopic:
     topic: Topic
-    terms: _PhraseSet
-    negative: _PhraseSet
-    require: tuple[_Requirement, ...]
+    terms: int
+    """Phrase-set ids in the shared lexicon."""
+    negative: int
+    require: tuple[int, ...]
 
 
-def _compile(topic: Topic) -> _CompiledTopic:
-    terms = _PhraseSet([((t.text, *t.variants), t.fuzzy) for t in topic.terms])
-    negative = _PhraseSet([((n,), False) for n in topic.negative])
+def _compile(topic: Topic, lexicon: _Lexicon) -> _CompiledTopic:
+    terms = lexicon.add_set([((t.text, *t.variants), t.fuzzy) for t in topic.terms])
+    negative = lexicon.add_set([((n,), False) for n in topic.negative])
     # A required word that is also a topic term brings that term's variants and fuzziness along.
-    by_form = {}
+    by_form: dict[tuple[str, ...], Term] = {}
     for term in topic.terms:
         for form in (term.text, *term.variants):
-            by_form.setdefault(_prepare(form), term)
+            by_form.setdefault(_tokens(form), term)
     require = []
     for group in topic.require:
         entries: list[tuple[Sequence[str], bool]] = []
         for word in group:
-            term = by_form.get(_prepare(word))
-            if term is not None:
-                entries.append(((word, term.text, *term.variants), term.fuzzy))
+            known = by_form.get(_tokens(word))
+            if known is not None:
+                entries.append(((word, known.text, *known.variants), known.fuzzy))
             else:
                 entries.append(((word,), False))
-        require.append(_Requirement(tuple(group), _PhraseSet(entries)))
+        require.append(lexicon.add_set(entries))
     return _CompiledTopic(topic, terms, negative, tuple(require))
 
 
@@ -275,7 +278,8 @@ class TopicMatcher:
     """Scores stories against a fixed set of topics; build once, call ``score`` per story."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
-        self._topics = tuple(_compile(t) for t in topics)
+        self._lexicon = _Lexicon()
+        self._topics = tuple(_compile(t, self._lexicon) for t in topics)
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -285,32 +289,33 @@ class TopicMatcher:
         self, title: str, text: str, *, outlets: int = 1, source_weight: float = 1.0
     ) -> tuple[TopicScore, ...]:
         """One ``TopicScore`` per topic, in the topics' order."""
-        places = {"title": _Text.of(title), "body": _Text.of(text)}
+        found = {
+            "title": self._lexicon.find(_tokens(title)),
+            "body": self._lexicon.find(_tokens(text)),
+        }
         outlets = max(1, outlets)
         source_weight = max(0.0, source_weight)
         return tuple(
-            self._score_topic(compiled, places, outlets, source_weight)
-            for compiled in self._topics
+            self._score_topic(compiled, found, outlets, source_weight) for compiled in self._topics
         )
 
     def _score_topic(
         self,
         compiled: _CompiledTopic,
-        places: dict[str, _Text],
+        found: dict[str, list[list[_Hit]]],
         outlets: int,
         source_weight: float,
     ) -> TopicScore:
         topic = compiled.topic
-        blocked = self._blocked(compiled, places)
+        blocked = self._blocked(compiled, found)
 
         # The best match of each term in each place.
         best: dict[tuple[int, str], _Hit] = {}
-        for where, text in places.items():
-            for hit in compiled.terms.find(text):
+        for where, hits_by_set in found.items():
+            for hit in hits_by_set[compiled.terms]:
                 key = (hit.entry, where)
                 if key not in best or hit.similarity > best[key].similarity:
                     best[key] = hit
-
         evidence: dict[int, tuple[float, str]] = {}
         for (entry, where), hit in best.items():
             weight = min(1.0, max(0.0, topic.terms[entry].weight))
@@ -332,7 +337,7 @@ class TopicMatcher:
         scale = final / combined if combined > 0 else 0.0
 
         matches = []
-        for (entry, where), hit in sorted(best.items(), key=lambda kv: (kv[0][0], kv[0][1] != "title")):
+        for (entry, where), hit in sorted(best.items(), key=lambda kv: kv[0]):
             term = topic.terms[entry]
             primary = evidence[entry][1] == where
             matches.append(
@@ -378,18 +383,17 @@ class TopicMatcher:
         )
 
     @staticmethod
-    def _blocked(compiled: _CompiledTopic, places: dict[str, _Text]) -> str | None:
+    def _blocked(compiled: _CompiledTopic, found: dict[str, list[list[_Hit]]]) -> str | None:
         topic = compiled.topic
-        if len(compiled.negative):
-            for where, text in places.items():
-                hits = compiled.negative.find(text)
-                if hits:
-                    first = min(hits, key=lambda h: h.start)
-                    return f"negative term '{topic.negative[first.entry]}' in {PLACE_LABEL[where]}"
+        for where, hits_by_set in found.items():
+            hits = hits_by_set[compiled.negative]
+            if hits:
+                first = min(hits, key=lambda h: h.start)
+                return f"negative term '{topic.negative[first.entry]}' in {PLACE_LABEL[where]}"
         missing = [
-            req.labels
-            for req in compiled.require
-            if not any(req.phrases.find(text) for text in places.values())
+            group
+            for group, set_id in zip(topic.require, compiled.require, strict=True)
+            if not any(hits_by_set[set_id] for hits_by_set in found.values())
         ]
         if missing:
             return "needs " + " and ".join(f"one of {_list_words(g)}" for g in missing)

@@ -138,9 +138,7 @@ def _cut(sentence: str, limit: int) -> str:
     def outside(pos: int) -> bool:
         return not any(a < pos < b for a, b in quotes)
 
-    spaces = [
-        i for i, ch in enumerate(sentence[: room + 1]) if ch == " " and outside(i) and i > 0
-    ]
+    spaces = [i for i, ch in enumerate(sentence[: room + 1]) if ch == " " and outside(i) and i > 0]
     clauses = [i for i in spaces if sentence[i - 1] in ",;:" or sentence[i + 1 : i + 2] in "—–"]
     clauses = [i for i in clauses if i >= room // 2]
     candidates = clauses or spaces
