@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.console import ConsoleNotifier
 from bot.config import Settings, SourceConfig
+from bot.core.boilerplate import strip_boilerplate
 from bot.core.commands import Commands, build_status
 from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
@@ -32,11 +33,15 @@ from bot.core.normalize import SourceInfo, normalize_item
 from bot.core.ports import Notifier, PollRecord
 from bot.core.route import Route
 from bot.errors import FeedError, FetchError, StoreError, TalksBotError
+from bot.ingest.article import fetch_article_text
 from bot.ingest.feeds import parse_feed
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
 from bot.store import open_store
 
 log = logging.getLogger("talks_bot")
+
+STUB_CHARS = 160
+"""A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
 
 
 def utcnow() -> datetime:
@@ -148,6 +153,7 @@ class TalksBot:
             sources=[s.name for s in self.sources],
         )
         self._wake = asyncio.Event()
+        self._article_slots = asyncio.Semaphore(4)
 
     async def __aenter__(self) -> TalksBot:
         await self.open()
@@ -273,7 +279,27 @@ class TalksBot:
     async def _new_reports(self, source: str, reports: list[Report]) -> list[Report]:
         """Drop reports the store already holds unchanged (most of every poll)."""
         known = await self.store.known_reports(source, [r.key for r in reports])
-        return [r for r in reports if known.get(r.key) != r.title]
+        fresh = [r for r in reports if known.get(r.key) != r.title]
+        if self.config.bot.full_text:
+            fresh = list(await asyncio.gather(*(self._with_full_text(r) for r in fresh)))
+        return fresh
+
+    async def _with_full_text(self, report: Report) -> Report:
+        """A stub lead (a headline-only feed) replaced by the article page's own text."""
+        if len(report.text) >= STUB_CHARS or not report.url.startswith(("http://", "https://")):
+            return report
+        async with self._article_slots:
+            try:
+                text = await fetch_article_text(
+                    report.url, self.fetcher, allow_private=self.config.bot.full_text_allow
+                )
+            except FetchError as exc:
+                log.info("no full text for %s: %s", report.url, exc)
+                return report
+        if not text:
+            return report
+        lead = strip_boilerplate(" ".join(text.split()))[:4000]
+        return replace(report, text=lead) if len(lead) > len(report.text) else report
 
     async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
         """One live poll: fetch, decide with the clock's time, save, wake the courier."""

@@ -73,6 +73,11 @@ class BotSettings(_Strict):
     """Non-secret database location; TALKS_BOT_DATABASE_URL overrides it (and carries passwords)."""
     max_item_age: Duration = timedelta(hours=24)
     poll_interval: Duration = timedelta(minutes=5)
+    min_poll_interval: Duration = timedelta(minutes=1)
+    """Adaptive polling never polls a source more often than this (a source's own ``interval``
+    below it lowers the bound for that source)."""
+    max_poll_interval: Duration = timedelta(minutes=30)
+    """Adaptive polling never leaves a quiet source unpolled longer than this."""
     poll_jitter: Duration = timedelta(seconds=20)
     misfire_grace: Duration = timedelta(minutes=5)
     dedup_window: Duration = timedelta(hours=48)
@@ -113,6 +118,11 @@ class SourceConfig(_Strict):
     name: str
     url: str
     interval: Duration | None = None
+    min_interval: Duration | None = None
+    """Lower bound of adaptive polling for this source (default ``bot.min_poll_interval``)."""
+    max_interval: Duration | None = None
+    """Upper bound of adaptive polling for this source (default ``bot.max_poll_interval``);
+    set ``min_interval = max_interval = interval`` for a fixed interval."""
     weight: float = Field(1.0, ge=0, le=2)
     outlet: str = ""
     aggregator: bool = False
@@ -209,10 +219,19 @@ class RouteConfig(_Strict):
     @classmethod
     def _digest(cls, value: str) -> str:
         value = value.strip()
-        if value and len(value.split()) != 5:
+        if not value:
+            return value
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            if len(value.split()) != 5:
+                raise ValueError("needs five fields")
+            CronTrigger.from_crontab(value)
+        except ValueError:
             raise ValueError(
-                f"{value!r} is not a cron expression: write five fields, e.g. '0 7 * * *'"
-            )
+                f"{value!r} is not a cron expression: write five fields "
+                "(minute hour day month weekday), e.g. '0 7,19 * * *'"
+            ) from None
         return value
 
 

@@ -205,3 +205,93 @@ def test_check_config_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     good = talks_bot(tmp_path, "check-config", "--config", str(ROOT / "config" / "default.toml"))
     assert good.returncode == 0
     assert "ok" in good.stdout
+
+
+def test_jsonl_shows_update_in_place_and_digest_fold(tmp_path: Path) -> None:
+    """Flood control folds the rest into a digest; a later outlet updates the alert in place."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    places = ["Rafah", "Khan Younis", "Deir al-Balah", "Jabalia", "Nuseirat", "Beit Lahia"]
+    wire = [
+        (
+            f"w-{i}",
+            f"Hostage families in {place} urge Hamas and Israel to seal release deal",
+            f"Relatives of hostages held in Gaza gathered in {place} on day {i} to demand a hostage "
+            f"release deal from Hamas and Israel.",
+            now - timedelta(minutes=50 - i),
+        )
+        for i, place in enumerate(places)
+    ]
+    with FeedServer() as srv:
+        srv.serve("/wire.xml", rss("Levant Wire", wire))
+        config = tmp_path / "config.toml"
+        topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+        config.write_text(
+            f'[flood]\nmax_alerts = 3\nper = "1h"\n\n'
+            f'[[sources]]\nname = "wire"\nurl = "{srv.url("/wire.xml")}"\n\n'
+            f'[[sources]]\nname = "nile"\nurl = "{srv.url("/nile.xml")}"\n\n'
+            '[[routes]]\nplatform = "console"\nchannel = "desk"\n\n' + topics,
+            encoding="utf-8",
+        )
+        srv.serve("/nile.xml", rss("Nile Courier", []))
+        first = talks_bot(tmp_path, "poll-once", "--config", str(config), "--output", "jsonl")
+        assert first.returncode == 0, first.stderr
+        events = alerts(first.stdout)
+        assert len(events) == len(places), "every development is shown, none dropped"
+        folded = [e for e in events if e["digest"]]
+        assert len(folded) == len(places) - 3
+        assert len({e["digest"] for e in folded}) == 1, "the rest go into one digest"
+
+        # Another outlet reports the first (unfolded) development: the alert is edited in place.
+        guid, title, lead, when = wire[0]
+        srv.serve(
+            "/nile.xml", rss("Nile Courier", [("n-1", title, lead, when + timedelta(minutes=5))])
+        )
+        second = talks_bot(tmp_path, "poll-once", "--config", str(config), "--output", "jsonl")
+        assert second.returncode == 0, second.stderr
+        later = alerts(second.stdout)
+        assert [e["event"] for e in later] == ["update"]
+        assert later[0]["outlets"] == ["wire", "nile"]
+        assert later[0]["story_id"] == events[0]["story_id"]
+
+
+def test_full_text_fills_a_headline_only_feed_from_the_article_page(tmp_path: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    article = (
+        "<html><head><title>Talks</title></head><body><nav>Home | World</nav><article>"
+        "<h1>Mediators present new truce proposal to Hamas</h1>"
+        "<p>Egyptian and Qatari mediators handed Hamas a revised proposal for a cease-fire in "
+        "Gaza on Monday, officials briefed on the talks said.</p>"
+        "<p>The plan links a six-week pause in the fighting to the release of hostages in "
+        "stages, and Hamas said it would study it with other factions.</p>"
+        "<p>Israel has not commented on the proposal, which was drafted after the last round "
+        "of talks in Cairo ended without agreement.</p></article>"
+        "<footer>Copyright</footer></body></html>"
+    ).encode()
+    with FeedServer() as srv:
+        srv.serve("/a/truce.html", article, "text/html; charset=utf-8")
+        link = srv.url("/a/truce.html")
+        feed = rss(
+            "Stub Wire",
+            [
+                (
+                    "s-1",
+                    "Mediators present new truce proposal to Hamas",
+                    "",
+                    now - timedelta(minutes=5),
+                )
+            ],
+        )
+        feed = feed.replace(b"https://stubwire.example/s-1?utm_source=rss", link.encode())
+        srv.serve("/stub.xml", feed)
+        config = tmp_path / "config.toml"
+        topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+        config.write_text(
+            '[bot]\nfull_text = true\nfull_text_allow = ["127.0.0.1"]\n\n'
+            f'[[sources]]\nname = "stub"\nurl = "{srv.url("/stub.xml")}"\n\n' + topics,
+            encoding="utf-8",
+        )
+        result = talks_bot(tmp_path, "poll-once", "--config", str(config), "--output", "jsonl")
+    assert result.returncode == 0, result.stderr
+    [event] = alerts(result.stdout)
+    assert "revised proposal" in str(event["summary"])
+    assert "Home | World" not in str(event["summary"])
