@@ -16,6 +16,7 @@ from typing import Any
 from bot.config import DEFAULT_CONFIG, Settings, load_config
 from bot.errors import ConfigError, TalksBotError
 
+
 def _demo_config() -> Path:
     """The demo's config: in the working directory (a checkout), else beside the package."""
     here = Path("config/demo.toml")
@@ -120,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         return _check_config(settings)
     try:
-        return asyncio.run(_COMMANDS[args.command](settings, args))
+        code: int = asyncio.run(_COMMANDS[args.command](settings, args))
+        return code
     except KeyboardInterrupt:
         return 130
     except TalksBotError as exc:

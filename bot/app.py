@@ -28,10 +28,11 @@ from bot.core.commands import Commands, build_status
 from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings, Outcome
-from bot.core.models import Destination, Digest, Report, SourceHealth
+from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth
 from bot.core.normalize import SourceInfo, normalize_item
 from bot.core.ports import Notifier, PollRecord
 from bot.core.route import Route
+from bot.core.schedule import PollBounds, poll_interval, retry_delay
 from bot.errors import FeedError, FetchError, StoreError, TalksBotError
 from bot.ingest.article import fetch_article_text
 from bot.ingest.feeds import parse_feed
@@ -68,6 +69,10 @@ class PollSummary:
     alerts: int = 0
     updates: int = 0
     error: str | None = None
+    cache_max_age: float | None = None
+    """The response's Cache-Control max-age (adaptive polling honours it)."""
+    next_poll: datetime | None = None
+    """When this source is due again (adaptive interval, or backoff after a failure)."""
 
 
 @dataclass(slots=True)
@@ -153,6 +158,8 @@ class TalksBot:
             sources=[s.name for s in self.sources],
         )
         self._wake = asyncio.Event()
+        self._scheduler: Any = None
+        """The running APScheduler (set by ``run``): each poll moves its own next run."""
         self._article_slots = asyncio.Semaphore(4)
 
     async def __aenter__(self) -> TalksBot:
@@ -198,11 +205,12 @@ class TalksBot:
                 None,
                 summary_error(summary, str(exc)),
             )
+        summary.cache_max_age = result.cache_max_age
         if result.not_modified:
             summary.not_modified = True
             return self._succeeded(health, now, result.etag, result.last_modified), None, summary
-        raws = []
-        problems = []
+        raws: list[RawItem] = []
+        problems: list[str] = []
         for document in result.documents:
             try:
                 parsed = parse_feed(
@@ -253,8 +261,7 @@ class TalksBot:
             cap=fetch.backoff_max.total_seconds(),
             rng=self.rng,
         )
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, 24 * 3600))
+        wait = retry_delay(delay, retry_after)
         log.warning("source %s failed (%d in a row): %s", health.name, failures, error)
         return replace(
             health,
@@ -263,8 +270,49 @@ class TalksBot:
             last_error_at=now,
             failing_since=health.failing_since or now,
             consecutive_failures=failures,
-            next_poll_after=now + timedelta(seconds=delay),
+            next_poll_after=now + wait,
         )
+
+    def poll_bounds(self, source: SourceConfig) -> PollBounds:
+        """The adaptive-polling bounds of a source (see ``bot.core.schedule``).
+
+        A source with its own ``interval`` is polled at that fixed interval unless it also sets
+        ``min_interval`` / ``max_interval``; the others adapt between the ``[bot]`` bounds.
+        """
+        bot_cfg = self.config.bot
+        if source.interval is not None:
+            interval = source.interval
+            low, high = source.min_interval or interval, source.max_interval or interval
+        else:
+            interval = bot_cfg.poll_interval
+            low = source.min_interval or min(bot_cfg.min_poll_interval, interval)
+            high = source.max_interval or max(bot_cfg.max_poll_interval, interval)
+        low = min(low, interval)
+        return PollBounds(interval, low, max(high, interval))
+
+    def _reschedule(
+        self,
+        source: SourceConfig,
+        before: SourceHealth,
+        health: SourceHealth,
+        summary: PollSummary,
+        reports: Sequence[Report] | None,
+        new_items: int,
+        now: datetime,
+    ) -> SourceHealth:
+        """``health`` with ``next_poll_after`` set from the source's publishing pace."""
+        previous = None
+        if before.consecutive_failures == 0 and before.next_poll_after and before.last_polled:
+            previous = before.next_poll_after - before.last_polled
+        interval = poll_interval(
+            self.poll_bounds(source),
+            now,
+            published=None if reports is None else [r.published for r in reports if r.dated],
+            new_items=new_items,
+            previous=previous,
+            max_age=summary.cache_max_age,
+        )
+        return replace(health, next_poll_after=now + interval)
 
     async def _health(self, source: SourceConfig) -> SourceHealth:
         stored = await self.store.get_source(source.name)
@@ -304,11 +352,17 @@ class TalksBot:
     async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
         """One live poll: fetch, decide with the clock's time, save, wake the courier."""
         now = self.clock()
-        health = await self._health(source)
-        if not force and health.next_poll_after and now < health.next_poll_after:
-            return PollSummary(source.name, ok=True, error="backing off")
-        health, reports, summary = await self._fetch_reports(source, health, now)
+        before = await self._health(source)
+        # Only a failing source's backoff holds a poll back here; the scheduler times the rest,
+        # so ``poll-once`` always polls a healthy source.
+        due = before.next_poll_after
+        if not force and before.consecutive_failures and due is not None and now < due:
+            return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
+        health, reports, summary = await self._fetch_reports(source, before, now)
         if reports is None:
+            if summary.ok:
+                health = self._reschedule(source, before, health, summary, None, 0, now)
+            summary.next_poll = health.next_poll_after
             await self.store.save_source(health)
             return summary
         first_poll = health.first_polled is None
@@ -323,6 +377,8 @@ class TalksBot:
             first_polled=health.first_polled or now,
             items_seen=health.items_seen + len(fresh),
         )
+        health = self._reschedule(source, before, health, summary, reports, len(fresh), now)
+        summary.next_poll = health.next_poll_after
         await self._commit(health, outcome)
         self._summarise(summary, outcome, len(fresh))
         self._wake.set()
@@ -353,21 +409,30 @@ class TalksBot:
                 )
             healths.append(health)
         batch.sort(key=lambda r: (r.published, r.source, r.key))
-        # An undated item has no time to be judged at in a replay: it joins stories, never alerts.
-        outcome = await self.desk.take(
-            batch, now_of=lambda r: r.published, quiet=lambda r: not r.dated
-        )
-        for health in healths[:-1]:
+        for health in healths:
             await self.store.save_source(health)
-        if healths:
-            await self._commit(healths[-1], outcome)
         by_source = {p.source: p for p in cycle.polls}
-        for decision in outcome.decisions:
-            poll = by_source.get(decision.report.source)
-            if poll is not None:
-                poll.alerts += len(decision.alerted)
-                poll.updates += len(decision.updated)
-                poll.new_stories += decision.dedup.verdict.value == "new"
+        # Hour by hour of published time: decide, save, deliver — as the desk would have seen it
+        # live, so a later outlet's report updates an alert in place rather than being pre-merged.
+        for chunk in _by_hour(batch):
+            # An undated item has no time to be judged at in a replay: it joins, never alerts.
+            outcome = await self.desk.take(
+                chunk, now_of=lambda r: r.published, quiet=lambda r: not r.dated
+            )
+            if healths:
+                await self._commit(healths[-1], outcome)
+            for decision in outcome.decisions:
+                poll = by_source.get(decision.report.source)
+                if poll is not None:
+                    poll.alerts += len(decision.alerted)
+                    poll.updates += len(decision.updated)
+                    poll.new_stories += decision.dedup.verdict.value == "new"
+            if outcome.deliveries:
+                report = await self.deliver()
+                cycle.delivery.sent += report.sent
+                cycle.delivery.updated += report.updated
+                cycle.delivery.folded += report.folded
+                cycle.delivery.digests += report.digests
         return cycle
 
     async def _commit(self, health: SourceHealth, outcome: Outcome) -> None:
@@ -397,7 +462,9 @@ class TalksBot:
     async def poll_once(self) -> CycleSummary:
         """``talks-bot poll-once``: one cycle, deliver everything (digests included), return."""
         cycle = await self.poll_all()
-        cycle.delivery = await self.deliver(flush_digests=True)
+        final = await self.deliver(flush_digests=True)
+        for name in ("sent", "updated", "folded", "digests", "retrying", "failed"):
+            setattr(cycle.delivery, name, getattr(cycle.delivery, name) + getattr(final, name))
         return cycle
 
     # --- scheduled digests ---------------------------------------------------------------------
@@ -445,18 +512,23 @@ class TalksBot:
         bot_cfg = self.config.bot
         scheduler = AsyncIOScheduler(timezone=UTC)
         start = self.clock()
+        stored = {h.name: h for h in await self.store.list_sources()}
+        self._scheduler = scheduler
         for i, source in enumerate(self.sources):
-            interval = source.interval or bot_cfg.poll_interval
+            # Stagger the first polls so a restart does not hit every host at once; a failing
+            # source keeps its backoff (and the server's Retry-After) across the restart.
+            first = start + timedelta(seconds=min(i * 0.5, 30))
+            health = stored.get(source.name)
+            if health and health.consecutive_failures and health.next_poll_after:
+                first = max(first, health.next_poll_after)
             scheduler.add_job(
                 self._poll_job,
-                IntervalTrigger(
-                    seconds=interval.total_seconds(),
-                    jitter=bot_cfg.poll_jitter.total_seconds() or None,
-                ),
+                # Each poll moves its own next run (adaptive interval, backoff); the trigger's
+                # interval is only the safety net should a poll fail to.
+                IntervalTrigger(seconds=self.poll_bounds(source).maximum.total_seconds()),
                 args=[source],
                 id=f"poll:{source.name}",
-                # Stagger the first polls so a restart does not hit every host at once.
-                next_run_time=start + timedelta(seconds=min(i * 0.5, 30)),
+                next_run_time=first,
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=int(bot_cfg.misfire_grace.total_seconds()),
@@ -494,13 +566,15 @@ class TalksBot:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _poll_job(self, source: SourceConfig) -> None:
+        summary: PollSummary | None = None
         try:
             summary = await self.poll_source(source)
         except StoreError as exc:
             log.error("poll of %s not saved: %s", source.name, exc)
-            return
         except Exception:
             log.exception("poll of %s crashed; the other sources go on", source.name)
+        self._schedule_next(source, summary.next_poll if summary else None)
+        if summary is None:
             return
         if summary.alerts or summary.updates:
             log.info(
@@ -510,6 +584,22 @@ class TalksBot:
                 summary.alerts,
                 summary.updates,
             )
+
+    def _schedule_next(self, source: SourceConfig, due: datetime | None) -> None:
+        """Move the source's job to when it is due (plus jitter); the configured interval after
+        a poll that set no time (it crashed, or was not saved)."""
+        from apscheduler.jobstores.base import JobLookupError
+        from apscheduler.schedulers import SchedulerNotRunningError
+
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        if due is None:
+            due = self.clock() + self.poll_bounds(source).interval
+        jitter = self.config.bot.poll_jitter.total_seconds()
+        when = due + timedelta(seconds=self.rng.uniform(0, jitter))
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
+            scheduler.modify_job(f"poll:{source.name}", next_run_time=when)
 
     async def _courier_loop(self, stop: asyncio.Event) -> None:
         while True:
@@ -524,6 +614,18 @@ class TalksBot:
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
+
+
+def _by_hour(reports: Sequence[Report]) -> list[list[Report]]:
+    """Consecutive runs of (published-sorted) reports within the same clock hour."""
+    chunks: list[list[Report]] = []
+    for report in reports:
+        hour = report.published.replace(minute=0, second=0, microsecond=0)
+        if chunks and chunks[-1][0].published.replace(minute=0, second=0, microsecond=0) == hour:
+            chunks[-1].append(report)
+        else:
+            chunks.append([report])
+    return chunks
 
 
 def summary_error(summary: PollSummary, error: str) -> PollSummary:

@@ -74,8 +74,8 @@ class BotSettings(_Strict):
     max_item_age: Duration = timedelta(hours=24)
     poll_interval: Duration = timedelta(minutes=5)
     min_poll_interval: Duration = timedelta(minutes=1)
-    """Adaptive polling never polls a source more often than this (a source's own ``interval``
-    below it lowers the bound for that source)."""
+    """Adaptive polling (sources without their own ``interval``) never polls a source more
+    often than this; busy sources reach it."""
     max_poll_interval: Duration = timedelta(minutes=30)
     """Adaptive polling never leaves a quiet source unpolled longer than this."""
     poll_jitter: Duration = timedelta(seconds=20)
@@ -118,11 +118,14 @@ class SourceConfig(_Strict):
     name: str
     url: str
     interval: Duration | None = None
+    """A fixed interval for this source; adaptive polling only within ``min_interval`` /
+    ``max_interval`` when those are set too. Without it: adaptive, from ``bot.poll_interval``."""
     min_interval: Duration | None = None
-    """Lower bound of adaptive polling for this source (default ``bot.min_poll_interval``)."""
+    """Lower bound of adaptive polling for this source (default ``bot.min_poll_interval``,
+    or ``interval`` when that is set)."""
     max_interval: Duration | None = None
-    """Upper bound of adaptive polling for this source (default ``bot.max_poll_interval``);
-    set ``min_interval = max_interval = interval`` for a fixed interval."""
+    """Upper bound of adaptive polling for this source (default ``bot.max_poll_interval``,
+    or ``interval`` when that is set)."""
     weight: float = Field(1.0, ge=0, le=2)
     outlet: str = ""
     aggregator: bool = False
@@ -347,7 +350,7 @@ def load_config(path: Path | str | None = None, *, env_file: str | None = ".env"
         config = None
     problems.extend(_cross_problems(raw))
     try:
-        secrets = Secrets(_env_file=env_file)  # type: ignore[call-arg]
+        secrets = Secrets(_env_file=env_file)
     except ValidationError as exc:
         problems.extend(_describe(exc))
         secrets = None

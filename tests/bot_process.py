@@ -153,7 +153,7 @@ class BotProcess:
         return self.stdout() + self.stderr()
 
     async def finished(self, timeout: float = 20.0) -> int:
-        """The exit code once the process ends by itself (it is killed after ``timeout``)."""
+        """The exit code once the process ends by itself; AssertionError after ``timeout``."""
         assert self.process is not None
         await eventually(lambda: self.exited(), timeout=timeout, what="the bot to exit", bot=None)
         return int(self.process.returncode)

@@ -11,9 +11,9 @@ flat as the window grows from a thousand stories to a hundred thousand.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
-from itertools import combinations
+from itertools import chain, combinations
 
 
 def _keys(anchors: tuple[str, ...]) -> Iterable[str]:
@@ -53,15 +53,12 @@ class Blocking:
 
         Ties go to the most recent report, so the order is deterministic.
         """
+        postings = self._postings
+        buckets = [bucket for key in _keys(anchors) if (bucket := postings.get(key))]
+        hits = Counter(chain.from_iterable(buckets))  # counted in C: the hot loop
         live = self._live
-        hits: dict[int, int] = {}
-        for key in _keys(anchors):
-            bucket = self._postings.get(key)
-            if not bucket:
-                continue
-            for serial in bucket:
-                if serial in live:
-                    hits[serial] = hits.get(serial, 0) + 1
+        for serial in [s for s in hits if s not in live]:
+            del hits[serial]
         # Newest first, then (a stable sort keeps that order among equals) most pairs first.
         ranked = sorted(hits, reverse=True)
         ranked.sort(key=hits.__getitem__, reverse=True)
