@@ -117,8 +117,12 @@ def _links(start: int, stop: int, cutoff: int) -> list[tuple[int, int]]:
     for i in range(start, stop):
         later = _TITLES[i + 1 :]
         for _, _, j in process.extract(
-            _TITLES[i], later, scorer=fuzz.token_set_ratio, processor=None,
-            score_cutoff=cutoff, limit=None,
+            _TITLES[i],
+            later,
+            scorer=fuzz.token_set_ratio,
+            processor=None,
+            score_cutoff=cutoff,
+            limit=None,
         ):
             out.append((i, i + 1 + j))
     return out
@@ -211,11 +215,15 @@ def main() -> int:
         f"window={settings.window}"
     )
     dev_p, dev_r, dev_false = eval_dev(settings, args.verbose)
-    print(f"dev set ({DEV.name}): pair precision {dev_p:.3f} recall {dev_r:.3f} false merges {dev_false}")
+    print(
+        f"dev set ({DEV.name}): pair precision {dev_p:.3f} recall {dev_r:.3f} false merges {dev_false}"
+    )
 
     if not UCI.exists():
         print(f"skipped UCI: {UCI} not found (it lives in ../shared/data next to the repo)")
-        print(f"result: dev_pair_precision={dev_p:.4f} dev_pair_recall={dev_r:.4f} dev_false_merges={dev_false}")
+        print(
+            f"result: dev_pair_precision={dev_p:.4f} dev_pair_recall={dev_r:.4f} dev_false_merges={dev_false}"
+        )
         return 0
 
     reports, gold = load_uci()
@@ -227,7 +235,9 @@ def main() -> int:
         f"{len(set(story_ids))} predicted stories in {seconds:.2f}s "
         f"({seconds / len(reports) * 1e6:.0f} us/report)"
     )
-    print(f"  StoryIndex: B-cubed P {bp:.3f} R {br:.3f} F1 {bf:.3f}; pairwise P {pp:.3f} R {pr:.3f}")
+    print(
+        f"  StoryIndex: B-cubed P {bp:.3f} R {br:.3f} F1 {bf:.3f}; pairwise P {pp:.3f} R {pr:.3f}"
+    )
     base_p = base_r = base_f = float("nan")
     if not args.no_baseline:
         start = time.perf_counter()

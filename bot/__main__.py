@@ -24,19 +24,32 @@ def _demo_config() -> Path:
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every configured secret value in log records with ``***``."""
+    """Replaces every configured secret value in log records with ``***``.
+
+    The message, and the traceback of ``log.exception`` (an exception's text can quote a URL or a
+    header), which the formatter would otherwise render from ``exc_info`` untouched.
+    """
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if len(s) >= 4]
 
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
             if any(s in message for s in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, "***")
-                record.msg, record.args = message, None
+                record.msg, record.args = self._redact(message), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -146,8 +159,12 @@ def _check_config(settings: Settings) -> int:
 
 async def _poll(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import TalksBot
+    from bot.chat.connect import posting_chats
 
-    async with TalksBot(settings, output=args.output, replay=args.replay) as bot:
+    async with (
+        TalksBot(settings, output=args.output, replay=args.replay) as bot,
+        posting_chats(bot),
+    ):
         cycle = await bot.poll_once()
     for poll in cycle.failed:
         print(f"source {poll.source}: {poll.error}", file=sys.stderr)

@@ -158,6 +158,7 @@ class TalksBot:
             sources=[s.name for s in self.sources],
         )
         self._wake = asyncio.Event()
+        self._desk_loaded = False
         self._scheduler: Any = None
         """The running APScheduler (set by ``run``): each poll moves its own next run."""
         self._article_slots = asyncio.Semaphore(4)
@@ -172,7 +173,14 @@ class TalksBot:
     async def open(self) -> None:
         await self.store.open()
         loaded = await self.desk.start(self.clock())
+        self._desk_loaded = True
         log.debug("loaded %d recent stories into the dedup window", loaded)
+
+    async def _ready_desk(self) -> None:
+        """Reload the desk's memory from the store if a failed save made it untrustworthy."""
+        if not self._desk_loaded:
+            await self.desk.start(self.clock())
+            self._desk_loaded = True
 
     async def close(self) -> None:
         await self.fetcher.aclose()
@@ -346,7 +354,8 @@ class TalksBot:
                 return report
         if not text:
             return report
-        lead = strip_boilerplate(" ".join(text.split()))[:4000]
+        # Boilerplate patterns work line by line: strip first, then join the lines.
+        lead = " ".join(strip_boilerplate(text).split())[:4000]
         return replace(report, text=lead) if len(lead) > len(report.text) else report
 
     async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
@@ -368,18 +377,22 @@ class TalksBot:
         first_poll = health.first_polled is None
         fresh = await self._new_reports(source.name, reports)
         fresh.sort(key=lambda r: (r.published, r.key))
-        # A source's first poll records undated items as seen: their age is unknown.
-        outcome = await self.desk.take(
-            fresh, now_of=lambda _r: now, quiet=lambda r: first_poll and not r.dated
-        )
-        health = replace(
-            health,
-            first_polled=health.first_polled or now,
-            items_seen=health.items_seen + len(fresh),
-        )
-        health = self._reschedule(source, before, health, summary, reports, len(fresh), now)
-        summary.next_poll = health.next_poll_after
-        await self._commit(health, outcome)
+        # Decided and saved under the outbox lock: the courier cannot record a send in between
+        # and have it overwritten by the desk's older copy of the delivery.
+        async with self.courier.lock:
+            await self._ready_desk()
+            # A source's first poll records undated items as seen: their age is unknown.
+            outcome = await self.desk.take(
+                fresh, now_of=lambda _r: now, quiet=lambda r: first_poll and not r.dated
+            )
+            health = replace(
+                health,
+                first_polled=health.first_polled or now,
+                items_seen=health.items_seen + len(fresh),
+            )
+            health = self._reschedule(source, before, health, summary, reports, len(fresh), now)
+            summary.next_poll = health.next_poll_after
+            await self._commit(health, outcome)
         self._summarise(summary, outcome, len(fresh))
         self._wake.set()
         return summary
@@ -415,12 +428,14 @@ class TalksBot:
         # Hour by hour of published time: decide, save, deliver — as the desk would have seen it
         # live, so a later outlet's report updates an alert in place rather than being pre-merged.
         for chunk in _by_hour(batch):
-            # An undated item has no time to be judged at in a replay: it joins, never alerts.
-            outcome = await self.desk.take(
-                chunk, now_of=lambda r: r.published, quiet=lambda r: not r.dated
-            )
-            if healths:
-                await self._commit(healths[-1], outcome)
+            async with self.courier.lock:
+                await self._ready_desk()
+                # An undated item has no time to be judged at in a replay: it joins, never alerts.
+                outcome = await self.desk.take(
+                    chunk, now_of=lambda r: r.published, quiet=lambda r: not r.dated
+                )
+                if healths:
+                    await self._commit(healths[-1], outcome)
             for decision in outcome.decisions:
                 poll = by_source.get(decision.report.source)
                 if poll is not None:
@@ -444,8 +459,12 @@ class TalksBot:
         try:
             await self.store.commit_poll(record)
         except StoreError:
-            # The decision was not saved: forget it in memory too, so the next poll redoes it.
-            await self.desk.start(self.clock())
+            # The decision was not saved: forget it in memory too, so the next poll decides those
+            # reports again. A fresh desk, reloaded from the store before its next decision: the
+            # old one still holds the unsaved stories and would call their reports repeats.
+            old = self.desk
+            self.desk = Desk(old.store, old.topics, old.routes, old.settings, old.source_weights)
+            self._desk_loaded = False
             raise
 
     @staticmethod
@@ -604,7 +623,8 @@ class TalksBot:
     async def _courier_loop(self, stop: asyncio.Event) -> None:
         while True:
             try:
-                await self.deliver()
+                # Once stopping, no new message is started: the rest stays pending for next time.
+                await self.courier.run_once(stop=stop)
             except StoreError as exc:
                 log.error("outbox not reachable, retrying: %s", exc)
             except Exception:

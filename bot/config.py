@@ -13,7 +13,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -297,9 +297,15 @@ class Secrets(BaseSettings):
                 out.append(secret.get_secret_value())
         url = self.talks_bot_database_url
         if url is not None:
-            password = urlsplit(url.get_secret_value()).password
-            if password:
-                out.append(password)
+            parts = urlsplit(url.get_secret_value())
+            passwords = [parts.password or ""]
+            # libpq also takes the password as a query parameter: ?password=...
+            for key, values in parse_qs(parts.query).items():
+                if key.lower() in {"password", "sslpassword"}:
+                    passwords.extend(values)
+            for password in passwords:
+                # As written (percent-encoded) and as the driver sees it.
+                out.extend(dict.fromkeys(p for p in (password, unquote(password)) if p))
         return out
 
 
@@ -342,6 +348,7 @@ def load_config(path: Path | str | None = None, *, env_file: str | None = ".env"
         raise ConfigError([f"config file {path} is not valid TOML: {exc}"]) from None
 
     problems = _secret_problems(raw)
+    problems.extend(_include_topics(raw, path))
     flagged = {line.split(":", 1)[0] for line in problems}
     try:
         config = Config.model_validate(raw)
@@ -359,6 +366,25 @@ def load_config(path: Path | str | None = None, *, env_file: str | None = ".env"
     if problems or config is None or secrets is None:
         raise ConfigError(problems)
     return Settings(config=config, secrets=secrets, path=path)
+
+
+def _include_topics(raw: dict[str, Any], path: Path) -> list[str]:
+    """``topics_from = "default.toml"``: take the ``[[topics]]`` of another file (relative to this
+    one), so a demo or test config need not repeat the desk's topic definitions."""
+    other = raw.pop("topics_from", None)
+    if other is None:
+        return []
+    if not isinstance(other, str) or not other.strip():
+        return ["topics_from: give the path of a TOML file holding [[topics]]"]
+    source = path.parent / other
+    try:
+        included = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return [f"topics_from: cannot read topics from {source}: {exc}"]
+    if "topics" in raw:
+        return ["topics_from: this file has its own [[topics]] too: keep one or the other"]
+    raw["topics"] = included.get("topics", [])
+    return []
 
 
 def _secret_problems(raw: dict[str, Any], prefix: str = "") -> list[str]:

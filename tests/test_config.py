@@ -136,3 +136,11 @@ def test_durations(text: object, expected: timedelta) -> None:
 def test_bad_durations_say_how_to_write_one(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_topics_can_come_from_another_file(tmp_path: Path) -> None:
+    path = write(tmp_path, f'topics_from = "{ROOT / "config" / "default.toml"}"\n')
+    settings = load_config(path, env_file=None)
+    assert [t.id for t in settings.config.topics][:2] == ["rafah", "hostages"]
+    missing = write(tmp_path, 'topics_from = "nowhere.toml"\n')
+    assert problems_of(missing)[0].startswith("topics_from: cannot read topics from")

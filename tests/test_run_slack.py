@@ -108,7 +108,9 @@ def listening(port: int) -> bool:
         return False
 
 
-async def slash(port: int, fake: FakeSlack, text: str) -> dict[str, Any]:
+async def slash(
+    port: int, fake: FakeSlack, text: str, *, secret: str = SIGNING_SECRET
+) -> dict[str, Any]:
     """``/talks TEXT`` POSTed to the bot as Slack sends it, signed with the signing secret."""
     body = urlencode(
         {
@@ -130,9 +132,10 @@ async def slash(port: int, fake: FakeSlack, text: str) -> dict[str, Any]:
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(
             timestamp=stamp, body=body
-        ),
+        )
+        or "",
     }
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session,
@@ -162,7 +165,8 @@ async def test_run_posts_edits_answers_and_direct_messages_on_slack(
         )
         assert CAIRO[1] in alert.params["text"]
         blocks = alert.params["blocks"]
-        assert isinstance(blocks, list) and blocks, "an alert is Block Kit, not bare text"
+        assert isinstance(blocks, list), "an alert is Block Kit, not bare text"
+        assert blocks, "an alert is Block Kit, not bare text"
         assert {b["type"] for b in blocks} >= {"section"}
         assert "https://levantwire.example/news/lw-101" in shown(alert.params)
         assert alert.headers.get("Authorization") == f"Bearer {BOT_TOKEN}"
@@ -205,5 +209,35 @@ async def test_run_posts_edits_answers_and_direct_messages_on_slack(
         assert HOSTAGES[1] in dm.params["text"]
         assert dm.params["blocks"]
 
-        assert await bot.terminate(timeout=5) == 0
-    assert "Traceback" not in bot.output(), bot.output()
+        assert await bot.terminate(within=5) == 0
+    assert bot.problems() == [], "a clean run logs no warning or error"
+
+
+async def test_poll_once_from_cron_posts_to_slack_and_run_does_not_repost(
+    tmp_path: Path, fake: FakeSlack, feeds: FeedServer
+) -> None:
+    """``poll-once`` (cron) delivers chat routes too; the alert is neither lost nor doubled."""
+    port = free_port()
+    config = slack_config(tmp_path, feeds, fake, port)
+    env = bot_env(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "TALKS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}",
+        }
+    )
+    with BotProcess(tmp_path, ["poll-once", "--config", str(config)], env) as once:
+        assert await once.finished() == 0, once.output()
+    assert once.problems() == [], "a clean run logs no warning or error"
+    [alert] = posts_to(fake, DESK)
+    assert CAIRO[1] in alert.params["text"]
+    assert "1 alerts sent" in once.stderr(), once.stderr()
+    assert not listening(port), "poll-once posts only; it does not serve slash commands"
+
+    # The next cron run hears of the same development from a second outlet: edited in place.
+    feeds.serve("/nile.xml", rss("Nile Courier", [FOOTBALL, CAIRO_AGAIN]))
+    with BotProcess(tmp_path, ["poll-once", "--config", str(config)], env) as again:
+        assert await again.finished() == 0, again.output()
+    [edit] = fake.calls_to("chat.update")
+    assert edit.params["ts"] == fake.history[DESK][0]["ts"]
+    assert len(posts_to(fake, DESK)) == 1

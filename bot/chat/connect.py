@@ -4,13 +4,18 @@ Both adapters can run in one process: each registers its notifier with the bot (
 deliver to it) and returns the task that keeps it connected. A connection that fails at start-up
 is logged in one line; the bot keeps polling and the courier keeps those alerts pending until the
 platform is back.
+
+``posting_chats`` is the one-shot variant for ``poll-once``: it registers notifiers that only post
+(the Slack Web API; Discord's REST API after a login, no gateway), so a run from cron delivers to
+the chat routes too instead of failing their alerts for want of a connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,3 +89,42 @@ async def _guarded(name: str, runner: Awaitable[None], closer=None) -> None:  # 
     finally:
         if closer is not None:
             await closer()
+
+
+@contextlib.asynccontextmanager
+async def posting_chats(bot: TalksBot) -> AsyncIterator[None]:
+    """Register post-only chat notifiers on ``bot`` for the duration of the block.
+
+    Nothing listens for commands. A Discord login that fails is logged in one line and its
+    notifier stays registered, so those alerts stay pending (retried by the next run) instead of
+    failing for good.
+    """
+    config, secrets = bot.settings.config, bot.settings.secrets
+    if config.slack is not None and secrets.slack_bot_token is not None:
+        from bot.chat.slack import SlackNotifier, slack_client
+
+        client = slack_client(
+            secrets.slack_bot_token.get_secret_value(),
+            api_base_url=config.slack.api_base_url or None,
+        )
+        bot.add_notifier(SlackNotifier(client))
+    discord_client = None
+    if config.discord is not None and secrets.discord_token is not None:
+        import aiohttp
+        import discord
+
+        from bot.chat.discord import DiscordNotifier, endpoints
+
+        # Only the guilds intent, as the full client: discord.py warns when even that is off.
+        discord_client = discord.Client(intents=discord.Intents(guilds=True))
+        bot.add_notifier(DiscordNotifier(discord_client))
+        endpoints.use_api_base(config.discord.api_base_url or None)
+        try:
+            await discord_client.login(secrets.discord_token.get_secret_value())
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            log.error("discord login failed: %s (alerts for it stay pending)", exc)
+    try:
+        yield
+    finally:
+        if discord_client is not None:
+            await discord_client.close()

@@ -28,7 +28,7 @@ _LINE = re.compile(
         read\s+more(?:\s*(?:\.\.\.|…|→|»|:))?\.?|
         read\s+the\s+(?:full|whole|rest\s+of\s+the)\s+(?:story|article|report)\.?(?:\s*(?:→|»))?|
         (?:photo(?:graph)?s?|image|picture|credit|source)\s*:.*|
-        .*/\s*getty\s+images\.?|getty\s+images\.?
+        getty\s+images\.?
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -91,6 +91,9 @@ _DATELINE = re.compile(
 _PIPE_BYLINE = re.compile(r"^\s*By\s+" + _NAME + r"\s*\|\s*")
 
 _TAG = re.compile(r"<[^>]{0,500}>")
+_BLOCK_TAG = re.compile(
+    r"<\s*(?:/\s*(?:p|div|li|h[1-6]|blockquote)|br\s*/?|p|div)\b[^>]{0,200}>", re.I
+)
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _STUB_END = re.compile(r"(?:\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.\.\.))+\s*$")
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*(?=\s)")
@@ -123,7 +126,7 @@ def strip_boilerplate(text: str) -> str:
     if not text:
         return ""
     if "<" in text or "&" in text:
-        text = html.unescape(_TAG.sub(" ", text))
+        text = html.unescape(_TAG.sub(" ", _BLOCK_TAG.sub("\n", text)))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _PIPE_BYLINE.sub("", text)
     text = _BYLINE_START.sub("", text)

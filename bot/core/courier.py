@@ -5,6 +5,17 @@ them. The courier sends them, then records the platform's message id. A chat out
 pending with backoff; a permanent refusal (channel gone, bot removed) marks them failed with the
 reason, which ``status`` shows. Destinations are served concurrently, each in order, so one slow
 or broken channel never holds up the others.
+
+Nothing lost, nothing twice. The one window a crash can hit is between "the platform posted it" and
+"the store knows": so every attempt is recorded (``attempts + 1``) *before* the message goes out. A
+delivery still pending with ``attempts > 0`` may therefore already be in the channel; when it is
+due again and the notifier can look (``find_posted``, Slack reads the channel history), the courier
+adopts the message it finds instead of posting a second one. Discord needs no look-up: its message
+nonce is derived from (story, destination), so a resend returns the message already created.
+
+The desk and the courier both write deliveries. ``Courier.lock`` keeps them from overwriting each
+other's newer state: the desk holds it from reading a delivery to committing its poll, the courier
+while it reads and writes one, never while it waits on the network.
 """
 
 from __future__ import annotations
@@ -16,15 +27,23 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from bot.core.desk import FOLD
-from bot.core.models import Delivery, Destination, Digest
+from bot.core.models import Alert, Delivery, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+
+
+class PostedFinder(Protocol):
+    """A notifier that can tell whether an alert is already in a channel (Slack can)."""
+
+    async def find_posted(self, destination: Destination, alert: Alert) -> str | None:
+        """The id of a message this bot already posted about ``alert``'s story, or None."""
 
 
 @dataclass(slots=True)
@@ -35,6 +54,10 @@ class CourierReport:
     digests: int = 0
     retrying: int = 0
     failed: int = 0
+    adopted: int = 0
+    """Alerts found already posted (after a crash) and recorded instead of posted again."""
+    left: int = 0
+    """Deliveries left pending because the bot is stopping."""
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> timedelta:
@@ -44,6 +67,13 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     if retry_after is not None:
         delay = max(delay, retry_after)
     return timedelta(seconds=delay)
+
+
+def digest_id_for(destination: Destination, story_ids: Sequence[str]) -> str:
+    """The same id for the same folded stories to the same place, so a resend is recognisable
+    (Discord derives its message nonce from it)."""
+    key = "\x1f".join([destination.label, destination.workspace, *sorted(story_ids)])
+    return "d-" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
 class Courier:
@@ -63,21 +93,35 @@ class Courier:
         self.hold = min(flood_per / 5, timedelta(minutes=2))
         """How long folded alerts gather before their digest goes out."""
         self.rng = rng or random.Random()
+        self.lock = asyncio.Lock()
+        """Held while a delivery is read and written; the desk holds it while it decides."""
 
-    async def run_once(self, *, flush_digests: bool = False) -> CourierReport:
-        """Send everything due now. ``flush_digests`` sends folded alerts without waiting."""
+    async def run_once(
+        self, *, flush_digests: bool = False, stop: asyncio.Event | None = None
+    ) -> CourierReport:
+        """Send everything due now. ``flush_digests`` sends folded alerts without waiting.
+
+        Once ``stop`` is set no new message is started: what is not yet sent stays pending for
+        the next start.
+        """
         report = CourierReport()
         now = self.clock()
         due = await self.store.due_deliveries(now, limit=1000)
         by_destination: dict[Destination, list[Delivery]] = {}
         for delivery in due:
             by_destination.setdefault(delivery.destination, []).append(delivery)
-        await asyncio.gather(
+        # Every destination finishes its turn before a store error is raised: a round still
+        # running in the background could otherwise race the next round over the same alerts.
+        results = await asyncio.gather(
             *(
-                self._serve(dest, items, report, now, flush_digests)
+                self._serve(dest, items, report, now, flush_digests, stop)
                 for dest, items in by_destination.items()
-            )
+            ),
+            return_exceptions=True,
         )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return report
 
     async def _serve(
@@ -87,26 +131,32 @@ class Courier:
         report: CourierReport,
         now: datetime,
         flush: bool,
+        stop: asyncio.Event | None,
     ) -> None:
         notifier = self.notifiers.get(destination.platform)
         folded = [d for d in items if d.status == "pending" and d.digest_id == FOLD]
         for delivery in items:
             if delivery.digest_id == FOLD and delivery.status == "pending":
                 continue
+            if stop is not None and stop.is_set():
+                report.left += 1
+                continue
             if notifier is None:
                 await self._fail(delivery, f"no {destination.platform} connection is configured")
                 report.failed += 1
                 continue
             await self._one(notifier, delivery, report, now)
-        if folded:
-            if notifier is None:
-                for delivery in folded:
-                    await self._fail(
-                        delivery, f"no {destination.platform} connection is configured"
-                    )
-                    report.failed += 1
-                return
-            await self._digest(notifier, destination, folded, report, now, flush)
+        if not folded:
+            return
+        if stop is not None and stop.is_set():
+            report.left += len(folded)
+            return
+        if notifier is None:
+            for delivery in folded:
+                await self._fail(delivery, f"no {destination.platform} connection is configured")
+                report.failed += 1
+            return
+        await self._digest(notifier, destination, folded, report, now, flush)
 
     async def _one(
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
@@ -115,39 +165,62 @@ class Courier:
             await self._fail(delivery, "the stored alert is missing")
             report.failed += 1
             return
-        updating = delivery.status == "sent" and delivery.needs_update
+        if delivery.status == "sent":
+            await self._edit(notifier, delivery, report, now)
+            return
+        finder = _finder(notifier)
+        tried_before = delivery.attempts > 0
+        # Recorded before posting: if we die after the post, the next start knows to look.
+        delivery = await self._write(delivery, attempts=delivery.attempts + 1, updated=now)
+        if delivery.status != "pending" or delivery.alert is None:
+            return  # changed while it waited its turn
         try:
-            if updating and delivery.message_id:
-                await notifier.update(delivery.destination, delivery.message_id, delivery.alert)
-                await self.store.save_delivery(
-                    replace(delivery, needs_update=False, updated=now, error=None)
-                )
-                report.updated += 1
-                return
+            if tried_before and finder is not None:
+                found = await _look(finder, delivery.destination, delivery.alert)
+                if found:
+                    log.info(
+                        "alert %s was already in %s (posted before a restart): recorded it",
+                        delivery.story_id,
+                        delivery.destination.label,
+                    )
+                    await self._posted(delivery, found, now)
+                    report.adopted += 1
+                    return
             message_id = await notifier.send(delivery.destination, delivery.alert)
         except DeliveryError as exc:
-            if updating and exc.permanent:
-                # The message is gone (deleted, channel archived): keep the record, stop editing.
-                await self.store.save_delivery(
-                    replace(delivery, needs_update=False, error=str(exc), updated=now)
-                )
-                report.failed += 1
-                return
             await self._setback(delivery, exc, now, report)
             return
-        await self.store.save_delivery(
-            replace(
-                delivery,
-                status="sent",
-                message_id=message_id,
-                attempts=delivery.attempts + 1,
-                needs_update=False,
-                error=None,
-                next_attempt=None,
-                updated=now,
-            )
-        )
+        await self._posted(delivery, message_id, now)
         report.sent += 1
+
+    async def _edit(
+        self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
+    ) -> None:
+        """Bring a posted alert up to date in place. Never posts it again."""
+        assert delivery.alert is not None
+        if not delivery.needs_update:
+            return
+        if not delivery.message_id:
+            await self._write(delivery, needs_update=False, updated=now)
+            return
+        try:
+            await notifier.update(delivery.destination, delivery.message_id, delivery.alert)
+        except DeliveryError as exc:
+            if exc.permanent:
+                # The message is gone (deleted, channel archived): keep the record, stop editing.
+                await self._write(delivery, needs_update=False, error=str(exc), updated=now)
+                report.failed += 1
+                return
+            await self._setback(delivery, exc, now, report, count=True)
+            return
+        async with self.lock:
+            current = await self._current(delivery)
+            # A newer version arrived while we were editing: leave needs_update for it.
+            newer = current.alert != delivery.alert
+            await self.store.save_delivery(
+                replace(current, needs_update=newer, error=None, next_attempt=None, updated=now)
+            )
+        report.updated += 1
 
     async def _digest(
         self,
@@ -169,52 +242,113 @@ class Courier:
             if ready > now:
                 for delivery in folded:
                     if delivery.next_attempt != ready:
-                        await self.store.save_delivery(replace(delivery, next_attempt=ready))
+                        await self._write(delivery, next_attempt=ready)
                 return
-        alerts = tuple(d.alert for d in folded if d.alert is not None)
-        digest_id = (
-            "d-"
-            + hashlib.sha1(f"{destination.label}\x1f{now.isoformat()}".encode()).hexdigest()[:10]
-        )
-        digest = Digest(
-            id=digest_id,
-            alerts=alerts,
-            created=now,
-            title=f"{len(alerts)} more developments",
-        )
+        finder = _finder(notifier)
+        tried = {d.story_id for d in folded if d.attempts > 0}
+        planned = digest_id_for(destination, [d.story_id for d in folded])
+        recorded: list[Delivery] = []
+        for delivery in folded:
+            extra = {**delivery.extra, "digest": planned}
+            written = await self._write(
+                delivery, attempts=delivery.attempts + 1, extra=extra, updated=now
+            )
+            if written.status == "pending" and written.alert is not None:
+                recorded.append(written)
+        remaining: list[Delivery] = list(recorded)
         try:
+            for delivery in recorded:
+                if finder is None or delivery.story_id not in tried or delivery.alert is None:
+                    continue
+                found = await _look(finder, destination, delivery.alert)
+                if found:
+                    await self._folded(delivery, delivery.extra.get("digest", planned), found, now)
+                    remaining.remove(delivery)
+                    report.adopted += 1
+            if not remaining:
+                return
+            digest_id = digest_id_for(destination, [d.story_id for d in remaining])
+            digest = Digest(
+                id=digest_id,
+                alerts=tuple(d.alert for d in remaining if d.alert is not None),
+                created=now,
+                title=f"{len(remaining)} more developments",
+            )
             message_id = await notifier.send_digest(destination, digest)
         except DeliveryError as exc:
-            for delivery in folded:
+            for delivery in remaining:
                 await self._setback(delivery, exc, now, report)
             return
         await self.store.save_digest(
             DigestRecord(digest, destination, status="sent", message_id=message_id, attempts=1)
         )
-        for delivery in folded:
+        for delivery in remaining:
+            await self._folded(delivery, digest_id, message_id, now)
+        await self.store.set_meta(meta_key, now.isoformat())
+        report.folded += len(remaining)
+        report.digests += 1
+
+    # --- recording -----------------------------------------------------------------------------
+    async def _current(self, delivery: Delivery) -> Delivery:
+        stored = await self.store.get_delivery(delivery.story_id, delivery.destination)
+        return stored or delivery
+
+    async def _write(self, delivery: Delivery, **changes: Any) -> Delivery:
+        """Apply ``changes`` to the stored delivery as it is now (the desk may have refreshed
+        its alert meanwhile) and save it; returns what was saved."""
+        async with self.lock:
+            merged = replace(await self._current(delivery), **changes)
+            await self.store.save_delivery(merged)
+            return merged
+
+    async def _posted(self, delivery: Delivery, message_id: str, now: datetime) -> None:
+        async with self.lock:
+            current = await self._current(delivery)
+            # The desk may have refreshed the alert while it was being posted: edit it next.
+            stale = current.alert != delivery.alert
             await self.store.save_delivery(
                 replace(
-                    delivery,
-                    status="folded",
-                    digest_id=digest_id,
+                    current,
+                    status="sent",
                     message_id=message_id,
-                    attempts=delivery.attempts + 1,
+                    needs_update=stale,
+                    error=None,
                     next_attempt=None,
                     updated=now,
                 )
             )
-        await self.store.set_meta(meta_key, now.isoformat())
-        report.folded += len(folded)
-        report.digests += 1
+
+    async def _folded(
+        self, delivery: Delivery, digest_id: str, message_id: str, now: datetime
+    ) -> None:
+        await self._write(
+            delivery,
+            status="folded",
+            digest_id=digest_id,
+            message_id=message_id,
+            error=None,
+            next_attempt=None,
+            updated=now,
+        )
 
     async def _setback(
-        self, delivery: Delivery, exc: DeliveryError, now: datetime, report: CourierReport
+        self,
+        delivery: Delivery,
+        exc: DeliveryError,
+        now: datetime,
+        report: CourierReport,
+        *,
+        count: bool = False,
     ) -> None:
+        """Record a failed try: failed for good when permanent, else due again after backoff.
+
+        Posting attempts are counted before they are made; ``count`` counts one here (edits).
+        """
         if exc.permanent:
             await self._fail(delivery, str(exc))
             report.failed += 1
             return
-        attempts = delivery.attempts + 1
+        attempts = delivery.attempts + 1 if count else max(delivery.attempts, 1)
         delay = retry_delay(attempts, exc.retry_after, self.rng)
         log.warning(
             "delivery to %s failed (attempt %d), retrying in %ds: %s",
@@ -223,15 +357,28 @@ class Courier:
             delay.total_seconds(),
             exc,
         )
-        await self.store.save_delivery(
-            replace(
-                delivery, attempts=attempts, next_attempt=now + delay, error=str(exc), updated=now
-            )
+        await self._write(
+            delivery, attempts=attempts, next_attempt=now + delay, error=str(exc), updated=now
         )
         report.retrying += 1
 
     async def _fail(self, delivery: Delivery, reason: str) -> None:
         log.error("delivery to %s failed for good: %s", delivery.destination.label, reason)
-        await self.store.save_delivery(
-            replace(delivery, status="failed", error=reason, updated=self.clock())
-        )
+        await self._write(delivery, status="failed", error=reason, updated=self.clock())
+
+
+async def _look(finder: PostedFinder, destination: Destination, alert: Alert) -> str | None:
+    """``find_posted``, where a permanent refusal (say, no history scope) means "cannot tell":
+    the alert is posted then, as losing it would be worse than a rare second copy."""
+    try:
+        return await finder.find_posted(destination, alert)
+    except DeliveryError as exc:
+        if not exc.permanent:
+            raise
+        log.warning("cannot check %s for an earlier post, posting: %s", destination.label, exc)
+        return None
+
+
+def _finder(notifier: Notifier) -> PostedFinder | None:
+    finder = getattr(notifier, "find_posted", None)
+    return notifier if callable(finder) else None  # type: ignore[return-value]

@@ -38,7 +38,7 @@ _ReportKey = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class DedupSettings:
-    """Knobs of deduplication; the defaults are tuned on real headlines (see bench/eval_dedup.py)."""
+    """Knobs of deduplication; defaults tuned on real headlines (see bench/eval_dedup.py)."""
 
     window: timedelta = timedelta(hours=48)
     """Reports further apart than this are never the same development."""
@@ -122,7 +122,7 @@ class _Held:
 class StoryIndex:
     """The stories inside the deduplication window, and the decisions on new reports."""
 
-    def __init__(self, settings: DedupSettings = DedupSettings()) -> None:  # noqa: B008
+    def __init__(self, settings: DedupSettings = DedupSettings()) -> None:
         self.settings = settings
         self._stories: dict[str, _Held] = {}
         self._by_key: dict[_ReportKey, str] = {}
@@ -337,11 +337,18 @@ class StoryIndex:
         rkey = (member.report.source, member.report.key)
         cached = held.prints.get(rkey)
         if cached is None:
-            cached = replace(member.title_print, lead=lead.lead, lead_tokens=lead.lead_tokens)
+            cached = replace(
+                member.title_print,
+                lead=lead.lead,
+                lead_tokens=lead.lead_tokens,
+                lead_names=lead.lead_names,
+            )
             held.prints[rkey] = cached
         return cached
 
-    def _restyle(self, held: _Held, *, incoming: _ReportKey, lead: str, published: datetime) -> None:
+    def _restyle(
+        self, held: _Held, *, incoming: _ReportKey, lead: str, published: datetime
+    ) -> None:
         """Rebuild the story after a member joined or changed: best headline, lead, times."""
         story = held.story
         current = held.best

@@ -119,8 +119,8 @@ _EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
         {"reject", "refuse", "veto", "oppose", "rejection", "refusal"},
     ),
     "start": (
-        _inflect("start", "begin", "launch", "resume", "restart") | {"began", "begun"},
-        {"start", "begin", "launch", "resume", "restart", "resumption"},
+        _inflect("start", "begin", "launch", "resume", "restart", "restore") | {"began", "begun"},
+        {"start", "begin", "launch", "resume", "restart", "restore", "resumption"},
     ),
     "halt": (
         _inflect("halt", "suspend", "pause", "stop", "stall", "collapse")
@@ -256,19 +256,34 @@ def _is_title_case(raw_words: list[str]) -> bool:
 _RAW_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 
 
-def _names(title: str) -> frozenset[str]:
-    """Stems of capitalised words after the first, in a sentence-case headline (places, people,
-    groups); empty for Title Case headlines, where capitals say nothing."""
-    raw = _RAW_WORD.findall(title)
-    if _is_title_case(raw):
-        return frozenset()
+def _capitalised(raw: list[str]) -> set[str]:
+    """Stems of capitalised words that do not open a sentence."""
     out: set[str] = set()
     for i, w in enumerate(raw):
-        if i == 0 or not w[0].isupper() or w.isupper() and len(w) <= 1:
+        if i == 0 or not w[0].isupper() or (w.isupper() and len(w) <= 1):
             continue
         for token in words(w):
             if len(token) > 1 and token not in STOPWORDS:
                 out.add(stem(token))
+    return out
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _names(title: str) -> frozenset[str]:
+    """Proper names of a sentence-case headline: its capitalised words after the first (places,
+    people, groups). Empty for Title Case headlines, where capitals say nothing."""
+    raw = _RAW_WORD.findall(title)
+    return frozenset() if _is_title_case(raw) else frozenset(_capitalised(raw))
+
+
+def _lead_names(lead: str) -> frozenset[str]:
+    """Words a (sentence-case) lead capitalises mid-sentence: they tell which words of a Title
+    Case headline are names ("Riyal", "Dirham")."""
+    out: set[str] = set()
+    for sentence in _SENTENCE.split(lead):
+        out |= _capitalised(_RAW_WORD.findall(sentence))
     return frozenset(out)
 
 
@@ -291,9 +306,14 @@ class Fingerprint:
     lead_tokens: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
+    """Proper names in the headline, when its capitals tell them."""
+    lead_names: frozenset[str]
+    """Words the lead capitalises mid-sentence."""
     negated: bool
     events: frozenset[str]
-    """Canonical event verbs of the headline (arrive, leave, release...)."""
+    """Canonical events the headline claims with an inflected verb ("arrives", "freed")."""
+    actions: frozenset[str]
+    """Canonical events named in any form, verb or noun ("talks resume", "closure")."""
     anchors: tuple[str, ...]
     """Informative stems used for blocking: the headline's, then the lead's first few."""
 
@@ -323,8 +343,10 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         lead_tokens=frozenset(lead_stems),
         numbers=_numbers(all_words, folded),
         names=_names(headline),
+        lead_names=_lead_names(text[:LEAD_CHARS]) if text else frozenset(),
         negated=bool(raw_tokens & _NEGATIONS),
         events=_events(all_words),
+        actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
         anchors=tuple(ordered)[:anchors],
     )
 
@@ -355,6 +377,11 @@ MIN_TITLE_WITH_LEAD = 65.0
 """Below this headline likeness the lead cannot carry a match: a shared boilerplate lead ("Follow
 our live coverage...") under different headlines is not the same development."""
 
+MIN_SHARED_WORDS = 3
+"""On headlines alone, fewer shared content words than this cannot make a match: two short
+headlines sharing two words ("Palestinians in Israel...", "Palestinian and Israeli fears")
+reach a high token_set_ratio by subset alone."""
+
 MIN_LEAD_WORDS = 6
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
@@ -374,6 +401,8 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
         score = TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * lead
         if title < MIN_TITLE_WITH_LEAD:
             score = min(score, title)
+    if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
+        score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
     veto = _veto(a, b)
     return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
 
@@ -384,16 +413,18 @@ def _veto(a: Fingerprint, b: Fingerprint) -> str:
         return "numbers differ"
     if a.negated != b.negated:
         return "one denies"
-    a_only, b_only = a.events - b.events, b.events - a.events
+    a_only, b_only = a.actions - b.actions, b.actions - a.actions
     for event in sorted(a_only):
         for other in sorted(b_only):
             if frozenset((event, other)) in _OPPOSITES:
                 return f"{event} vs {other}"
-    if a_only and b_only:
+    if a.events - b.actions and b.events - a.actions:
         return "different events"
-    if a.names and b.names:
-        a_names = a.names - b.tokens - b.lead_tokens
-        b_names = b.names - a.tokens - a.lead_tokens
-        if a_names and b_names:
+    a_names = a.names | (a.lead_names & a.tokens)
+    b_names = b.names | (b.lead_names & b.tokens)
+    if a_names and b_names:
+        a_only = a_names - b.tokens - b.lead_tokens
+        b_only = b_names - a.tokens - a.lead_tokens
+        if a_only and b_only:
             return "different names"
     return ""

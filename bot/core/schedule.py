@@ -7,9 +7,10 @@ pace.
 
 ``poll_interval``
     1. Publishing rate: for each look-back window (1 h, 6 h, 24 h) the dated items published in it,
-       divided by its length; the fastest window wins, so a burst of breaking news speeds polling
-       up at once instead of being averaged away over a day. (A feed that keeps only its latest 20
-       items of a busy day still shows its pace in the 1-hour window.)
+       divided by the time they cover: the window, or less when the feed reaches back less far
+       (a busy wire that keeps only its latest 20 items shows 40 minutes, not an hour; at least
+       ``MIN_HORIZON``). The fastest window wins, so a burst of breaking news speeds polling up
+       at once instead of being averaged away over a day.
     2. Interval: half the mean gap between items (``POLLS_PER_ITEM`` = 2 polls per expected item,
        so a new item waits a quarter of the gap on average).
     3. Nothing in the last 24 hours: the upper bound (a quiet source).
@@ -32,6 +33,7 @@ from datetime import datetime, timedelta
 __all__ = [
     "LOOKBACKS",
     "MAX_RETRY_AFTER",
+    "MIN_HORIZON",
     "POLLS_PER_ITEM",
     "QUIET_GROWTH",
     "PollBounds",
@@ -45,6 +47,8 @@ POLLS_PER_ITEM = 2.0
 """Polls per expected new item: the interval is the mean gap between items divided by this."""
 QUIET_GROWTH = 1.5
 """How much the interval grows after a poll that brought nothing and told us no rate."""
+MIN_HORIZON = timedelta(minutes=1)
+"""The shortest time a feed's items are taken to cover (a feed dumped all at once)."""
 MAX_RETRY_AFTER = timedelta(hours=24)
 """A server's Retry-After is honoured up to this long (a bad header must not park a source)."""
 
@@ -84,9 +88,7 @@ def poll_interval(
     """
     rate = _rate(published, now) if published is not None else None
     if rate is not None:
-        interval = (
-            timedelta(seconds=1 / (rate * POLLS_PER_ITEM)) if rate > 0 else bounds.maximum
-        )
+        interval = timedelta(seconds=1 / (rate * POLLS_PER_ITEM)) if rate > 0 else bounds.maximum
     elif new_items > 0 or previous is None:
         interval = bounds.interval
     else:
@@ -103,11 +105,12 @@ def _rate(published: Iterable[datetime], now: datetime) -> float | None:
     ages = [(now - p).total_seconds() for p in published]
     if not ages:
         return None
+    horizon = max(max(ages), MIN_HORIZON.total_seconds())
     best = 0.0
     for window in LOOKBACKS:
         span = window.total_seconds()
-        count = sum(1 for age in ages if -span < age <= span)
-        best = max(best, count / span)
+        count = sum(1 for age in ages if age <= span)
+        best = max(best, count / min(span, horizon))
     return best
 
 

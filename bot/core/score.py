@@ -27,9 +27,12 @@ Score (0..1)
        the boost grows with each doubling and stops at +20% (wide pickup is a signal that the
        story matters, never a reason to alert on a story with no watched term).
     4. Source weight: ``x source_weight`` as configured for the source, then clamped to 0..1.
-    Negative terms (anywhere) and a missing ``require`` group block the topic: score 0, with the
-    reason in ``TopicScore.blocked``. Each match's ``contribution`` is its marginal share of the
-    noisy-OR (strongest first) scaled by steps 3-4, so the contributions add up to the score.
+    Negative terms and a missing ``require`` group block the topic: score 0, with the reason in
+    ``TopicScore.blocked``. A negative term in the headline always blocks; one in the lead blocks
+    unless the headline's own evidence reaches ``min_score`` (a passing mention in the lead
+    should not veto a story whose headline is plainly about the topic). Each match's
+    ``contribution`` is its marginal share of the noisy-OR (strongest first) scaled by steps 3-4,
+    so the contributions add up to the score.
 """
 
 from __future__ import annotations
@@ -307,8 +310,6 @@ class TopicMatcher:
         source_weight: float,
     ) -> TopicScore:
         topic = compiled.topic
-        blocked = self._blocked(compiled, found)
-
         # The best match of each term in each place.
         best: dict[tuple[int, str], _Hit] = {}
         for where, hits_by_set in found.items():
@@ -330,6 +331,13 @@ class TopicMatcher:
             shares[entry] = c * remaining
             remaining *= 1.0 - c
         combined = 1.0 - remaining
+
+        headline = 1.0
+        for (_, where), hit in best.items():
+            if where == "title":
+                weight = min(1.0, max(0.0, topic.terms[hit.entry].weight))
+                headline *= 1.0 - weight * hit.similarity / 100.0
+        blocked = self._blocked(compiled, found, 1.0 - headline)
 
         factor = outlet_factor(outlets)
         raw = combined * factor * source_weight
@@ -383,11 +391,19 @@ class TopicMatcher:
         )
 
     @staticmethod
-    def _blocked(compiled: _CompiledTopic, found: dict[str, list[list[_Hit]]]) -> str | None:
+    def _blocked(
+        compiled: _CompiledTopic, found: dict[str, list[list[_Hit]]], headline_evidence: float
+    ) -> str | None:
+        """Why the topic is ruled out, or None.
+
+        A negative term in the headline always blocks; in the lead it blocks unless the headline
+        alone would alert (a passing mention in the lead should not veto a story whose headline
+        is plainly about the topic). Every ``require`` group must match somewhere.
+        """
         topic = compiled.topic
         for where, hits_by_set in found.items():
             hits = hits_by_set[compiled.negative]
-            if hits:
+            if hits and (where == "title" or headline_evidence < topic.min_score):
                 first = min(hits, key=lambda h: h.start)
                 return f"negative term '{topic.negative[first.entry]}' in {PLACE_LABEL[where]}"
         missing = [

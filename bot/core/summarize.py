@@ -23,16 +23,20 @@ __all__ = ["split_sentences", "summarize"]
 ELLIPSIS = "…"
 MIN_CONTENT_WORDS = 6
 """Fewer content words than this (after boilerplate) is a stub, not a lead."""
+LEAD_SENTENCES = 6
+"""Only the opening sentences are candidates: later ones read out of context in an alert."""
 
 _ABBREVIATIONS = frozenset(
     """
     mr mrs ms mx dr prof st mt ft sr jr gen lt col maj capt cpt sgt cmdr adm gov sen rep pres
-    rev hon amb sec insp supt det cpl pvt messrs no nos vol vols art fig ch pp p
+    rev hon amb sec insp supt det cpl pvt messrs vol vols art fig ch pp
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    inc co corp ltd llc plc bros dept univ assn est approx vs etc al ave blvd rd
+    inc co corp ltd llc plc bros dept univ assn est approx vs al ave blvd rd
     """.split()
 )
-"""Words that end in a period without ending the sentence ("Mr.", "Oct.", "No.")."""
+"""Words that end in a period without ending the sentence ("Mr.", "Oct.")."""
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "p", "pp", "art", "fig", "vol"})
+"""Abbreviations only when a number follows ("No. 10", "p. 4"): "said no. No one..." ends."""
 
 # A candidate boundary: terminal punctuation (or an ellipsis), closing quotes/brackets, space.
 _BOUNDARY = re.compile(r"(\.{3}|…|[.!?]+)([\"”’')\]]*)(\s+)")
@@ -64,7 +68,11 @@ def _split_block(block: str) -> list[str]:
         if not rest or not _NEXT_STARTS_SENTENCE.match(rest):
             continue
         punct = m.group(1)
-        if punct == "." and not m.group(2) and _is_abbreviation(block[start : m.start()]):
+        if (
+            punct == "."
+            and not m.group(2)
+            and _is_abbreviation(block[start : m.start()], number_follows=rest[0].isdigit())
+        ):
             continue
         sentence = block[start : m.end(2)].strip()
         if sentence:
@@ -76,7 +84,7 @@ def _split_block(block: str) -> list[str]:
     return out
 
 
-def _is_abbreviation(before: str) -> bool:
+def _is_abbreviation(before: str, *, number_follows: bool) -> bool:
     m = _WORD_BEFORE.search(before)
     if not m:
         return False
@@ -85,7 +93,10 @@ def _is_abbreviation(before: str) -> bool:
         return True
     if len(word) == 1 and word.isupper():  # an initial: "J. K. Rowling"
         return True
-    return word.lower() in _ABBREVIATIONS
+    lowered = word.lower()
+    if lowered in _NUMBER_ABBREVIATIONS:
+        return number_follows
+    return lowered in _ABBREVIATIONS
 
 
 def _repeats_headline(sentence: str, title: str) -> bool:
@@ -138,13 +149,23 @@ def _cut(sentence: str, limit: int) -> str:
     def outside(pos: int) -> bool:
         return not any(a < pos < b for a, b in quotes)
 
-    spaces = [i for i, ch in enumerate(sentence[: room + 1]) if ch == " " and outside(i) and i > 0]
-    clauses = [i for i in spaces if sentence[i - 1] in ",;:" or sentence[i + 1 : i + 2] in "—–"]
-    clauses = [i for i in clauses if i >= room // 2]
+    def kept(space: int) -> str:
+        return sentence[:space].rstrip(" ,;:—–-")
+
+    spaces = [
+        i
+        for i, ch in enumerate(sentence[: room + 2])
+        if ch == " " and i > 0 and outside(i) and len(kept(i)) <= room
+    ]
+    clauses = [
+        i
+        for i in spaces
+        if i >= room // 2 and (sentence[i - 1] in ",;:" or sentence[i + 1 : i + 2] in ("—", "–"))
+    ]
     candidates = clauses or spaces
     if not candidates:
         return ""
-    cut = sentence[: candidates[-1]].rstrip(" ,;:—–-")
+    cut = kept(candidates[-1])
     return cut + ELLIPSIS if cut else ""
 
 
@@ -166,7 +187,7 @@ def summarize(
         return ""
     sentences = [
         (i, s)
-        for i, s in enumerate(split_sentences(cleaned))
+        for i, s in enumerate(split_sentences(cleaned)[:LEAD_SENTENCES])
         if not _repeats_headline(s, title) and len(content_words(s)) >= 3
     ]
     if not sentences or max_sentences < 1:

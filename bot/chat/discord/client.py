@@ -22,6 +22,11 @@ from bot.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
+# The bot never joins a voice channel: without these, every start warns that the voice libraries
+# (PyNaCl, davey) are missing, which reads like a broken install.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 SYNC_MODES = ("guild", "global")
 MAX_RATELIMIT_WAIT = 60.0
 """Rate-limit waits longer than this come back as a retryable DeliveryError instead."""

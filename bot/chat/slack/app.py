@@ -117,6 +117,7 @@ def build_slack_app(
     Socket Mode Slack authenticates the socket with the app token instead.
     """
     web_client = client or slack_client(bot_token, api_base_url=api_base_url)
+    _quiet_token_notice(logger or logging.getLogger("slack_bolt.AsyncApp"))
     app = AsyncApp(
         client=web_client,
         signing_secret=signing_secret or "",
@@ -154,6 +155,22 @@ def build_slack_app(
         await respond(**reply_payload(await task))
 
     return app
+
+
+class _SameTokenNotice(logging.Filter):
+    """Drops bolt's "`token` will be unused" warning.
+
+    bolt gives it at every start when SLACK_BOT_TOKEN is in the environment (where the bot reads it
+    from) and a client is passed; the client holds that very token, so the warning only alarms.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
+def _quiet_token_notice(framework_logger: logging.Logger) -> None:
+    if not any(isinstance(f, _SameTokenNotice) for f in framework_logger.filters):
+        framework_logger.addFilter(_SameTokenNotice())
 
 
 async def _caller(command: Mapping[str, Any], client: AsyncWebClient, roles: AdminRoles) -> Caller:

@@ -1,0 +1,229 @@
+"""Helpers shared by the speed benches: data location, memory and CPU figures, result lines, an
+RSS writer, a notifier that drops messages, and an in-memory ``Store`` for replays.
+
+Run any bench from the repository root (``.venv/bin/python bench/NAME.py``); this module makes the
+repository importable when a bench is started as a script.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from html import escape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.core.models import (  # noqa: E402  (after the sys.path fix above)
+    Alert,
+    Delivery,
+    Destination,
+    Digest,
+    Mute,
+    SourceHealth,
+    Story,
+    Subscription,
+)
+from bot.core.ports import DigestRecord, PollRecord, StoryFilter  # noqa: E402
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_data(relative: str) -> Path | None:
+    """A path under ../shared/data, or None (after printing the skip lines) when it is missing."""
+    path = SHARED_DATA / relative
+    if path.exists():
+        return path
+    print(f"skipped: {path} not found (the shared data folder is not part of a clone)")
+    print("result: skipped=1")
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def result_line(**figures: float | int | str) -> str:
+    """The one ``result: key=value ...`` line every bench ends with."""
+    parts = []
+    for key, value in figures.items():
+        shown = f"{value:.4g}" if isinstance(value, float) and abs(value) < 1 else value
+        if isinstance(value, float) and abs(value) >= 1:
+            shown = f"{value:.2f}".rstrip("0").rstrip(".")
+        parts.append(f"{key}={shown}")
+    return "result: " + " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item to write into a rebuilt feed document."""
+
+    guid: str
+    title: str
+    link: str
+    description: str
+    """HTML, written escaped into ``<description>`` as feeds do."""
+    published: datetime | None
+
+
+def rss_document(title: str, link: str, entries: Iterable[FeedEntry]) -> bytes:
+    """An RSS 2.0 document holding ``entries``."""
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>',
+        f"<title>{escape(title)}</title><link>{escape(link)}</link>",
+        f"<description>{escape(title)}</description>",
+    ]
+    for entry in entries:
+        date = f"<pubDate>{format_datetime(entry.published)}</pubDate>" if entry.published else ""
+        parts.append(
+            f'<item><guid isPermaLink="false">{escape(entry.guid)}</guid>'
+            f"<title>{escape(entry.title)}</title><link>{escape(entry.link)}</link>"
+            f"<description>{escape(entry.description)}</description>{date}</item>"
+        )
+    parts.append("</channel></rss>")
+    return "".join(parts).encode()
+
+
+class NullNotifier:
+    """A chat platform that accepts every message and shows it to nobody."""
+
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, destination: Destination, alert: Alert) -> str:
+        self.sent += 1
+        return f"m{self.sent}"
+
+    async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
+        return None
+
+    async def send_digest(self, destination: Destination, digest: Digest) -> str:
+        self.sent += 1
+        return f"d{self.sent}"
+
+
+class MemoryStore:
+    """Just enough of the ``Store`` port, in dicts, for the desk in a replay: no subscriptions,
+    no mutes; stories, reports and deliveries kept as the SQL store would keep them."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, SourceHealth] = {}
+        self.reports: dict[tuple[str, str], str] = {}
+        self.story_rows: dict[str, Story] = {}
+        self.deliveries: dict[tuple[str, Destination], Delivery] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def get_source(self, name: str) -> SourceHealth | None:
+        return self.sources.get(name)
+
+    async def list_sources(self) -> list[SourceHealth]:
+        return list(self.sources.values())
+
+    async def save_source(self, health: SourceHealth) -> None:
+        self.sources[health.name] = health
+
+    async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
+        out = {}
+        for key in keys:
+            title = self.reports.get((source, key))
+            if title is not None:
+                out[key] = title
+        return out
+
+    async def commit_poll(self, record: PollRecord) -> None:
+        self.sources[record.source.name] = record.source
+        for story in record.stories:
+            self.story_rows[story.id] = story
+            for report in story.reports:
+                self.reports[(report.source, report.key)] = report.title
+        for delivery in record.deliveries:
+            self.deliveries[(delivery.story_id, delivery.destination)] = delivery
+
+    async def get_story(self, story_id: str) -> Story | None:
+        return self.story_rows.get(story_id)
+
+    async def stories(self, query: StoryFilter) -> list[Story]:
+        rows = [
+            s
+            for s in self.story_rows.values()
+            if (query.since is None or s.updated >= query.since)
+            and (query.until is None or s.updated < query.until)
+        ]
+        rows.sort(key=lambda s: s.updated, reverse=True)
+        return rows[: query.limit] if query.limit else rows
+
+    async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None:
+        return self.deliveries.get((story_id, destination))
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        self.deliveries[(delivery.story_id, delivery.destination)] = delivery
+
+    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        return []
+
+    async def deliveries_since(self, destination: Destination, since: datetime) -> list[Delivery]:
+        return [
+            d
+            for d in self.deliveries.values()
+            if d.destination == destination and d.created is not None and d.created >= since
+        ]
+
+    async def failed_deliveries(self, since: datetime) -> list[Delivery]:
+        return []
+
+    async def save_digest(self, record: DigestRecord) -> None:
+        return None
+
+    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]:
+        return []
+
+    async def add_subscription(self, subscription: Subscription) -> bool:
+        return False
+
+    async def remove_subscription(
+        self, platform: str, workspace: str, subscriber: str, topic: str, channel: bool
+    ) -> bool:
+        return False
+
+    async def subscriptions_of(
+        self, platform: str, workspace: str, subscriber: str, channel: bool
+    ) -> list[Subscription]:
+        return []
+
+    async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
+        return []
+
+    async def set_mute(self, mute: Mute) -> None:
+        return None
+
+    async def clear_mute(self, platform: str, workspace: str, subject: str) -> bool:
+        return False
+
+    async def active_mutes(self, now: datetime) -> list[Mute]:
+        return []
+
+    async def get_meta(self, key: str) -> str | None:
+        return None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        return None

@@ -1,0 +1,384 @@
+"""Replay two months of real feeds through the whole desk, and race a straightforward pipeline.
+
+Data: ../shared/data/news-feeds-2023/entries-2023-10-11.jsonl.gz (87,808 entries from 54 feeds,
+1 Oct - 30 Nov 2023). Entries are grouped per feed into poll periods (``--period`` hours, by
+publication time); each poll rebuilds every feed's RSS document with that period's entries plus
+the previous period's (feeds repeat recent items, so the "already held" path is exercised), and
+then does what ``TalksBot.poll_all`` does in replay mode: parse, normalise, drop reports the store
+already holds, merge all feeds in publication order, ``Desk.take`` judging each report at its own
+published time (dedup, score, summarise, route), save the poll, and hand each new alert to a
+notifier that drops it. Building the documents is not timed; everything after is.
+
+Pipelines:
+  ours       ``parse_feed`` (lxml fast path) and ``StoryIndex`` with anchor-pair blocking.
+  baseline   feedparser on every document (items mapped to the same ``RawItem`` as our fallback
+             does), and every report compared with every report held in the dedup window (the
+             same likeness function and thresholds, no blocking). Scoring, summaries and routing
+             are the real ones, so the alerts are comparable.
+
+The baseline is too slow for the full stream: both run on the first ``--baseline-days`` days and
+their alerts are compared there; ours also runs on the whole stream (throughput, memory, counts).
+
+Run: .venv/bin/python bench/replay.py [--days N] [--baseline-days 3] [--period 3] [--store memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from common import (
+    ROOT,
+    FeedEntry,
+    MemoryStore,
+    NullNotifier,
+    peak_rss_mb,
+    result_line,
+    rss_document,
+    shared_data,
+)
+
+from bot.config import Settings, load_config
+from bot.core.blocking import Blocking
+from bot.core.dedup import DedupSettings
+from bot.core.desk import Desk, DeskSettings
+from bot.core.models import ParsedFeed, Report, SourceHealth
+from bot.core.normalize import SourceInfo, normalize_item
+from bot.core.ports import PollRecord, Store, StoryFilter
+from bot.core.route import Route
+from bot.ingest.feeds import parse_feed
+
+DATA = "news-feeds-2023/entries-2023-10-11.jsonl.gz"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    feed: str
+    title: str
+    link: str
+    description: str
+    published: datetime | None
+    day: date
+
+
+def load(path: Path) -> list[Entry]:
+    entries = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            published = None
+            if row.get("date_published"):
+                try:
+                    published = datetime.fromisoformat(row["date_published"]).astimezone(UTC)
+                except ValueError:
+                    published = None
+            entries.append(
+                Entry(
+                    feed=row["feed"],
+                    title=row.get("title") or "",
+                    link=row.get("link") or "",
+                    description=row.get("description") or "",
+                    published=published,
+                    day=date.fromisoformat(row["day_dir"]),
+                )
+            )
+    return entries
+
+
+@dataclass(slots=True)
+class Poll:
+    at: datetime
+    documents: list[tuple[str, bytes]]
+    entries: int
+
+
+def polls(entries: list[Entry], period: timedelta, days: int | None) -> Iterable[Poll]:
+    """Every feed's rebuilt document per period, oldest period first (built lazily)."""
+    first_day = min(e.day for e in entries)
+    origin = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    last = origin + timedelta(days=days) if days else None
+
+    def bucket(e: Entry) -> int:
+        when = e.published or datetime(e.day.year, e.day.month, e.day.day, 12, tzinfo=UTC)
+        return max(0, int((when - origin) / period))
+
+    by_bucket: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
+    for e in entries:
+        by_bucket[bucket(e)][e.feed].append(e)
+    previous: dict[str, list[Entry]] = {}
+    for n in sorted(by_bucket):
+        at = origin + (n + 1) * period
+        if last is not None and at > last:
+            break
+        feeds = by_bucket[n]
+        documents = []
+        for feed in sorted(set(feeds) | set(previous)):
+            current = feeds.get(feed, [])
+            shown = sorted(
+                [*current, *previous.get(feed, [])],
+                key=lambda e: e.published or at,
+                reverse=True,
+            )
+            items = [
+                FeedEntry(e.link or e.title, e.title, e.link, e.description, e.published)
+                for e in shown
+            ]
+            documents.append((feed, rss_document(feed, feed, items)))
+        previous = {feed: list(items) for feed, items in feeds.items()}
+        yield Poll(at, documents, sum(len(v) for v in feeds.values()))
+
+
+class AllPairs(Blocking):
+    """No blocking: every held report is a candidate, newest first."""
+
+    def candidates(self, anchors: tuple[str, ...]) -> list[int]:
+        return sorted(self._live, reverse=True)
+
+
+def feedparser_parse(body: bytes) -> ParsedFeed:
+    import feedparser
+
+    from bot.ingest.feeds import _from_feedparser
+
+    result = feedparser.parse(body)
+    items = tuple(_from_feedparser(entry) for entry in result.entries)
+    return ParsedFeed("rss", result.feed.get("title"), result.feed.get("link"), items)
+
+
+@dataclass(slots=True)
+class Run:
+    name: str
+    entries: int = 0
+    seconds: float = 0.0
+    reports: int = 0
+    stories: int = 0
+    developments: int = 0
+    alerts: set[tuple[str, str]] = field(default_factory=set)
+    per_topic: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    folded: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.entries / self.seconds if self.seconds else 0.0
+
+
+def make_desk(settings: Settings, store: Store, *, all_pairs: bool) -> Desk:
+    cfg = settings.config
+    routes = [Route(r_dest, ("*",)) for r_dest in _destinations(settings)]
+    desk = Desk(
+        store,
+        cfg.topic_models,
+        routes,
+        DeskSettings(
+            max_item_age=cfg.bot.max_item_age,
+            urgent_score=cfg.bot.urgent_score,
+            summary_chars=cfg.bot.summary_max_chars,
+            summary_sentences=cfg.bot.summary_sentences,
+            flood_max=cfg.flood.max_alerts,
+            flood_per=cfg.flood.per,
+            dedup=DedupSettings(window=cfg.bot.dedup_window),
+        ),
+    )
+    if all_pairs:
+        desk.index._blocking = AllPairs()  # noqa: SLF001  (the baseline swaps blocking out)
+    return desk
+
+
+def _destinations(settings: Settings) -> list[Any]:
+    from bot.core.models import Destination
+
+    return [Destination("console", "desk")]
+
+
+async def replay(
+    name: str,
+    settings: Settings,
+    entries: list[Entry],
+    *,
+    period: timedelta,
+    days: int | None,
+    parse: Callable[[bytes], ParsedFeed],
+    all_pairs: bool,
+    store_kind: str,
+) -> Run:
+    run = Run(name)
+    tmp = None
+    if store_kind == "sqlite":
+        from bot.store import open_store
+
+        tmp = tempfile.TemporaryDirectory()
+        store: Store = open_store(f"sqlite:///{tmp.name}/replay.db")
+    else:
+        store = MemoryStore()
+    await store.open()
+    desk = make_desk(settings, store, all_pairs=all_pairs)
+    notifier = NullNotifier()
+    infos: dict[str, SourceInfo] = {}
+    for poll in polls(entries, period, days):
+        started = time.perf_counter()
+        batch: list[Report] = []
+        for feed, body in poll.documents:
+            info = infos.get(feed) or infos.setdefault(feed, SourceInfo(feed))
+            parsed = parse(body)
+            reports: dict[str, Report] = {}
+            for raw in parsed.items:
+                report = normalize_item(raw, info, poll.at)
+                if report is not None and report.key not in reports:
+                    reports[report.key] = report
+            known = await store.known_reports(feed, list(reports))
+            batch.extend(r for r in reports.values() if known.get(r.key) != r.title)
+        batch.sort(key=lambda r: (r.published, r.source, r.key))
+        outcome = await desk.take(batch, now_of=lambda r: r.published, quiet=lambda r: not r.dated)
+        await store.commit_poll(
+            PollRecord(
+                SourceHealth("replay", "replay"),
+                tuple(outcome.stories.values()),
+                tuple(outcome.deliveries.values()),
+            )
+        )
+        for decision in outcome.decisions:
+            if not decision.alerted:
+                continue
+            for delivery in outcome.deliveries.values():
+                if delivery.story_id != decision.story_id or delivery.alert is None:
+                    continue
+                run.alerts.add((delivery.story_id, delivery.alert.title))
+                run.per_topic.update(delivery.alert.topics)
+                if delivery.digest_id is None:
+                    await notifier.send(delivery.destination, delivery.alert)
+                else:
+                    run.folded += 1
+        run.seconds += time.perf_counter() - started
+        run.entries += poll.entries
+        run.reports += len(batch)
+    stories = await store.stories(StoryFilter())
+    run.stories = len(stories)
+    run.developments = sum(1 for s in stories if len(s.reports) > 1)
+    run.sent = notifier.sent
+    await store.close()
+    if tmp is not None:
+        tmp.cleanup()
+    return run
+
+
+def describe(run: Run) -> None:
+    topics = ", ".join(f"{t} {n}" for t, n in sorted(run.per_topic.items()))
+    print(
+        f"  {run.name:9s} {run.entries:6d} entries in {run.seconds:7.1f} s = "
+        f"{run.rate:8.1f} entries/s; {run.reports} new reports, {run.stories} stories, "
+        f"{run.developments} developments, {len(run.alerts)} alerts ({run.folded} folded)"
+        f"{'; per topic: ' + topics if topics else ''}"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    path = shared_data(DATA)
+    if path is None:
+        return 0
+    warnings.simplefilter("ignore")
+    settings = load_config(ROOT / "config" / "default.toml", env_file=None)
+    entries = load(path)
+    loaded_rss = peak_rss_mb()
+    print(f"loaded {len(entries)} entries from {path}; RSS after loading {loaded_rss:.0f} MB")
+    period = timedelta(hours=args.period)
+    print(f"store: {args.store}; poll period {args.period:g} h")
+
+    full = await replay(
+        "ours",
+        settings,
+        entries,
+        period=period,
+        days=args.days,
+        parse=parse_feed,
+        all_pairs=False,
+        store_kind=args.store,
+    )
+    full_rss = peak_rss_mb()
+    print(f"whole stream{f' (first {args.days} days)' if args.days else ''}:")
+    describe(full)
+    print(f"  peak RSS {full_rss:.0f} MB (of which {loaded_rss:.0f} MB is the loaded data set)")
+
+    print(f"first {args.baseline_days} days, both pipelines:")
+    ours = await replay(
+        "ours",
+        settings,
+        entries,
+        period=period,
+        days=args.baseline_days,
+        parse=parse_feed,
+        all_pairs=False,
+        store_kind=args.store,
+    )
+    describe(ours)
+    base = await replay(
+        "baseline",
+        settings,
+        entries,
+        period=period,
+        days=args.baseline_days,
+        parse=feedparser_parse,
+        all_pairs=True,
+        store_kind=args.store,
+    )
+    describe(base)
+    ratio = ours.rate / base.rate if base.rate else 0.0
+    same = ours.alerts == base.alerts
+    only_ours = sorted(ours.alerts - base.alerts)
+    only_base = sorted(base.alerts - ours.alerts)
+    print(f"throughput ratio (ours / baseline): {ratio:.1f}x (target >= 20x)")
+    print(
+        f"alerts identical: {same} (both {len(ours.alerts & base.alerts)}, only ours "
+        f"{len(only_ours)}, only baseline {len(only_base)})"
+    )
+    for sid, title in only_ours[:5]:
+        print(f"    only ours     {sid} {title[:90]}")
+    for sid, title in only_base[:5]:
+        print(f"    only baseline {sid} {title[:90]}")
+    command = "  ".join(sys.argv[1:])
+    print(f"reproduce: .venv/bin/python bench/replay.py {command}".rstrip())
+    print(
+        result_line(
+            entries=full.entries,
+            entries_per_s=full.rate,
+            peak_rss_mb=full_rss,
+            stories=full.stories,
+            developments=full.developments,
+            alerts=len(full.alerts),
+            **{f"alerts_{t}": n for t, n in sorted(full.per_topic.items())},
+            prefix_days=args.baseline_days,
+            prefix_entries=ours.entries,
+            prefix_ours_entries_per_s=ours.rate,
+            prefix_baseline_entries_per_s=base.rate,
+            speed_ratio=ratio,
+            alerts_identical=int(same),
+            alerts_only_ours=len(only_ours),
+            alerts_only_baseline=len(only_base),
+        )
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=None, help="replay only the first N days")
+    parser.add_argument("--baseline-days", type=int, default=3, help="prefix for the race")
+    parser.add_argument("--period", type=float, default=3.0, help="poll period in hours")
+    parser.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
