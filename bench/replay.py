@@ -16,10 +16,13 @@ Pipelines:
              same likeness function and thresholds, no blocking). Scoring, summaries and routing
              are the real ones, so the alerts are comparable.
 
-The baseline is too slow for the full stream: both run on the first ``--baseline-days`` days and
-their alerts are compared there; ours also runs on the whole stream (throughput, memory, counts).
+The baseline is too slow for the full stream: both run on ``--baseline-days`` days from day
+``--baseline-start`` + 1 (default 7-9 Oct, when the war began and alerts start), each from an empty
+store, and their alerts are compared there. Ours also runs on the whole stream (or ``--days``):
+throughput, peak memory, stories, developments, alerts per topic.
 
-Run: .venv/bin/python bench/replay.py [--days N] [--baseline-days 3] [--period 3] [--store memory]
+Run: .venv/bin/python bench/replay.py [--days N] [--baseline-start 6] [--baseline-days 3]
+     [--period 3] [--store sqlite|memory]
 """
 
 from __future__ import annotations
@@ -104,11 +107,15 @@ class Poll:
     entries: int
 
 
-def polls(entries: list[Entry], period: timedelta, days: int | None) -> Iterable[Poll]:
-    """Every feed's rebuilt document per period, oldest period first (built lazily)."""
+def polls(
+    entries: list[Entry], period: timedelta, days: int | None, skip: int = 0
+) -> Iterable[Poll]:
+    """Every feed's rebuilt document per period, oldest period first (built lazily), for
+    ``days`` days after skipping the first ``skip``."""
     first_day = min(e.day for e in entries)
     origin = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
-    last = origin + timedelta(days=days) if days else None
+    start = origin + timedelta(days=skip)
+    last = start + timedelta(days=days) if days else None
 
     def bucket(e: Entry) -> int:
         when = e.published or datetime(e.day.year, e.day.month, e.day.day, 12, tzinfo=UTC)
@@ -123,6 +130,9 @@ def polls(entries: list[Entry], period: timedelta, days: int | None) -> Iterable
         if last is not None and at > last:
             break
         feeds = by_bucket[n]
+        if at <= start:
+            previous = {feed: list(items) for feed, items in feeds.items()}
+            continue
         documents = []
         for feed in sorted(set(feeds) | set(previous)):
             current = feeds.get(feed, [])
@@ -193,7 +203,7 @@ def make_desk(settings: Settings, store: Store, *, all_pairs: bool) -> Desk:
         ),
     )
     if all_pairs:
-        desk.index._blocking = AllPairs()  # noqa: SLF001  (the baseline swaps blocking out)
+        desk.index._blocking = AllPairs()
     return desk
 
 
@@ -213,6 +223,7 @@ async def replay(
     parse: Callable[[bytes], ParsedFeed],
     all_pairs: bool,
     store_kind: str,
+    skip: int = 0,
 ) -> Run:
     run = Run(name)
     tmp = None
@@ -227,7 +238,7 @@ async def replay(
     desk = make_desk(settings, store, all_pairs=all_pairs)
     notifier = NullNotifier()
     infos: dict[str, SourceInfo] = {}
-    for poll in polls(entries, period, days):
+    for poll in polls(entries, period, days, skip):
         started = time.perf_counter()
         batch: list[Report] = []
         for feed, body in poll.documents:
@@ -311,7 +322,10 @@ async def main_async(args: argparse.Namespace) -> int:
     describe(full)
     print(f"  peak RSS {full_rss:.0f} MB (of which {loaded_rss:.0f} MB is the loaded data set)")
 
-    print(f"first {args.baseline_days} days, both pipelines:")
+    print(
+        f"days {args.baseline_start + 1}-{args.baseline_start + args.baseline_days} "
+        "(from an empty store), both pipelines:"
+    )
     ours = await replay(
         "ours",
         settings,
@@ -321,6 +335,7 @@ async def main_async(args: argparse.Namespace) -> int:
         parse=parse_feed,
         all_pairs=False,
         store_kind=args.store,
+        skip=args.baseline_start,
     )
     describe(ours)
     base = await replay(
@@ -332,6 +347,7 @@ async def main_async(args: argparse.Namespace) -> int:
         parse=feedparser_parse,
         all_pairs=True,
         store_kind=args.store,
+        skip=args.baseline_start,
     )
     describe(base)
     ratio = ours.rate / base.rate if base.rate else 0.0
@@ -347,7 +363,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"    only ours     {sid} {title[:90]}")
     for sid, title in only_base[:5]:
         print(f"    only baseline {sid} {title[:90]}")
-    command = "  ".join(sys.argv[1:])
+    command = " ".join(sys.argv[1:])
     print(f"reproduce: .venv/bin/python bench/replay.py {command}".rstrip())
     print(
         result_line(
@@ -358,10 +374,11 @@ async def main_async(args: argparse.Namespace) -> int:
             developments=full.developments,
             alerts=len(full.alerts),
             **{f"alerts_{t}": n for t, n in sorted(full.per_topic.items())},
-            prefix_days=args.baseline_days,
-            prefix_entries=ours.entries,
-            prefix_ours_entries_per_s=ours.rate,
-            prefix_baseline_entries_per_s=base.rate,
+            race_start_day=args.baseline_start + 1,
+            race_days=args.baseline_days,
+            race_entries=ours.entries,
+            race_ours_entries_per_s=ours.rate,
+            race_baseline_entries_per_s=base.rate,
             speed_ratio=ratio,
             alerts_identical=int(same),
             alerts_only_ours=len(only_ours),
@@ -374,7 +391,10 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=None, help="replay only the first N days")
-    parser.add_argument("--baseline-days", type=int, default=3, help="prefix for the race")
+    parser.add_argument("--baseline-days", type=int, default=3, help="days in the race")
+    parser.add_argument(
+        "--baseline-start", type=int, default=6, help="days skipped before the race (7 Oct)"
+    )
     parser.add_argument("--period", type=float, default=3.0, help="poll period in hours")
     parser.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
     return asyncio.run(main_async(parser.parse_args()))

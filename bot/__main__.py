@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -89,7 +91,10 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"configuration file (default: {DEFAULT_CONFIG})",
         )
-        p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+        # Its own dest: a subparser's default would overwrite ``talks-bot -v run``'s count.
+        p.add_argument(
+            "-v", "--verbose", action="count", default=0, dest="verbose_sub", help="more log output"
+        )
         return p
 
     for name, text in (
@@ -130,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    _logging(args.verbose, settings.secrets.values())
+    _logging(args.verbose + args.verbose_sub, settings.secrets.values())
     if args.command == "check-config":
         return _check_config(settings)
     try:
@@ -184,9 +189,15 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import TalksBot
     from bot.chat.connect import connect_chats
 
+    # SIGTERM/SIGINT during start-up (database, chat connections) stop the bot cleanly too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     async with TalksBot(settings, output=args.output, replay=args.replay) as bot:
         tasks = await connect_chats(bot)
-        await bot.run(extra_tasks=tasks)
+        await bot.run(stop, extra_tasks=tasks)
     return 0
 
 
@@ -253,7 +264,7 @@ def _demo(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"config error: {problem}", file=sys.stderr)
             return 2
-        _logging(args.verbose, settings.secrets.values())
+        _logging(args.verbose + args.verbose_sub, settings.secrets.values())
         return asyncio.run(_demo_run(settings, args.output))
 
 

@@ -622,6 +622,9 @@ class TalksBot:
 
     async def _courier_loop(self, stop: asyncio.Event) -> None:
         while True:
+            # Cleared before the round, not after: a poll that saves alerts while this round is
+            # sending wakes the next round at once instead of waiting out the timeout.
+            self._wake.clear()
             try:
                 # Once stopping, no new message is started: the rest stays pending for next time.
                 await self.courier.run_once(stop=stop)
@@ -631,7 +634,6 @@ class TalksBot:
                 log.exception("delivery round crashed; retrying")
             if stop.is_set():
                 return
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
 

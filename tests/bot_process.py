@@ -90,10 +90,14 @@ def bot_env(secrets: Mapping[str, str]) -> dict[str, str]:
 
 # waiting ---------------------------------------------------------------------------------------
 async def eventually(
-    probe: Callable[[], T | None], *, within: float = 10.0, what: str = "", bot: BotProcess | None
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 -- a polling deadline, not a cancellation scope
+    what: str = "",
+    bot: BotProcess | None,
 ) -> T:
     """``probe()``'s first truthy value, polled while the event loop keeps serving the fakes."""
-    deadline = time.monotonic() + within
+    deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
@@ -102,7 +106,7 @@ async def eventually(
             raise AssertionError(f"the bot exited while waiting for {what}:\n{bot.output()}")
         if time.monotonic() > deadline:
             log = f"\n--- bot output ---\n{bot.output()}" if bot is not None else ""
-            raise AssertionError(f"gave up after {within:g}s waiting for {what}{log}")
+            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}{log}")
         await asyncio.sleep(0.05)
 
 
@@ -160,21 +164,21 @@ class BotProcess:
             if any(word in line for word in (" WARNING ", " ERROR ", " CRITICAL ", "Traceback"))
         ]
 
-    async def finished(self, within: float = 20.0) -> int:
-        """The exit code once the process ends by itself; AssertionError after ``within`` s."""
+    async def finished(self, timeout: float = 20.0) -> int:  # noqa: ASYNC109 -- see eventually
+        """The exit code once the process ends by itself; AssertionError after ``timeout`` s."""
         assert self.process is not None
-        await eventually(self.exited, within=within, what="the bot to exit", bot=None)
+        await eventually(self.exited, timeout=timeout, what="the bot to exit", bot=None)
         return int(self.process.returncode)
 
-    async def terminate(self, within: float = 5.0) -> int:
-        """SIGTERM, as systemd or ``docker stop`` sends it; the exit code within ``within`` s."""
+    async def terminate(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 -- see eventually
+        """SIGTERM, as systemd or ``docker stop`` sends it; the exit code within ``timeout`` s."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         try:
-            return await self.finished(within)
+            return await self.finished(timeout)
         except AssertionError:
             raise AssertionError(
-                f"the bot did not stop within {within:g}s of SIGTERM:\n{self.output()}"
+                f"the bot did not stop within {timeout:g}s of SIGTERM:\n{self.output()}"
             ) from None
 
     def kill(self) -> None:

@@ -97,7 +97,7 @@ async def test_run_posts_edits_and_answers_on_discord(
         assert CAIRO[1] in embed_text(alert)
         assert "https://levantwire.example/news/lw-101" in embed_text(alert)
         assert_pings_nobody(alert)
-        [message_id] = [m for m, body in fake.messages.items() if body["nonce"]]
+        [message_id] = [m for m, body in fake.messages.items() if body.get("nonce")]
 
         # A second outlet reports the same development: the message is edited, not reposted.
         feeds.serve("/nile.xml", rss("Nile Courier", [FOOTBALL, CAIRO_AGAIN]))
@@ -140,7 +140,7 @@ async def test_run_posts_edits_and_answers_on_discord(
         assert HOSTAGES[1] in embed_text(dm)
         assert_pings_nobody(dm)
 
-        assert await bot.terminate(within=5) == 0
+        assert await bot.terminate(timeout=5) == 0
     assert bot.problems() == [], "a clean run logs no warning or error"
 
 
@@ -178,7 +178,7 @@ async def test_one_process_alerts_slack_and_discord_from_one_config(
             # Both stay connected: Discord's gateway and Slack's HTTP endpoint side by side.
             await eventually(lambda: fake.identifies, what="the gateway IDENTIFY", bot=bot)
             await eventually(lambda: listening(port), what="Slack's endpoint", bot=bot)
-            assert await bot.terminate(within=5) == 0
+            assert await bot.terminate(timeout=5) == 0
         assert "connection stopped" not in bot.output(), bot.output()
         assert bot.problems() == [], "a clean run logs no warning or error"
     finally:

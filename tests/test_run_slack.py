@@ -158,7 +158,8 @@ async def test_run_posts_edits_answers_and_direct_messages_on_slack(
             "TALKS_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}",
         }
     )
-    with BotProcess(tmp_path, ["run", "-v", "--config", str(config)], env) as bot:
+    # ``-v`` before the command counts too (talks-bot -v run), as --help shows it.
+    with BotProcess(tmp_path, ["-v", "run", "--config", str(config)], env) as bot:
         # The routed alert: one chat.postMessage to the desk channel, in Block Kit.
         [alert] = await eventually(
             lambda: posts_to(fake, DESK), what="the Cairo alert in C-DESK", bot=bot
@@ -186,6 +187,7 @@ async def test_run_posts_edits_answers_and_direct_messages_on_slack(
 
         # Slash commands over HTTP mode, signed with the real algorithm.
         await eventually(lambda: listening(port), what=f"the bot listening on {port}", bot=bot)
+        assert f"Slack HTTP mode listening on 0.0.0.0:{port}/slack/events" in bot.stderr()
         subscribed = await slash(port, fake, "subscribe hostages")
         assert subscribed["response_type"] == "ephemeral"
         assert "You now follow Hostages" in subscribed["text"]
@@ -209,7 +211,7 @@ async def test_run_posts_edits_answers_and_direct_messages_on_slack(
         assert HOSTAGES[1] in dm.params["text"]
         assert dm.params["blocks"]
 
-        assert await bot.terminate(within=5) == 0
+        assert await bot.terminate(timeout=5) == 0
     assert bot.problems() == [], "a clean run logs no warning or error"
 
 

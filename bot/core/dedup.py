@@ -28,10 +28,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.blocking import Blocking
-from bot.core.fingerprint import Fingerprint, Likeness, clean_headline, compare, fingerprint
+from bot.core.fingerprint import (
+    Fingerprint,
+    Likeness,
+    Rarity,
+    clean_headline,
+    compare,
+    fingerprint,
+    vetoed,
+)
 from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict
 from bot.core.text import content_words, fold
 
+import os
+_NAMES = bool(os.environ.get("NAMES", "1"))
 _ReportKey = tuple[str, str]
 """(source, key): how a report is known within the bot."""
 
@@ -58,6 +68,9 @@ class DedupSettings:
     """Most recent reports kept per anchor pair: bounds the cost per report."""
     max_candidates: int = 40
     """Candidates scored per report, those sharing most anchor pairs first."""
+    rare_threshold: float = 60.0
+    rare_evidence: float = 2.0
+    rare_odd: float = 1.0
     headline_margin: float = 2.0
     """How much more informative (content words, minus penalties) a headline must be to replace
     the story's current one: the desk should not see a story's title flicker."""
@@ -117,6 +130,8 @@ class _Held:
     """The story's lead, fingerprinted once (its ``lead`` fields are what members borrow)."""
     prints: dict[_ReportKey, Fingerprint] = field(default_factory=dict)
     """Members' headlines fingerprinted with the story's lead: cleared when the lead changes."""
+    words: dict[str, int] = field(default_factory=dict)
+    """Headline stems of the story -> how many members use them (feeds ``Rarity``)."""
 
 
 class StoryIndex:
@@ -133,6 +148,7 @@ class StoryIndex:
             max_postings=settings.max_postings, max_candidates=settings.max_candidates
         )
         self._serial = 0
+        self._rarity = Rarity()
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -185,14 +201,15 @@ class StoryIndex:
             if (sid, mkey) in seen or abs(member.report.published - report.published) > window:
                 continue
             seen.add((sid, mkey))
-            likeness = compare(incoming, self._print_of(held, member))
+            likeness = compare(incoming, self._print_of(held, member), self._rarity)
             if nearest is None or likeness.title > nearest[2].title:
                 nearest = (likeness.score, member, likeness)
-            if likeness.score < self._bar(likeness):
+            score = self._decide(likeness)
+            if score is None or self._story_vetoes(held, member, incoming):
                 continue
-            rank = (likeness.score, -member.serial)
+            rank = (score, -member.serial)
             if best is None or rank > (best[0], best[1]):
-                best = (likeness.score, -member.serial, held, member, likeness)
+                best = (score, -member.serial, held, member, likeness)
         if best is not None:
             score, _, held, member, likeness = best
             return self._attach(held, report, member.report.key, score, likeness.explanation)
@@ -223,6 +240,10 @@ class StoryIndex:
         )
         self._blocking.discard(member.serial)
         del self._entries[member.serial]
+        self._unuse_words(held, member.title_print.tokens)
+        self._use_words(held, new_print.tokens)
+        self._rarity.add_usage(member.title_print, -1)
+        self._rarity.add_usage(new_print)
         member.serial = self._next_serial(held.story.id, rkey, new_print)
         member.report = updated
         member.title_print = new_print
@@ -284,6 +305,7 @@ class StoryIndex:
         )
         held = _Held(story=story)
         self._stories[story_id] = held
+        self._rarity.add_story(())
         self._add_member(held, first, _text_digest(report.text))
         held.best = (report.source, report.key)
         self._index_lead(held)
@@ -302,9 +324,30 @@ class StoryIndex:
         title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
         serial = self._next_serial(held.story.id, rkey, title_print)
         held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)
+        self._use_words(held, title_print.tokens)
+        self._rarity.add_usage(title_print)
         self._by_key[rkey] = held.story.id
         if member_report.url:
             self._by_url[member_report.url] = held.story.id
+
+    def _use_words(self, held: _Held, stems: frozenset[str]) -> None:
+        words = held.words
+        fresh = [s for s in stems if s not in words]
+        for s in stems:
+            words[s] = words.get(s, 0) + 1
+        self._rarity.add_words(fresh)
+
+    def _unuse_words(self, held: _Held, stems: frozenset[str]) -> None:
+        words = held.words
+        gone = []
+        for s in stems:
+            left = words.get(s, 0) - 1
+            if left > 0:
+                words[s] = left
+            else:
+                words.pop(s, None)
+                gone.append(s)
+        self._rarity.remove_words(gone)
 
     def _next_serial(self, story_id: str, rkey: _ReportKey | None, print_: Fingerprint) -> int:
         self._serial += 1
@@ -382,10 +425,29 @@ class StoryIndex:
         if lead_changed:
             self._index_lead(held)
 
-    def _bar(self, likeness: Likeness) -> float:
-        if likeness.lead is None:
-            return self.settings.threshold
-        return self.settings.lead_threshold
+    def _decide(self, likeness: Likeness) -> float | None:
+        """The likeness to rank a candidate by, or None when it does not reach its bar."""
+        if likeness.veto:
+            return None
+        settings = self.settings
+        if likeness.lead is not None:
+            return likeness.score if likeness.score >= settings.lead_threshold else None
+        if likeness.score >= settings.threshold:
+            return likeness.score
+        if (
+            likeness.rare >= settings.rare_evidence
+            and likeness.weighted >= settings.rare_threshold
+            and likeness.odd <= settings.rare_odd
+            and not (_NAMES and likeness.names_apart)
+        ):
+            return likeness.weighted
+        return None
+
+    def _story_vetoes(self, held: _Held, member: _Member, incoming: Fingerprint) -> bool:
+        """Single link must not drift: the story's own headline must not contradict the report."""
+        if held.best is None or held.best == (member.report.source, member.report.key):
+            return False
+        return bool(vetoed(incoming, held.members[held.best].title_print))
 
     @staticmethod
     def _in_window(story: Story, published: datetime, window: timedelta) -> bool:
@@ -400,6 +462,7 @@ class StoryIndex:
                 self._forget(story.id)
             held = _Held(story=story)
             self._stories[story.id] = held
+            self._rarity.add_story(())
             for member_report in story.reports:
                 self._add_member(held, member_report, None)
             held.best = next(
@@ -429,7 +492,9 @@ class StoryIndex:
 
     def _forget(self, story_id: str) -> None:
         held = self._stories.pop(story_id)
+        self._rarity.remove_story(held.words)
         for rkey, member in held.members.items():
+            self._rarity.add_usage(member.title_print, -1)
             self._blocking.discard(member.serial)
             self._entries.pop(member.serial, None)
             if self._by_key.get(rkey) == story_id:

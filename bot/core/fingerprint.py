@@ -13,7 +13,9 @@ pre-folded strings (``processor=None``).
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -287,6 +289,31 @@ def _lead_names(lead: str) -> frozenset[str]:
     return frozenset(out)
 
 
+_PHRASAL: dict[tuple[str, str], str] = {
+    **{(verb, "down"): "rejects" for verb in ("turn", "turns", "turned", "turning")},
+    **{(verb, "off"): "halts" for verb in ("call", "calls", "called", "calling")},
+    **{(verb, "down"): "halts" for verb in ("break", "breaks", "broke", "broken")},
+    **{(verb, "out"): "withdraws" for verb in ("pull", "pulls", "pulled", "pulling")},
+    **{(verb, "out"): "leaves" for verb in ("walk", "walks", "walked", "storms", "stormed")},
+    **{(verb, "free"): "releases" for verb in ("set", "sets", "go", "goes", "went")},
+}
+"""Two-word verbs that mean one event ("turns down" a plan is rejecting it): read as that verb."""
+
+
+def _phrasal(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        verb = _PHRASAL.get((tokens[i], tokens[i + 1])) if i + 1 < len(tokens) else None
+        if verb is None:
+            out.append(tokens[i])
+            i += 1
+        else:
+            out.append(verb)
+            i += 2
+    return out
+
+
 def _events(tokens: list[str]) -> frozenset[str]:
     return frozenset(_CLAIMS[t] for t in tokens if t in _CLAIMS)
 
@@ -309,6 +336,8 @@ class Fingerprint:
     """Proper names in the headline, when its capitals tell them."""
     lead_names: frozenset[str]
     """Words the lead capitalises mid-sentence."""
+    plain: frozenset[str]
+    """Stems a sentence-case headline writes in lower case (not names, as far as it says)."""
     negated: bool
     events: frozenset[str]
     """Canonical events the headline claims with an inflected verb ("arrives", "freed")."""
@@ -326,10 +355,12 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
     """Fold a headline and lead into a ``Fingerprint``; ``anchors`` caps the blocking tokens."""
     headline = clean_headline(title)
     folded = fold(headline)
-    all_words = words(headline)
+    all_words = _phrasal(words(headline))
     title_stems = _content_stems(all_words)
     lead_stems = _content_stems(words(text[:LEAD_CHARS])) if text else []
     raw_tokens = frozenset(all_words)
+    title_case = _is_title_case(_RAW_WORD.findall(headline))
+    names = frozenset() if title_case else frozenset(_capitalised(_RAW_WORD.findall(headline)))
     ordered: dict[str, None] = dict.fromkeys(title_stems)
     for s in lead_stems:
         if len(ordered) >= anchors:
@@ -342,13 +373,93 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         lead=" ".join(lead_stems),
         lead_tokens=frozenset(lead_stems),
         numbers=_numbers(all_words, folded),
-        names=_names(headline),
+        names=names,
+        plain=frozenset() if title_case else frozenset(title_stems) - names,
         lead_names=_lead_names(text[:LEAD_CHARS]) if text else frozenset(),
         negated=bool(raw_tokens & _NEGATIONS),
         events=_events(all_words),
         actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
         anchors=tuple(ordered)[:anchors],
     )
+
+
+RARITY_SCALE = 1000.0
+"""Stories a window must hold before a word it has never seen counts as fully rare: a word's
+weight is ``ln((stories + 1) / (stories using it + 1)) / ln(RARITY_SCALE)``, capped at 1. A small
+window (a fresh start, a quiet desk) gives every word a low weight, so rarity only lowers the bar
+once there is enough news to tell a rare word from a common one."""
+
+
+class Rarity:
+    """How rare each headline stem is among the stories held in the window.
+
+    Counts, for each stem, the stories whose headlines use it: document frequency by story, not
+    by report, so fifty outlets reporting one development do not make its key word common. Kept
+    up to date by ``StoryIndex`` as stories come, change and expire, so the weights are a pure
+    function of the window's content (a restart that reloads the same stories gets the same).
+    """
+
+    def __init__(self) -> None:
+        self._df: dict[str, int] = {}
+        self._capitalised: dict[str, int] = {}
+        self._plain: dict[str, int] = {}
+        self.stories = 0
+
+    def add_usage(self, print_: Fingerprint, sign: int = 1) -> None:
+        """Count how a held headline writes its words: capitalised mid-sentence or not."""
+        for counts, stems in ((self._capitalised, print_.names), (self._plain, print_.plain)):
+            for stem_ in stems:
+                left = counts.get(stem_, 0) + sign
+                if left > 0:
+                    counts[stem_] = left
+                else:
+                    counts.pop(stem_, None)
+
+    def is_name(self, stem_: str) -> bool:
+        """Whether sentence-case headlines in the window mostly capitalise this stem: it lets
+        Title Case headlines ("Sbarro Files For Bankruptcy") tell their names too."""
+        return self._capitalised.get(stem_, 0) > self._plain.get(stem_, 0)
+
+    def names_of(self, print_: Fingerprint) -> frozenset[str]:
+        """The headline's names: its own capitals when sentence case, else the window's."""
+        if print_.names or print_.plain:
+            return print_.names
+        return frozenset(t for t in print_.tokens if self.is_name(t))
+
+    def add_story(self, stems: Iterable[str]) -> None:
+        self.stories += 1
+        self.add_words(stems)
+
+    def remove_story(self, stems: Iterable[str]) -> None:
+        self.stories -= 1
+        self.remove_words(stems)
+
+    def add_words(self, stems: Iterable[str]) -> None:
+        """Stems a held story uses from now on."""
+        df = self._df
+        for stem_ in stems:
+            df[stem_] = df.get(stem_, 0) + 1
+
+    def remove_words(self, stems: Iterable[str]) -> None:
+        """Stems a held story no longer uses."""
+        df = self._df
+        for stem_ in stems:
+            left = df.get(stem_, 0) - 1
+            if left > 0:
+                df[stem_] = left
+            else:
+                df.pop(stem_, None)
+
+    def stories_using(self, stem_: str) -> int:
+        return self._df.get(stem_, 0)
+
+    def weight(self, stem_: str) -> float:
+        """0..1: 1 for a stem (almost) no held story uses, near 0 for one most of them use."""
+        idf = math.log((self.stories + 1) / (self._df.get(stem_, 0) + 1))
+        return min(1.0, max(0.0, idf / _LOG_SCALE))
+
+
+_LOG_SCALE = math.log(RARITY_SCALE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,12 +470,23 @@ class Likeness:
     title: float
     lead: float | None
     veto: str = ""
+    weighted: float = 0.0
+    """0..100: headline overlap with each stem weighted by its rarity (weighted Dice)."""
+    rare: float = 0.0
+    """Rarity of the stems both headlines share, summed: ~1 per rare name, place or number."""
+    names_apart: bool = False
+    """Both headlines name someone or something, and no name is common to them."""
+    odd: float = 0.0
+    """How much rarer the rarest stem only one headline has is than the rarest shared stem
+    (<= 0 when each headline's rarest words are among those shared)."""
 
     @property
     def explanation(self) -> str:
         parts = f"headline {self.title:.0f}"
         if self.lead is not None:
             parts += f", lead {self.lead:.0f}"
+        if self.rare:
+            parts += f", rare words {self.rare:.1f} (weighted {self.weighted:.0f})"
         return f"{parts} ({self.veto})" if self.veto else parts
 
 
@@ -386,8 +508,14 @@ MIN_LEAD_WORDS = 6
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
 
-def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
-    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0."""
+import os
+_COVER = bool(os.environ.get("COVER"))
+def compare(a: Fingerprint, b: Fingerprint, rarity: Rarity | None = None) -> Likeness:
+    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0.
+
+    With ``rarity``, also weigh the headlines' overlap by how rare each stem is in the window
+    (``Likeness.weighted`` and ``Likeness.rare``): the caller decides what that evidence is worth.
+    """
     sort_ratio = fuzz.token_sort_ratio(a.title, b.title, processor=None)
     set_ratio = fuzz.token_set_ratio(a.title, b.title, processor=None)
     title = (sort_ratio + set_ratio) / 2
@@ -403,8 +531,35 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
             score = min(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
+    weighted = rare = odd = 0.0
+    names_apart = False
+    if rarity is not None:
+        weight = rarity.weight
+        shared = a.tokens & b.tokens
+        shared_w = [weight(t) for t in shared]
+        a_only = [weight(t) for t in a.tokens - shared]
+        b_only = [weight(t) for t in b.tokens - shared]
+        rare = sum(shared_w)
+        if _COVER:
+            low = rare + min(sum(a_only), sum(b_only))
+            weighted = 100.0 * rare / low if low else 0.0
+        else:
+            total = 2 * rare + sum(a_only) + sum(b_only)
+            weighted = 200.0 * rare / total if total else 0.0
+        odd = min(max(a_only, default=0.0), max(b_only, default=0.0)) - max(shared_w, default=0.0)
+        a_names, b_names = rarity.names_of(a), rarity.names_of(b)
+        names_apart = bool(a_names and b_names and not (a_names & b_names))
     veto = _veto(a, b)
-    return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
+    return Likeness(
+        score=0.0 if veto else score,
+        title=title,
+        lead=lead,
+        veto=veto,
+        weighted=weighted,
+        rare=rare,
+        odd=odd,
+        names_apart=names_apart,
+    )
 
 
 def _veto(a: Fingerprint, b: Fingerprint) -> str:
@@ -418,7 +573,7 @@ def _veto(a: Fingerprint, b: Fingerprint) -> str:
         for other in sorted(b_only):
             if frozenset((event, other)) in _OPPOSITES:
                 return f"{event} vs {other}"
-    if a.events - b.actions and b.events - a.actions:
+    if a.events - b.events and b.events - a.events:
         return "different events"
     a_names = a.names | (a.lead_names & a.tokens)
     b_names = b.names | (b.lead_names & b.tokens)
@@ -428,3 +583,8 @@ def _veto(a: Fingerprint, b: Fingerprint) -> str:
         if a_only and b_only:
             return "different names"
     return ""
+
+
+def vetoed(a: Fingerprint, b: Fingerprint) -> str:
+    """Why ``a`` and ``b`` cannot be the same development ("" when no guard objects)."""
+    return _veto(a, b)

@@ -97,7 +97,8 @@ DEVELOPMENTS: tuple[Development, ...] = (
     Development(
         "d06",
         "Hamas delegation leaves Cairo without reply on hostage swap framework",
-        "The delegation will consult the movement's leadership and return, Egyptian officials said.",
+        "The delegation will consult the movement's leadership and return, Egyptian officials "
+        "said.",
         "harbour",
     ),
     Development(
@@ -407,9 +408,7 @@ class Desk:
 
     def logs(self, pattern: str) -> int:
         """How many log lines of all runs contain ``pattern``."""
-        return sum(
-            line.count(pattern) for bot in self.runs for line in bot.stderr().splitlines()
-        )
+        return sum(line.count(pattern) for bot in self.runs for line in bot.stderr().splitlines())
 
     def tail(self, lines: int = 60) -> str:
         if not self.runs:
@@ -426,7 +425,7 @@ async def until_all_delivered(
     developments: Sequence[Development],
     bot: BotProcess,
     *,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 -- a deadline for polling the fake, as in eventually()
     settle: float = 1.5,
 ) -> Ledger:
     """Wait until every development is in every channel, then a moment more for stray copies."""

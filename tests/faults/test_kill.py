@@ -17,7 +17,7 @@ import contextlib
 import os
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ async def kill_somewhere(
 
 @pytest.mark.slow
 async def test_sigkill_at_random_points_neither_loses_nor_repeats_an_alert(
-    tmp_path: Path, slack: FaultySlack, record_property: pytest.RecordProperty
+    tmp_path: Path, slack: FaultySlack, record_property: Callable[[str, object], None]
 ) -> None:
     rng = random.Random(SEED)
     kinds: Counter[str] = Counter()

@@ -16,7 +16,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -67,7 +67,7 @@ async def test_poll_whose_save_failed_is_decided_again_and_alerts(
         out = io.StringIO()
         async with TalksBot(settings, output="jsonl", out=out) as bot:
             real_commit = bot.store.commit_poll
-            failures = []
+            failures: list[object] = []
 
             async def commit_once_fails(record: object) -> None:
                 if not failures:
@@ -106,7 +106,7 @@ async def test_postgres_connections_cut_mid_run_lose_and_repeat_nothing(
     slack: FaultySlack,
     postgres_url: str,
     postgres_server: str,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     database = make_url(postgres_url).database or ""
     developments = DEVELOPMENTS[:12]
