@@ -215,8 +215,8 @@ def test_jsonl_shows_update_in_place_and_digest_fold(tmp_path: Path) -> None:
         (
             f"w-{i}",
             f"Hostage families in {place} urge Hamas and Israel to seal release deal",
-            f"Relatives of hostages held in Gaza gathered in {place} on day {i} to demand a hostage "
-            f"release deal from Hamas and Israel.",
+            f"Relatives of hostages held in Gaza gathered in {place} on day {i} to demand a "
+            f"hostage release deal from Hamas and Israel.",
             now - timedelta(minutes=50 - i),
         )
         for i, place in enumerate(places)
@@ -242,7 +242,7 @@ def test_jsonl_shows_update_in_place_and_digest_fold(tmp_path: Path) -> None:
         assert len({e["digest"] for e in folded}) == 1, "the rest go into one digest"
 
         # Another outlet reports the first (unfolded) development: the alert is edited in place.
-        guid, title, lead, when = wire[0]
+        _guid, title, lead, when = wire[0]
         srv.serve(
             "/nile.xml", rss("Nile Courier", [("n-1", title, lead, when + timedelta(minutes=5))])
         )
@@ -257,16 +257,16 @@ def test_jsonl_shows_update_in_place_and_digest_fold(tmp_path: Path) -> None:
 def test_full_text_fills_a_headline_only_feed_from_the_article_page(tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     article = (
-        "<html><head><title>Talks</title></head><body><nav>Home | World</nav><article>"
-        "<h1>Mediators present new truce proposal to Hamas</h1>"
-        "<p>Egyptian and Qatari mediators handed Hamas a revised proposal for a cease-fire in "
-        "Gaza on Monday, officials briefed on the talks said.</p>"
-        "<p>The plan links a six-week pause in the fighting to the release of hostages in "
-        "stages, and Hamas said it would study it with other factions.</p>"
-        "<p>Israel has not commented on the proposal, which was drafted after the last round "
-        "of talks in Cairo ended without agreement.</p></article>"
-        "<footer>Copyright</footer></body></html>"
-    ).encode()
+        b"<html><head><title>Talks</title></head><body><nav>Home | World</nav><article>"
+        b"<h1>Mediators present new truce proposal to Hamas</h1>"
+        b"<p>Egyptian and Qatari mediators handed Hamas a revised proposal for a cease-fire in "
+        b"Gaza on Monday, officials briefed on the talks said.</p>"
+        b"<p>The plan links a six-week pause in the fighting to the release of hostages in "
+        b"stages, and Hamas said it would study it with other factions.</p>"
+        b"<p>Israel has not commented on the proposal, which was drafted after the last round "
+        b"of talks in Cairo ended without agreement.</p></article>"
+        b"<footer>Copyright</footer></body></html>"
+    )
     with FeedServer() as srv:
         srv.serve("/a/truce.html", article, "text/html; charset=utf-8")
         link = srv.url("/a/truce.html")

@@ -33,6 +33,10 @@ from bot.core.summarize import summarize
 
 log = logging.getLogger(__name__)
 
+EXPIRE_EVERY = timedelta(minutes=10)
+"""How far the clock moves before stories that left the dedup window are dropped: expiry walks
+the whole index, so it runs now and then, not for every report."""
+
 FOLD = "fold"
 """``Delivery.digest_id`` of an alert flood control set aside for the destination's next digest."""
 
@@ -89,6 +93,7 @@ class Desk:
         self.source_weights = dict(source_weights or {})
         self.index = StoryIndex(self.settings.dedup)
         self.matcher = TopicMatcher(self.topics)
+        self._expired_at: datetime | None = None
         self._recent: dict[Destination, list[datetime]] = {}
         """Creation times of recent deliveries per destination (flood control), newest last."""
 
@@ -111,7 +116,9 @@ class Desk:
         mutes_cache: list[Mute] | None = None
         for report in reports:
             now = now_of(report)
-            self.index.expire(now)
+            if self._expired_at is None or now - self._expired_at >= EXPIRE_EVERY:
+                self.index.expire(now)
+                self._expired_at = now
             decision, story = self.index.add(report)
             if decision.verdict is Verdict.REPEAT:
                 outcome.decisions.append(Decision(report, decision, story.id))
