@@ -41,6 +41,10 @@ from bot.store import open_store
 
 log = logging.getLogger("talks_bot")
 
+CYCLE_CONCURRENCY = 32
+"""Polls in flight at once in a ``poll-once`` cycle. Network waits overlap well below this; more
+only queues coroutines on the database and the outbox lock (1,000 at once ran 2x slower)."""
+
 STUB_CHARS = 160
 """A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
 
@@ -402,7 +406,13 @@ class TalksBot:
         judged in published order, each at its own published time."""
         cycle = CycleSummary()
         if not self.replay:
-            cycle.polls = list(await asyncio.gather(*(self.poll_source(s) for s in self.sources)))
+            slots = asyncio.Semaphore(CYCLE_CONCURRENCY)
+
+            async def one(source: SourceConfig) -> PollSummary:
+                async with slots:
+                    return await self.poll_source(source)
+
+            cycle.polls = list(await asyncio.gather(*(one(s) for s in self.sources)))
             return cycle
         now = self.clock()
         batch: list[Report] = []
