@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -106,7 +106,7 @@ _EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
     # canonical: (inflected verb forms = the headline's claim, bases and nouns = its topic)
     "arrive": (_inflect("arrive", "reach") | {"lands", "landed"}, {"arrive", "reach", "arrival"}),
     "leave": (
-        _inflect("leave", "depart", "exit", "quit") | {"left"},
+        _inflect("leave", "depart", "exit", "quit") | {"left", "quit"},
         {"leave", "depart", "exit", "departure"},
     ),
     "withdraw": (_inflect("withdraw") | {"withdrew", "withdrawn"}, {"withdraw", "withdrawal"}),
@@ -130,6 +130,7 @@ _EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
         {"halt", "suspend", "pause", "stop", "freeze", "stall", "collapse", "suspension"},
     ),
     "end": (_inflect("end", "expire", "conclude"), {"end", "expire", "conclude", "expiry"}),
+    "progress": (_inflect("progress"), {"progress"}),
     "extend": (_inflect("extend", "prolong"), {"extend", "prolong", "extension"}),
     "rise": (
         _inflect("rise", "climb", "jump", "surge", "soar", "increase") | {"rose", "risen"},
@@ -180,6 +181,7 @@ _OPPOSITES: frozenset[frozenset[str]] = frozenset(
         ("open", "close"),
         ("approve", "reject"),
         ("start", "halt"),
+        ("progress", "halt"),
         ("start", "end"),
         ("extend", "end"),
         ("rise", "fall"),
@@ -206,8 +208,12 @@ _DEMONYMS = {
     "britain": "uk",
     "thai": "thailand",
     "earthquake": "quake",
+    "premier": "pm",
+    "negotiators": "delegation",
+    "envoys": "delegation",
 }
-"""Adjective and country name as one word ("Egyptian proposal" / "Egypt's proposal"); names
+"""Adjective and country name as one word ("Egyptian proposal" / "Egypt's proposal"), and a few
+words headlines use for the same people ("premier" for "PM", "negotiators" for a delegation); names
 ending in -i (Israeli, Qatari, Iraqi, Yemeni) are folded by rule in ``stem``."""
 
 
@@ -296,8 +302,10 @@ _PHRASAL: dict[tuple[str, str], str] = {
     **{(verb, "out"): "withdraws" for verb in ("pull", "pulls", "pulled", "pulling")},
     **{(verb, "out"): "leaves" for verb in ("walk", "walks", "walked", "storms", "stormed")},
     **{(verb, "free"): "releases" for verb in ("set", "sets", "go", "goes", "went")},
+    ("prime", "minister"): "pm",
 }
-"""Two-word verbs that mean one event ("turns down" a plan is rejecting it): read as that verb."""
+"""Two-word verbs that mean one event ("turns down" a plan is rejecting it): read as that verb.
+Also "prime minister", which headlines shorten to "PM" or "premier"."""
 
 
 def _phrasal(tokens: list[str]) -> list[str]:
@@ -450,9 +458,6 @@ class Rarity:
             else:
                 df.pop(stem_, None)
 
-    def stories_using(self, stem_: str) -> int:
-        return self._df.get(stem_, 0)
-
     def weight(self, stem_: str) -> float:
         """0..1: 1 for a stem (almost) no held story uses, near 0 for one most of them use."""
         idf = math.log((self.stories + 1) / (self._df.get(stem_, 0) + 1))
@@ -476,9 +481,10 @@ class Likeness:
     """Rarity of the stems both headlines share, summed: ~1 per rare name, place or number."""
     names_apart: bool = False
     """Both headlines name someone or something, and no name is common to them."""
-    odd: float = 0.0
-    """How much rarer the rarest stem only one headline has is than the rarest shared stem
-    (<= 0 when each headline's rarest words are among those shared)."""
+    unmatched: float = 0.0
+    """How much rarer than the rarest shared stem each headline's rarest stem of its own is (the
+    smaller of the two): above 0 when both headlines have a rarer word the other lacks ("Sbarro
+    files for bankruptcy" / "Mt. Gox files for bankruptcy"), a sign of two different subjects."""
 
     @property
     def explanation(self) -> str:
@@ -508,14 +514,8 @@ MIN_LEAD_WORDS = 6
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
 
-import os
-_COVER = bool(os.environ.get("COVER"))
-def compare(a: Fingerprint, b: Fingerprint, rarity: Rarity | None = None) -> Likeness:
-    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0.
-
-    With ``rarity``, also weigh the headlines' overlap by how rare each stem is in the window
-    (``Likeness.weighted`` and ``Likeness.rare``): the caller decides what that evidence is worth.
-    """
+def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
+    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0."""
     sort_ratio = fuzz.token_sort_ratio(a.title, b.title, processor=None)
     set_ratio = fuzz.token_set_ratio(a.title, b.title, processor=None)
     title = (sort_ratio + set_ratio) / 2
@@ -531,34 +531,32 @@ def compare(a: Fingerprint, b: Fingerprint, rarity: Rarity | None = None) -> Lik
             score = min(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
-    weighted = rare = odd = 0.0
-    names_apart = False
-    if rarity is not None:
-        weight = rarity.weight
-        shared = a.tokens & b.tokens
-        shared_w = [weight(t) for t in shared]
-        a_only = [weight(t) for t in a.tokens - shared]
-        b_only = [weight(t) for t in b.tokens - shared]
-        rare = sum(shared_w)
-        if _COVER:
-            low = rare + min(sum(a_only), sum(b_only))
-            weighted = 100.0 * rare / low if low else 0.0
-        else:
-            total = 2 * rare + sum(a_only) + sum(b_only)
-            weighted = 200.0 * rare / total if total else 0.0
-        odd = min(max(a_only, default=0.0), max(b_only, default=0.0)) - max(shared_w, default=0.0)
-        a_names, b_names = rarity.names_of(a), rarity.names_of(b)
-        names_apart = bool(a_names and b_names and not (a_names & b_names))
     veto = _veto(a, b)
-    return Likeness(
-        score=0.0 if veto else score,
-        title=title,
-        lead=lead,
-        veto=veto,
-        weighted=weighted,
+    return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
+
+
+def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) -> Likeness:
+    """``likeness`` with the headlines' overlap weighed by how rare each stem is in the window.
+
+    Sets ``weighted`` (weighted Dice), ``rare`` (shared rarity), ``unmatched`` and
+    ``names_apart``: the evidence for matching two headlines that share few words, when the words
+    they share are the rare ones (names, places, numbers) and neither has a rarer word of its own.
+    """
+    weight = rarity.weight
+    shared = a.tokens & b.tokens
+    shared_w = [weight(t) for t in shared]
+    a_only = [weight(t) for t in a.tokens - shared]
+    b_only = [weight(t) for t in b.tokens - shared]
+    rare = sum(shared_w)
+    total = 2 * rare + sum(a_only) + sum(b_only)
+    a_names, b_names = rarity.names_of(a), rarity.names_of(b)
+    return replace(
+        likeness,
+        weighted=200.0 * rare / total if total else 0.0,
         rare=rare,
-        odd=odd,
-        names_apart=names_apart,
+        unmatched=min(max(a_only, default=0.0), max(b_only, default=0.0))
+        - max(shared_w, default=0.0),
+        names_apart=bool(a_names and b_names and not (a_names & b_names)),
     )
 
 

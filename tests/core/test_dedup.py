@@ -329,3 +329,131 @@ def test_new_story_decision_says_what_it_was_nearest_to() -> None:
     assert decision.matched_key is None
     assert "a1" in decision.reason
     assert "leave" in decision.reason
+
+
+# -- headline-only rewordings, weighed by how rare the shared words are -------------------------
+
+_PLACES = ["Leeds", "Lyon", "Porto", "Gdansk", "Bergen", "Malaga", "Utrecht", "Graz", "Turin"]
+_SUBJECTS = ["council", "hospital", "airport", "university", "museum", "port", "railway"]
+_CLAIMS = ["unveils budget for", "delays vote on", "hires chief for", "faces strike over"]
+_THINGS = ["housing", "cycling lanes", "night buses", "flood defences", "school meals"]
+
+
+def busy_index() -> StoryIndex:
+    """An index whose window already holds plenty of unrelated local news, as on a live desk:
+    word rarity only counts once the window can tell rare words from common ones."""
+    index = StoryIndex()
+    n = 0
+    for place in _PLACES:
+        for subject in _SUBJECTS:
+            for claim in _CLAIMS:
+                thing = _THINGS[n % len(_THINGS)]
+                index.add(
+                    report(
+                        f"bg{n}", f"{place} {subject} {claim} {thing}", source="local", hours=-30
+                    )
+                )
+                n += 1
+    return index
+
+
+def test_aggregator_headline_sharing_rare_names_attaches_in_busy_window() -> None:
+    index = busy_index()
+    held = len(index)
+    _, story = index.add(
+        report("a1", "Israel reopens Kerem Shalom crossing for Gaza aid deliveries")
+    )
+    decision, joined = index.add(
+        report(
+            "g7",
+            "Aid trucks roll through reopened Kerem Shalom crossing into Gaza",
+            source="news-agg",
+            outlet="Levant Desk",
+            hours=1,
+        )
+    )
+    assert decision.verdict is Verdict.ATTACHED
+    assert decision.story_id == story.id
+    assert "rare words" in decision.reason
+    assert joined.outlets == ("Wire", "Levant Desk")
+    assert len(index) == held + 1
+
+
+def test_same_headline_template_about_different_companies_stays_apart_in_busy_window() -> None:
+    index = busy_index()
+    index.add(report("a1", "Pizza chain Rossini files for bankruptcy protection"))
+    decision, _ = index.add(
+        report("b1", "Crypto exchange Veltrix files for bankruptcy protection", source="b", hours=1)
+    )
+    assert decision.verdict is Verdict.NEW
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param(
+            "Qatar PM says hostage talks making progress",
+            "Qatar PM says hostage talks have stalled",
+            id="progress-then-stall",
+        ),
+        pytest.param(
+            "Egypt floats plan to end Gaza war",
+            "Hamas turns down Egyptian plan to end Gaza war",
+            id="plan-then-turned-down",
+        ),
+        pytest.param(
+            "Hamas delays second hostage release, citing aid violations",
+            "17 hostages freed in second swap after delay",
+            id="delayed-then-freed",
+        ),
+    ],
+)
+def test_later_turn_of_same_talks_is_a_new_story_even_in_busy_window(
+    first: str, second: str
+) -> None:
+    index = busy_index()
+    index.add(report("a1", first))
+    decision, _ = index.add(report("b1", second, source="other", hours=3))
+    assert decision.verdict is Verdict.NEW
+
+
+def test_story_does_not_drift_through_a_neutral_member_to_the_opposite_event() -> None:
+    index = StoryIndex()
+    _, story = index.add(report("a1", "Hamas delegation arrives in Cairo for truce talks"))
+    neutral, _ = index.add(
+        report("b1", "Hamas delegation in Cairo for truce talks", source="b", hours=1)
+    )
+    decision, _ = index.add(
+        report("c1", "Hamas delegation leaves Cairo after truce talks", source="c", hours=5)
+    )
+    assert neutral.story_id == story.id
+    assert decision.verdict is Verdict.NEW
+
+
+# -- the story's lead and link ------------------------------------------------------------------
+
+
+def test_real_lead_replaces_aggregators_empty_lead_even_when_headline_stays() -> None:
+    index = StoryIndex()
+    first = "Hamas delegation arrives in Cairo for truce talks, Egyptian sources say"
+    _, story = index.add(report("g1", first, source="news-agg", url="https://agg.example/1"))
+    index.add(report("w1", "Hamas delegation arrives in Cairo", ARRIVE_LEAD, hours=0.5))
+    final = index.get(story.id)
+    assert final is not None
+    assert final.title == first
+    assert final.url == "https://agg.example/1"
+    assert final.text == ARRIVE_LEAD
+
+
+def test_stub_lead_of_a_better_headline_does_not_replace_a_real_lead() -> None:
+    index = StoryIndex()
+    _, story = index.add(report("w1", "Hamas delegation arrives in Cairo", ARRIVE_LEAD))
+    better = "Hamas delegation arrives in Cairo for truce talks, Egyptian sources say"
+    index.add(
+        report("l1", better, "Follow our live coverage.", source="live", url="https://l.example/9")
+    )
+    final = index.get(story.id)
+    assert final is not None
+    assert final.title == better
+    assert final.url == "https://l.example/9"
+    assert final.text == ARRIVE_LEAD
