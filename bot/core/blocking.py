@@ -30,6 +30,8 @@ class Blocking:
         self._max_candidates = max_candidates
         self._postings: dict[str, deque[int]] = {}
         self._live: set[int] = set()
+        self._dead = 0
+        """Reports forgotten since the last sweep: their serials still sit in posting lists."""
 
     def __len__(self) -> int:
         return len(self._live)
@@ -46,7 +48,9 @@ class Blocking:
 
     def discard(self, serial: int) -> None:
         """Forget a report (expired, or replaced by its re-headlined version)."""
-        self._live.discard(serial)
+        if serial in self._live:
+            self._live.remove(serial)
+            self._dead += 1
 
     def candidates(self, anchors: tuple[str, ...]) -> list[int]:
         """Held reports sharing the most anchor pairs with ``anchors``, best first.
@@ -64,8 +68,16 @@ class Blocking:
         ranked.sort(key=hits.__getitem__, reverse=True)
         return ranked[: self._max_candidates]
 
-    def compact(self) -> None:
-        """Drop forgotten reports from the posting lists (after an expiry sweep)."""
+    def compact(self, *, force: bool = False) -> None:
+        """Drop forgotten reports from the posting lists (after an expiry sweep).
+
+        A sweep walks every posting list, so it runs only once forgotten reports outnumber the
+        live ones: ``candidates`` already skips forgotten serials, and this keeps the lists at
+        most about twice their live size while the sweeps cost O(1) per forgotten report.
+        """
+        if not force and self._dead <= max(len(self._live), 1024):
+            return
+        self._dead = 0
         live = self._live
         for key in list(self._postings):
             bucket = self._postings[key]

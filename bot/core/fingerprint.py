@@ -511,6 +511,10 @@ headlines sharing two words ("Palestinians in Israel...", "Palestinian and Israe
 reach a high token_set_ratio by subset alone."""
 
 MIN_LEAD_WORDS = 6
+SAME_HEADLINE = 92.0
+"""Headline likeness at which two reports are the same whatever their leads say."""
+SAME_HEADLINE_WORDS = 4
+"""...provided the headlines share at least this many content words (specific, not generic)."""
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
 
@@ -521,7 +525,7 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
     title = (sort_ratio + set_ratio) / 2
     lead: float | None = None
     score = title
-    if len(a.lead_tokens) >= MIN_LEAD_WORDS and len(b.lead_tokens) >= MIN_LEAD_WORDS:
+    if _has_lead(a) and _has_lead(b):
         lead = (
             fuzz.token_sort_ratio(a.lead, b.lead, processor=None)
             + fuzz.token_set_ratio(a.lead, b.lead, processor=None)
@@ -529,10 +533,22 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
         score = TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * lead
         if title < MIN_TITLE_WITH_LEAD:
             score = min(score, title)
+        elif title >= SAME_HEADLINE and len(a.tokens & b.tokens) >= SAME_HEADLINE_WORDS:
+            # Syndicated copies carry the same headline over each outlet's own lead: a
+            # near-identical, specific headline is enough (the guards below still veto).
+            score = max(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
     veto = _veto(a, b)
     return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
+
+
+def _has_lead(f: Fingerprint) -> bool:
+    """A lead worth comparing: long enough, and not merely the headline again (many feeds repeat
+    the headline as the description)."""
+    if len(f.lead_tokens) < MIN_LEAD_WORDS:
+        return False
+    return len(f.lead_tokens - f.tokens) > len(f.lead_tokens) // 4
 
 
 def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) -> Likeness:
