@@ -457,3 +457,63 @@ def test_stub_lead_of_a_better_headline_does_not_replace_a_real_lead() -> None:
     assert final.title == better
     assert final.url == "https://l.example/9"
     assert final.text == ARRIVE_LEAD
+
+
+def test_same_specific_headline_over_different_leads_attaches() -> None:
+    """Wire copy carried by two outlets, each writing its own lead, is one development."""
+    index = StoryIndex()
+    _d, story = index.add(
+        report(
+            "r1",
+            "Israeli cabinet backs hostage deal with Hamas after overnight session",
+            ARRIVE_LEAD,
+        )
+    )
+    decision, _s = index.add(
+        report(
+            "c7",
+            "Israeli cabinet backs hostage deal with Hamas after overnight session",
+            "Ministers voted in the early hours after Prime Minister Netanyahu told them the "
+            "agreement was the right decision, officials in Jerusalem said on Wednesday.",
+            source="paper",
+            hours=1,
+        )
+    )
+    assert decision.verdict is Verdict.ATTACHED
+    assert decision.story_id == story.id
+
+
+def test_a_lead_that_only_repeats_the_headline_does_not_block_a_match() -> None:
+    """Many feeds repeat the headline as the description: that is no lead to compare."""
+    index = StoryIndex()
+    title = "Qatar says first hostages to be freed on Friday morning"
+    _d, story = index.add(report("q1", title, title))
+    decision, _s = index.add(
+        report(
+            "q2",
+            "Hostages to be freed from Friday morning as Gaza truce starts, says Qatar",
+            "Officials in Doha gave details of the arrangement late on Thursday, after weeks of "
+            "shuttle diplomacy involving American and Egyptian intelligence chiefs.",
+            source="other",
+            hours=0.5,
+        )
+    )
+    assert decision.verdict is Verdict.ATTACHED
+    assert decision.story_id == story.id
+
+
+def test_generic_identical_headlines_with_different_leads_stay_apart() -> None:
+    """A short generic headline ("Live updates") is not a development by itself."""
+    index = StoryIndex()
+    index.add(report("l1", "Israel-Hamas war live updates", ARRIVE_LEAD))
+    decision, _s = index.add(
+        report(
+            "l2",
+            "Israel-Hamas war live updates",
+            "Israeli tanks pushed into the eastern edge of Khan Younis overnight as aid trucks "
+            "queued at the Kerem Shalom crossing, witnesses said.",
+            source="other",
+            hours=2,
+        )
+    )
+    assert decision.verdict is Verdict.NEW
