@@ -161,7 +161,14 @@ class Desk:
         )
         return replace(story, scores=scores, summary=summary)
 
-    def alert_for(self, story: Story, topics: Sequence[str], mentions: Sequence[str] = ()) -> Alert:
+    def alert_for(
+        self,
+        story: Story,
+        topics: Sequence[str],
+        mentions: Sequence[str] = (),
+        *,
+        compact: bool = False,
+    ) -> Alert:
         best = max((story.score_for(t) for t in topics), default=0.0)
         matched: list[str] = []
         for score in story.scores:
@@ -177,7 +184,7 @@ class Desk:
             story_id=story.id,
             title=story.title,
             url=story.url,
-            summary=story.summary,
+            summary="" if compact else story.summary,
             outlets=story.outlets,
             published=story.published,
             topics=tuple(topics),
@@ -195,7 +202,9 @@ class Desk:
         for target in targets:
             key = (story.id, target.destination)
             existing = out.deliveries.get(key) or await self.store.get_delivery(*key)
-            alert = self.alert_for(story, target.topics, target.mentions)
+            alert = self.alert_for(
+                story, target.topics, target.mentions, compact=target.style == "compact"
+            )
             if existing is not None:
                 changed = self._refresh(existing, alert, now)
                 if changed is not None:

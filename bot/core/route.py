@@ -8,7 +8,7 @@ chat platform; adapters only render what is decided here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.core.models import Destination, Mute, Story, Subscription, Topic
@@ -41,6 +41,8 @@ class Target:
     mentions: tuple[str, ...] = ()
     """People to mention on this (channel) alert: subscribers who chose ``mode mention``."""
     reasons: tuple[str, ...] = ()
+    style: str = "full"
+    """"full" (with the summary) or "compact" (headline, outlets and link only)."""
 
 
 def qualifying_topics(
@@ -100,24 +102,21 @@ def targets_for(
     urgent = best is not None and best.score >= urgent_score
     found: dict[Destination, Target] = {}
 
-    def add(dest: Destination, hits: tuple[str, ...], reason: str) -> None:
+    def add(dest: Destination, hits: tuple[str, ...], reason: str, style: str = "full") -> None:
         if not hits:
             return
         if not urgent and is_muted(mutes, dest.platform, dest.workspace, dest.channel, now):
             return
         old = found.get(dest)
         if old is None:
-            found[dest] = Target(dest, hits, (), (reason,))
+            found[dest] = Target(dest, hits, (), (reason,), style)
         else:
             merged = old.topics + tuple(t for t in hits if t not in old.topics)
-            found[dest] = Target(dest, merged, old.mentions, (*old.reasons, reason))
+            found[dest] = replace(old, topics=merged, reasons=(*old.reasons, reason))
 
     for route in routes:
-        add(
-            route.destination,
-            qualifying_topics(story, topics, route.topics, route.min_score),
-            "route",
-        )
+        hits = qualifying_topics(story, topics, route.topics, route.min_score)
+        add(route.destination, hits, "route", route.style)
 
     for sub in subscriptions:
         if not sub.channel:
@@ -145,9 +144,7 @@ def targets_for(
         if channel is not None:
             old = found[channel]
             if user not in old.mentions:
-                found[channel] = Target(
-                    old.destination, old.topics, (*old.mentions, user), old.reasons
-                )
+                found[channel] = replace(old, mentions=(*old.mentions, user))
             continue
         dest = Destination(platform, user, workspace, direct=True)
         found[dest] = Target(dest, hits, (), (f"{user} follows {', '.join(hits)}",))

@@ -183,3 +183,16 @@ async def test_restart_keeps_the_dedup_window(store: SQLStore) -> None:
         [report("a1", *LEAVES, T0)], now_of=lambda _r: T0 + timedelta(hours=1)
     )
     assert outcome.deliveries == {}, "a restarted bot must not alert a held story again"
+
+
+async def test_compact_route_gets_headline_without_summary(store: SQLStore) -> None:
+    compact = Destination("console", "wall")
+    desk = Desk(store, TOPICS, [Route(DESK), Route(compact, style="compact")])
+    platform = RecordingPlatform()
+    courier = Courier(store, {"console": platform}, lambda: T0 + timedelta(days=1))
+    await decide(desk, store, [report("a1", *LEAVES, T0)])
+    await courier.run_once()
+    by_channel = {d.channel: a for d, a in platform.sent}
+    assert by_channel["desk"].summary
+    assert by_channel["wall"].summary == ""
+    assert by_channel["wall"].title == by_channel["desk"].title
