@@ -36,7 +36,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -76,8 +76,8 @@ class Entry:
     day: date
 
 
-def load(path: Path) -> list[Entry]:
-    entries = []
+def read_entries(path: Path) -> Iterator[Entry]:
+    """The data set's entries one at a time, in file order (by crawl day)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
@@ -87,17 +87,14 @@ def load(path: Path) -> list[Entry]:
                     published = datetime.fromisoformat(row["date_published"]).astimezone(UTC)
                 except ValueError:
                     published = None
-            entries.append(
-                Entry(
-                    feed=row["feed"],
-                    title=row.get("title") or "",
-                    link=row.get("link") or "",
-                    description=row.get("description") or "",
-                    published=published,
-                    day=date.fromisoformat(row["day_dir"]),
-                )
+            yield Entry(
+                feed=row["feed"],
+                title=row.get("title") or "",
+                link=row.get("link") or "",
+                description=row.get("description") or "",
+                published=published,
+                day=date.fromisoformat(row["day_dir"]),
             )
-    return entries
 
 
 @dataclass(slots=True)
@@ -107,47 +104,93 @@ class Poll:
     entries: int
 
 
+@dataclass(slots=True)
+class Stream:
+    """What the reader saw: entries read, and entries that arrived after their period's poll
+    had been built (they join the oldest open period, as a late item joins the next poll)."""
+
+    read: int = 0
+    late: int = 0
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def polls(
-    entries: list[Entry], period: timedelta, days: int | None, skip: int = 0
-) -> Iterable[Poll]:
-    """Every feed's rebuilt document per period, oldest period first (built lazily), for
-    ``days`` days after skipping the first ``skip``."""
-    first_day = min(e.day for e in entries)
-    origin = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
-    start = origin + timedelta(days=skip)
-    last = start + timedelta(days=days) if days else None
+    path: Path, period: timedelta, days: int | None, skip: int = 0, stream: Stream | None = None
+) -> Iterator[Poll]:
+    """Every feed's rebuilt document per period, oldest period first, for ``days`` days after
+    skipping the first ``skip``; read lazily.
 
-    def bucket(e: Entry) -> int:
-        when = e.published or datetime(e.day.year, e.day.month, e.day.day, 12, tzinfo=UTC)
-        return max(0, int((when - origin) / period))
-
-    by_bucket: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-    for e in entries:
-        by_bucket[bucket(e)][e.feed].append(e)
+    The file is ordered by crawl day and an entry is published on its crawl day (checked on this
+    data set: 0 to 24 h before the end of ``day_dir``), so when the crawl day reaches D no
+    period ending by D can gain entries: those periods are built and handed out, and only the
+    open periods (about a day of entries) are held.
+    """
+    stream = stream if stream is not None else Stream()
+    origin: datetime | None = None
+    start = last = None
+    open_buckets: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
+    flushed = 0
+    """Periods before this one have been handed out."""
     previous: dict[str, list[Entry]] = {}
-    for n in sorted(by_bucket):
-        at = origin + (n + 1) * period
-        if last is not None and at > last:
-            break
-        feeds = by_bucket[n]
-        if at <= start:
-            previous = {feed: list(items) for feed, items in feeds.items()}
-            continue
-        documents = []
-        for feed in sorted(set(feeds) | set(previous)):
-            current = feeds.get(feed, [])
-            shown = sorted(
-                [*current, *previous.get(feed, [])],
-                key=lambda e: e.published or at,
-                reverse=True,
-            )
-            items = [
-                FeedEntry(e.link or e.title, e.title, e.link, e.description, e.published)
-                for e in shown
-            ]
-            documents.append((feed, rss_document(feed, feed, items)))
-        previous = {feed: list(items) for feed, items in feeds.items()}
-        yield Poll(at, documents, sum(len(v) for v in feeds.values()))
+
+    def close_until(until: datetime | None) -> Iterator[Poll]:
+        nonlocal flushed, previous
+        assert origin is not None and start is not None
+        for n in sorted(open_buckets):
+            at = origin + (n + 1) * period
+            if until is not None and at > until:
+                break
+            feeds = open_buckets.pop(n)
+            flushed = n + 1
+            if at > start:
+                yield build(at, feeds, previous)
+            previous = feeds
+
+    for e in read_entries(path):
+        stream.read += 1
+        if origin is None:
+            origin = _midnight(e.day)
+            start = origin + timedelta(days=skip)
+            last = start + timedelta(days=days) if days else None
+        assert start is not None
+        crawl_day = _midnight(e.day)
+        for poll in close_until(crawl_day):
+            if last is not None and poll.at > last:
+                return
+            yield poll
+        if last is not None and crawl_day >= last:
+            return
+        when = e.published or crawl_day + timedelta(hours=12)
+        n = max(0, int((when - origin) / period))
+        if n < flushed:
+            stream.late += 1
+            n = flushed
+        open_buckets[n][e.feed].append(e)
+    if origin is not None:
+        for poll in close_until(None):
+            if last is not None and poll.at > last:
+                return
+            yield poll
+
+
+def build(at: datetime, feeds: dict[str, list[Entry]], previous: dict[str, list[Entry]]) -> Poll:
+    """This period's poll: each feed's document shows its new entries and the previous ones."""
+    documents = []
+    for feed in sorted(set(feeds) | set(previous)):
+        shown = sorted(
+            [*feeds.get(feed, []), *previous.get(feed, [])],
+            key=lambda e: e.published or at,
+            reverse=True,
+        )
+        items = [
+            FeedEntry(e.link or e.title, e.title, e.link, e.description, e.published)
+            for e in shown
+        ]
+        documents.append((feed, rss_document(feed, feed, items)))
+    return Poll(at, documents, sum(len(v) for v in feeds.values()))
 
 
 class AllPairs(Blocking):

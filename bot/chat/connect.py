@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,7 +79,11 @@ async def connect_chats(bot: TalksBot) -> list[asyncio.Task[None]]:
     return tasks
 
 
-async def _guarded(name: str, runner: Awaitable[None], closer=None) -> None:  # type: ignore[no-untyped-def]
+async def _guarded(
+    name: str,
+    runner: Awaitable[None],
+    closer: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     try:
         await runner
     except asyncio.CancelledError:

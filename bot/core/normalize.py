@@ -31,6 +31,11 @@ _TAGS = re.compile(r"<[^>]*>")
 _INLINE_SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+_JUNK_TITLES = frozenset(
+    {"more", "more »", "read more", "continue reading", "click here", "untitled", "no title"}
+)
+"""Link texts some feeds emit as items of their own: nothing to report."""
 
 TRACKING_PARAMS = frozenset(
     {
@@ -92,6 +97,9 @@ def html_to_text(value: str | None) -> str:
         value = _BLOCK_TAGS.sub("\n", value)
         value = _TAGS.sub("", value)
     value = html.unescape(value)
+    if "&" in value and _ENTITY.search(value):
+        # Double-escaped entities (&amp;raquo;) are common in descriptions: decode once more.
+        value = html.unescape(value)
     if "<" in value and ">" in value:
         # Double-escaped HTML (&lt;p&gt;) is common in RSS descriptions: strip once more.
         value = _TAGS.sub(" ", value)
@@ -197,6 +205,8 @@ def normalize_item(raw: RawItem, source: SourceInfo, now: datetime) -> Report | 
     ``now`` is when the item was first seen; it stands in for a missing or implausible date.
     """
     title = clean_title(raw.title)
+    if title.casefold().strip(" .…»>") in _JUNK_TITLES:
+        title = ""
     text = strip_boilerplate(html_to_text(raw.summary))
     if not title:
         if not text:

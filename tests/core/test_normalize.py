@@ -123,3 +123,12 @@ def test_outlet_defaults_to_configured_name() -> None:
     report = normalize_item(raw(), SourceInfo("wire-feed", outlet="Levant Wire"), NOW)
     assert report is not None
     assert report.outlet == "Levant Wire"
+
+
+def test_double_escaped_entities_are_decoded() -> None:
+    assert html_to_text("Talks resume &amp;raquo; Doha") == "Talks resume » Doha"
+    assert clean_title("AT&amp;amp;T shares fall") == "AT&T shares fall"
+
+
+def test_link_text_items_are_not_reports() -> None:
+    assert normalize_item(raw(title="More &raquo;", summary=None), SourceInfo("wire"), NOW) is None
