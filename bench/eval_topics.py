@@ -21,20 +21,19 @@ import random
 import re
 import sys
 import time
-import tomllib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.config import load_config  # noqa: E402
 from bot.core.boilerplate import strip_boilerplate  # noqa: E402
-from bot.core.models import Term, Topic  # noqa: E402
+from bot.core.models import Topic  # noqa: E402
 from bot.core.score import TopicMatcher  # noqa: E402
 from bot.core.text import fold  # noqa: E402
 
-TOPICS_FILE = ROOT / "config" / "topics.toml"
+TOPICS_FILE = ROOT / "config" / "default.toml"
 LABELLED = ROOT / "tests" / "fixtures" / "headlines.jsonl"
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STREAM = DATA / "news-feeds-2023"
@@ -43,28 +42,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def load_topics(path: Path = TOPICS_FILE) -> list[Topic]:
-    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [
-        Topic(
-            id=t["id"],
-            name=t["name"],
-            description=t.get("description", ""),
-            aliases=tuple(t.get("aliases", ())),
-            min_score=float(t.get("min_score", 0.5)),
-            negative=tuple(t.get("negative", ())),
-            require=tuple(tuple(g) for g in t.get("require", ())),
-            terms=tuple(
-                Term(
-                    text=x["text"],
-                    weight=float(x.get("weight", 1.0)),
-                    variants=tuple(x.get("variants", ())),
-                    fuzzy=bool(x.get("fuzzy", True)),
-                )
-                for x in t["terms"]
-            ),
-        )
-        for t in data["topics"]
-    ]
+    """The desk's topics, read by the real config loader."""
+    return list(load_config(path, env_file=None).config.topic_models)
 
 
 def eval_labelled(matcher: TopicMatcher, topics: list[Topic]) -> dict[str, dict[str, float]]:

@@ -31,9 +31,11 @@ import argparse
 import asyncio
 import gzip
 import json
+import sqlite3
 import sys
 import tempfile
 import time
+import tracemalloc
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -59,7 +61,7 @@ from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import ParsedFeed, Report, SourceHealth
 from bot.core.normalize import SourceInfo, normalize_item
-from bot.core.ports import PollRecord, Store, StoryFilter
+from bot.core.ports import PollRecord, Store
 from bot.core.route import Route
 from bot.ingest.feeds import parse_feed
 
@@ -138,7 +140,8 @@ def polls(
 
     def close_until(until: datetime | None) -> Iterator[Poll]:
         nonlocal flushed, previous
-        assert origin is not None and start is not None
+        assert origin is not None
+        assert start is not None
         for n in sorted(open_buckets):
             at = origin + (n + 1) * period
             if until is not None and at > until:
@@ -186,8 +189,7 @@ def build(at: datetime, feeds: dict[str, list[Entry]], previous: dict[str, list[
             reverse=True,
         )
         items = [
-            FeedEntry(e.link or e.title, e.title, e.link, e.description, e.published)
-            for e in shown
+            FeedEntry(e.link or e.title, e.title, e.link, e.description, e.published) for e in shown
         ]
         documents.append((feed, rss_document(feed, feed, items)))
     return Poll(at, documents, sum(len(v) for v in feeds.values()))
@@ -222,6 +224,11 @@ class Run:
     per_topic: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     folded: int = 0
+    late: int = 0
+    held: int = 0
+    """Stories in the desk's dedup window at the end."""
+    peak_rss_mb: float = 0.0
+    """Peak RSS of the process when the run ended (before counting stories)."""
 
     @property
     def rate(self) -> float:
@@ -259,7 +266,7 @@ def _destinations(settings: Settings) -> list[Any]:
 async def replay(
     name: str,
     settings: Settings,
-    entries: list[Entry],
+    path: Path,
     *,
     period: timedelta,
     days: int | None,
@@ -267,6 +274,7 @@ async def replay(
     all_pairs: bool,
     store_kind: str,
     skip: int = 0,
+    trace: int = 0,
 ) -> Run:
     run = Run(name)
     tmp = None
@@ -274,14 +282,16 @@ async def replay(
         from bot.store import open_store
 
         tmp = tempfile.TemporaryDirectory()
-        store: Store = open_store(f"sqlite:///{tmp.name}/replay.db")
+        db = Path(tmp.name) / "replay.db"
+        store: Store = open_store(f"sqlite:///{db}")
     else:
         store = MemoryStore()
     await store.open()
     desk = make_desk(settings, store, all_pairs=all_pairs)
     notifier = NullNotifier()
     infos: dict[str, SourceInfo] = {}
-    for poll in polls(entries, period, days, skip):
+    stream = Stream()
+    for poll in polls(path, period, days, skip, stream):
         started = time.perf_counter()
         batch: list[Report] = []
         for feed, body in poll.documents:
@@ -318,14 +328,45 @@ async def replay(
         run.seconds += time.perf_counter() - started
         run.entries += poll.entries
         run.reports += len(batch)
-    stories = await store.stories(StoryFilter())
-    run.stories = len(stories)
-    run.developments = sum(1 for s in stories if len(s.reports) > 1)
+    run.late = stream.late
+    run.held = len(desk.index.stories)
+    run.peak_rss_mb = peak_rss_mb()
+    if trace:
+        show_memory(trace)
     run.sent = notifier.sent
+    if isinstance(store, MemoryStore):
+        run.stories = len(store.story_rows)
+        run.developments = sum(1 for s in store.story_rows.values() if len(s.reports) > 1)
     await store.close()
     if tmp is not None:
+        run.stories, run.developments = count_stories(db)
         tmp.cleanup()
     return run
+
+
+def count_stories(db: Path) -> tuple[int, int]:
+    """Stories and developments (stories with more than one report) in a replay's SQLite file,
+    counted in SQL so the count does not load two months of stories into the bench."""
+    with sqlite3.connect(db) as conn:
+        (stories,) = conn.execute("SELECT count(*) FROM stories").fetchone()
+        (developments,) = conn.execute(
+            "SELECT count(*) FROM (SELECT story_id FROM reports GROUP BY story_id "
+            "HAVING count(*) > 1)"
+        ).fetchone()
+    return int(stories), int(developments)
+
+
+def show_memory(top: int) -> None:
+    """The lines holding the most memory still allocated (``--trace-memory``)."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        (tracemalloc.Filter(False, tracemalloc.__file__),)
+    )
+    traced, peak = tracemalloc.get_traced_memory()
+    print(f"  tracemalloc: {traced / 2**20:.0f} MB held now, {peak / 2**20:.0f} MB at peak")
+    for stat in snapshot.statistics("lineno")[:top]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        print(f"    {stat.size / 2**20:7.1f} MB {stat.count:9d} blocks  {where}")
 
 
 def describe(run: Run) -> None:
@@ -344,64 +385,75 @@ async def main_async(args: argparse.Namespace) -> int:
         return 0
     warnings.simplefilter("ignore")
     settings = load_config(ROOT / "config" / "default.toml", env_file=None)
-    entries = load(path)
-    loaded_rss = peak_rss_mb()
-    print(f"loaded {len(entries)} entries from {path}; RSS after loading {loaded_rss:.0f} MB")
     period = timedelta(hours=args.period)
+    print(f"data: {path} (read lazily, one period's entries held at a time)")
     print(f"store: {args.store}; poll period {args.period:g} h")
+    started_rss = peak_rss_mb()
+    if args.trace_memory:
+        tracemalloc.start()
 
     full = await replay(
         "ours",
         settings,
-        entries,
+        path,
         period=period,
         days=args.days,
         parse=parse_feed,
         all_pairs=False,
         store_kind=args.store,
+        trace=args.trace_memory,
     )
-    full_rss = peak_rss_mb()
+    if args.trace_memory:
+        tracemalloc.stop()
     print(f"whole stream{f' (first {args.days} days)' if args.days else ''}:")
     describe(full)
-    print(f"  peak RSS {full_rss:.0f} MB (of which {loaded_rss:.0f} MB is the loaded data set)")
-
     print(
-        f"days {args.baseline_start + 1}-{args.baseline_start + args.baseline_days} "
-        "(from an empty store), both pipelines:"
+        f"  peak RSS {full.peak_rss_mb:.0f} MB (target < 300 MB; {started_rss:.0f} MB before the "
+        f"replay: interpreter and imports); {full.held} stories in the dedup window at the end; "
+        f"{full.late} entries arrived after their period's poll"
     )
-    ours = await replay(
-        "ours",
-        settings,
-        entries,
-        period=period,
-        days=args.baseline_days,
-        parse=parse_feed,
-        all_pairs=False,
-        store_kind=args.store,
-        skip=args.baseline_start,
-    )
-    describe(ours)
-    base = await replay(
-        "baseline",
-        settings,
-        entries,
-        period=period,
-        days=args.baseline_days,
-        parse=feedparser_parse,
-        all_pairs=True,
-        store_kind=args.store,
-        skip=args.baseline_start,
-    )
-    describe(base)
+    if args.baseline_days == 0:
+        print("race skipped (--baseline-days 0)")
+        ours = base = Run("skipped")
+    else:
+        print(
+            f"days {args.baseline_start + 1}-{args.baseline_start + args.baseline_days} "
+            "(from an empty store), both pipelines:"
+        )
+        ours = await replay(
+            "ours",
+            settings,
+            path,
+            period=period,
+            days=args.baseline_days,
+            parse=parse_feed,
+            all_pairs=False,
+            store_kind=args.store,
+            skip=args.baseline_start,
+        )
+        describe(ours)
+        base = await replay(
+            "baseline",
+            settings,
+            path,
+            period=period,
+            days=args.baseline_days,
+            parse=feedparser_parse,
+            all_pairs=True,
+            store_kind=args.store,
+            skip=args.baseline_start,
+        )
+        describe(base)
     ratio = ours.rate / base.rate if base.rate else 0.0
     same = ours.alerts == base.alerts
     only_ours = sorted(ours.alerts - base.alerts)
     only_base = sorted(base.alerts - ours.alerts)
-    print(f"throughput ratio (ours / baseline): {ratio:.1f}x (target >= 20x)")
-    print(
-        f"alerts identical: {same} (both {len(ours.alerts & base.alerts)}, only ours "
-        f"{len(only_ours)}, only baseline {len(only_base)})"
-    )
+    if args.baseline_days:
+        print(f"throughput ratio (ours / baseline): {ratio:.1f}x (target >= 20x)")
+        print(
+            f"alerts identical: {same} (both {len(ours.alerts & base.alerts)}, only ours "
+            f"{len(only_ours)}, only baseline {len(only_base)})"
+        )
     for sid, title in only_ours[:5]:
         print(f"    only ours     {sid} {title[:90]}")
     for sid, title in only_base[:5]:
@@ -411,8 +463,9 @@ async def main_async(args: argparse.Namespace) -> int:
     print(
         result_line(
             entries=full.entries,
+            seconds=full.seconds,
             entries_per_s=full.rate,
-            peak_rss_mb=full_rss,
+            peak_rss_mb=full.peak_rss_mb,
             stories=full.stories,
             developments=full.developments,
             alerts=len(full.alerts),
@@ -434,12 +487,21 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=None, help="replay only the first N days")
-    parser.add_argument("--baseline-days", type=int, default=3, help="days in the race")
+    parser.add_argument(
+        "--baseline-days", type=int, default=3, help="days in the race with the baseline (0: none)"
+    )
     parser.add_argument(
         "--baseline-start", type=int, default=6, help="days skipped before the race (7 Oct)"
     )
     parser.add_argument("--period", type=float, default=3.0, help="poll period in hours")
     parser.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
+    parser.add_argument(
+        "--trace-memory",
+        type=int,
+        default=0,
+        metavar="N",
+        help="trace allocations in the main run and print the N lines holding most at its end",
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -74,9 +74,9 @@ def write_config(
             f'[[sources]]\nname = "{name}"\nurl = "{url}"\noutlet = "{outlet}"\n'
             f'interval = "{interval}"\n'
         )
-    topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+    topics = f'topics_from = "{ROOT / "config" / "default.toml"}"\n'
     path = folder / "talks.toml"
-    path.write_text("\n".join([*lines, extra, topics]), encoding="utf-8")
+    path.write_text("\n".join([topics, *lines, extra]), encoding="utf-8")
     return path
 
 

@@ -35,9 +35,9 @@ def settings_for(tmp_path: Path, sources: dict[str, str], bot: str) -> Settings:
     lines = [f"[bot]\n{bot}\n"]
     for name, url in sources.items():
         lines.append(f'[[sources]]\nname = "{name}"\nurl = "{url}"\n')
-    topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
+    topics = f'topics_from = "{ROOT / "config" / "default.toml"}"\n'
     path = tmp_path / "talks.toml"
-    path.write_text("\n".join([*lines, topics]), encoding="utf-8")
+    path.write_text("\n".join([topics, *lines]), encoding="utf-8")
     return load_config(path, env_file=None)
 
 

@@ -20,10 +20,10 @@ NOW = datetime(2024, 5, 5, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TALKS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
-    topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"
     path.write_text(
-        '[[routes]]\nplatform = "console"\nchannel = "desk"\ndigest = "0 7,19 * * *"\n\n' + topics,
+        f'topics_from = "{ROOT / "config" / "default.toml"}"\n'
+        '[[routes]]\nplatform = "console"\nchannel = "desk"\ndigest = "0 7,19 * * *"\n',
         encoding="utf-8",
     )
     return load_config(path, env_file=None)

@@ -20,6 +20,8 @@ import pytest
 from tests.ingest.servers import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
+TOPICS = f'topics_from = "{ROOT / "config" / "default.toml"}"\n'
+"""The desk's default topics, for configs written by these tests."""
 
 
 def rss(outlet: str, items: list[tuple[str, str, str, datetime]]) -> bytes:
@@ -107,10 +109,9 @@ def write_config(tmp_path: Path, server: FeedServer) -> Path:
             ("empty", "/empty.xml"),
         ]
     )
-    topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
     path = tmp_path / "config.toml"
     path.write_text(
-        sources + '[[routes]]\nplatform = "console"\nchannel = "desk"\n\n' + topics,
+        TOPICS + sources + '[[routes]]\nplatform = "console"\nchannel = "desk"\n',
         encoding="utf-8",
     )
     return path
@@ -224,12 +225,11 @@ def test_jsonl_shows_update_in_place_and_digest_fold(tmp_path: Path) -> None:
     with FeedServer() as srv:
         srv.serve("/wire.xml", rss("Levant Wire", wire))
         config = tmp_path / "config.toml"
-        topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
         config.write_text(
-            f'[flood]\nmax_alerts = 3\nper = "1h"\n\n'
+            TOPICS + '[flood]\nmax_alerts = 3\nper = "1h"\n\n'
             f'[[sources]]\nname = "wire"\nurl = "{srv.url("/wire.xml")}"\n\n'
             f'[[sources]]\nname = "nile"\nurl = "{srv.url("/nile.xml")}"\n\n'
-            '[[routes]]\nplatform = "console"\nchannel = "desk"\n\n' + topics,
+            '[[routes]]\nplatform = "console"\nchannel = "desk"\n',
             encoding="utf-8",
         )
         srv.serve("/nile.xml", rss("Nile Courier", []))
@@ -284,10 +284,9 @@ def test_full_text_fills_a_headline_only_feed_from_the_article_page(tmp_path: Pa
         feed = feed.replace(b"https://stubwire.example/s-1?utm_source=rss", link.encode())
         srv.serve("/stub.xml", feed)
         config = tmp_path / "config.toml"
-        topics = (ROOT / "config" / "topics.toml").read_text(encoding="utf-8")
         config.write_text(
-            '[bot]\nfull_text = true\nfull_text_allow = ["127.0.0.1"]\n\n'
-            f'[[sources]]\nname = "stub"\nurl = "{srv.url("/stub.xml")}"\n\n' + topics,
+            TOPICS + '[bot]\nfull_text = true\nfull_text_allow = ["127.0.0.1"]\n\n'
+            f'[[sources]]\nname = "stub"\nurl = "{srv.url("/stub.xml")}"\n',
             encoding="utf-8",
         )
         result = talks_bot(tmp_path, "poll-once", "--config", str(config), "--output", "jsonl")

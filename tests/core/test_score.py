@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.config import load_config
 from bot.core.models import Term, Topic, TopicScore
 from bot.core.score import TopicMatcher, explain, why_hint
 
@@ -21,29 +21,8 @@ CASES = [
 
 
 def load_topics() -> list[Topic]:
-    """config/topics.toml read the way the config loader maps it onto models (1:1)."""
-    data: dict[str, Any] = tomllib.loads((ROOT / "config" / "topics.toml").read_text("utf-8"))
-    return [
-        Topic(
-            id=t["id"],
-            name=t["name"],
-            description=t.get("description", ""),
-            aliases=tuple(t.get("aliases", ())),
-            min_score=t.get("min_score", 0.5),
-            negative=tuple(t.get("negative", ())),
-            require=tuple(tuple(g) for g in t.get("require", ())),
-            terms=tuple(
-                Term(
-                    text=x["text"],
-                    weight=x.get("weight", 1.0),
-                    variants=tuple(x.get("variants", ())),
-                    fuzzy=x.get("fuzzy", True),
-                )
-                for x in t["terms"]
-            ),
-        )
-        for t in data["topics"]
-    ]
+    """The desk's default topics, read by the real config loader."""
+    return list(load_config(ROOT / "config" / "default.toml", env_file=None).config.topic_models)
 
 
 TOPICS = load_topics()
