@@ -15,7 +15,14 @@ The end-to-end figure is dominated by the wait for the next poll (on average hal
 the bot's own part is the one the target (< 1 s) is about. Baseline in the same run: the mean
 wait for a poll that the interval alone implies (interval / 2), against the measured p50.
 
+Channels: by default (``--channels own``) each feed's stories happen in one place of Gaza and the
+config gives each place a topic routed to its own channel, as a desk with a channel per area
+would, so trials do not queue behind each other. ``--channels shared`` routes every alert to one
+channel: alerts found in the same poll round then wait their turn for the Slack notifier's pacing
+(one message per second per channel, Slack's limit), which is real behaviour for a busy channel.
+
 Run: .venv/bin/python bench/latency.py [--trials 20] [--feeds 10] [--interval 30]
+     [--channels own|shared]
 """
 
 from __future__ import annotations
@@ -38,9 +45,25 @@ from tests.chat.slack.fake_slack import FakeSlack
 from tests.ingest.servers import FeedServer, SeenRequest
 
 CHANNEL = "C-LATENCY"
+"""The one channel of ``--channels shared``."""
 PACE_GAP = 1.5
 """Seconds: a post this soon after another to the channel may have waited for Slack pacing."""
-PLACES = ("Rafah", "Khan Younis", "Deir al-Balah", "Nuseirat", "Jabalia", "Beit Lahia")
+PLACES = (
+    "Rafah",
+    "Khan Younis",
+    "Deir al-Balah",
+    "Nuseirat",
+    "Jabalia",
+    "Beit Lahia",
+    "Beit Hanoun",
+    "Maghazi",
+    "Bureij",
+    "Zawaida",
+    "Al-Mawasi",
+    "Shati",
+)
+"""One place per feed: each feed's stories happen there, and with ``--channels own`` each place
+has its own topic routed to its own channel, as a desk with a channel per area would have it."""
 
 
 class TimedFeedServer(FeedServer):
@@ -55,10 +78,9 @@ class TimedFeedServer(FeedServer):
         self.arrivals.append((request.path, time.monotonic()))
 
 
-def story(trial: int) -> tuple[str, str, str]:
-    """(guid, headline, lead) of one trial's development: distinct numbers and places, so
-    deduplication never folds two trials into one story."""
-    place = PLACES[trial % len(PLACES)]
+def story(trial: int, place: str) -> tuple[str, str, str]:
+    """(guid, headline, lead) of one trial's development: distinct numbers, so deduplication
+    never folds two trials into one story."""
     count = 3 + trial * 7
     return (
         f"trial-{trial}",
@@ -68,7 +90,38 @@ def story(trial: int) -> tuple[str, str, str]:
     )
 
 
+def desk_config(folder: Path, config: Path, feeds: int, shared: bool) -> str:
+    """The routes of the run; for ``own`` channels also a topic per place, written with the
+    shipped topics into ``topics.toml`` that ``config`` takes its topics from."""
+    if shared:
+        return f'[[routes]]\nplatform = "slack"\nchannel = "{CHANNEL}"\n'
+    shipped = (ROOT / "config" / "default.toml").read_text(encoding="utf-8")
+    topics = [shipped[shipped.index("[[topics]]") :]]
+    routes = []
+    for f in range(feeds):
+        topics.append(
+            f'[[topics]]\nid = "area-{f}"\nname = "{PLACES[f]}"\nmin_score = 0.5\n'
+            f'terms = [{{ text = "{PLACES[f]}", weight = 1.0, fuzzy = false }}]\n'
+        )
+        routes.append(
+            f'[[routes]]\nplatform = "slack"\nchannel = "{channel_of(f)}"\ntopics = ["area-{f}"]\n'
+        )
+    (folder / "topics.toml").write_text("\n".join(topics), encoding="utf-8")
+    text = config.read_text(encoding="utf-8").splitlines()
+    text = ['topics_from = "topics.toml"' if t.startswith("topics_from") else t for t in text]
+    config.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return "\n".join(routes)
+
+
+def channel_of(feed: int) -> str:
+    return f"C-AREA-{feed}"
+
+
 async def main_async(args: argparse.Namespace) -> int:
+    if args.feeds > len(PLACES):
+        print(f"--feeds: at most {len(PLACES)} (one place each)", file=sys.stderr)
+        return 2
+    shared = args.channels == "shared"
     rng = random.Random(args.seed)
     fake = FakeSlack()
     await fake.start()
@@ -87,7 +140,7 @@ async def main_async(args: argparse.Namespace) -> int:
         feeds.serve(f"/f{f}.xml", rss(f"Wire {f}", items[f]))
     latencies: list[float] = []
     own: list[float] = []
-    posted: list[float] = []
+    posted: list[tuple[str, float]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -96,12 +149,14 @@ async def main_async(args: argparse.Namespace) -> int:
                 folder,
                 {f"wire{f}": (feeds.url(f"/f{f}.xml"), f"Wire {f}") for f in range(args.feeds)},
                 interval=f"{args.interval:g}s",
-                extra=(
+            )
+            routes = desk_config(folder, config, args.feeds, shared)
+            with config.open("a", encoding="utf-8") as out:
+                out.write(
                     "[flood]\nmax_alerts = 100\n\n"
                     f'[slack]\nmode = "http"\nport = {port}\napi_base_url = "{fake.base_url}"\n\n'
-                    f'[[routes]]\nplatform = "slack"\nchannel = "{CHANNEL}"\n'
-                ),
-            )
+                    f"{routes}"
+                )
             env = bot_env(
                 {
                     "SLACK_BOT_TOKEN": "xoxb-latency-bench",
@@ -118,7 +173,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 )
 
                 async def trial(n: int, f: int) -> None:
-                    guid, title, lead = story(n)
+                    guid, title, lead = story(n, PLACES[f])
+                    channel = CHANNEL if shared else channel_of(f)
                     await asyncio.sleep(rng.uniform(0, args.interval))
                     items[f].insert(0, (guid, title, lead, datetime.now(UTC)))
                     feeds.serve(f"/f{f}.xml", rss(f"Wire {f}", items[f]))
@@ -126,9 +182,9 @@ async def main_async(args: argparse.Namespace) -> int:
 
                     def arrived() -> float | None:
                         for call in fake.calls_to("chat.postMessage"):
-                            if title in str(call.params.get("text", "")) + str(
-                                call.params.get("blocks", "")
-                            ):
+                            if call.params.get("channel") == channel and title in str(
+                                call.params.get("text", "")
+                            ) + str(call.params.get("blocks", "")):
                                 return call.at
                         return None
 
@@ -140,7 +196,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     )
                     latencies.append(at - added)
                     own.append(at - fetched)
-                    posted.append(at)
+                    posted.append((channel, at))
 
                 async def lane(f: int) -> None:
                     for n in range(f, args.trials, args.feeds):
@@ -163,15 +219,16 @@ async def main_async(args: argparse.Namespace) -> int:
     # the PACE_GAP before it.
     alone = [
         o
-        for o, at in zip(own, posted, strict=True)
-        if not any(at - PACE_GAP <= other < at for other in posted)
+        for o, (channel, at) in zip(own, posted, strict=True)
+        if not any(c == channel and at - PACE_GAP <= t < at for c, t in posted)
     ]
     alone50 = pct(alone, 0.5) if alone else float("nan")
     alone95 = pct(alone, 0.95) if alone else float("nan")
     expected_wait = args.interval / 2
+    where = "one shared channel" if shared else "each feed's own channel"
     print(
         f"{len(latencies)} trials on {args.feeds} feeds polled every {args.interval:g} s by "
-        "`talks-bot run` (child process), alerts posted to a fake Slack via slack_sdk"
+        f"`talks-bot run` (child process), alerts posted to {where} of a fake Slack via slack_sdk"
     )
     print(
         f"  end to end : p50 {p50:6.2f} s  p95 {p95:6.2f} s  mean {statistics.mean(latencies):.2f} s"
@@ -188,11 +245,13 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     print(
         "reproduce: .venv/bin/python bench/latency.py "
-        f"--trials {args.trials} --feeds {args.feeds} --interval {args.interval:g} --seed {args.seed}"
+        f"--trials {args.trials} --feeds {args.feeds} --interval {args.interval:g} "
+        f"--seed {args.seed} --channels {args.channels}"
     )
     print(
         result_line(
             trials=len(latencies),
+            channels=1 if shared else args.feeds,
             interval_s=args.interval,
             p50_s=p50,
             p95_s=p95,
@@ -214,6 +273,12 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=10)
     parser.add_argument("--interval", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--channels",
+        choices=("own", "shared"),
+        default="own",
+        help="own: each feed's stories go to their own channel; shared: all to one channel",
+    )
     args = parser.parse_args()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))

@@ -196,9 +196,14 @@ def build(at: datetime, feeds: dict[str, list[Entry]], previous: dict[str, list[
 
 
 class AllPairs(Blocking):
-    """No blocking: every held report is a candidate, newest first."""
+    """No blocking once ``on``: every held report is a candidate, newest first. Before that (the
+    warm-up) it indexes as ours does, so both desks enter the race holding the same window."""
+
+    on = False
 
     def candidates(self, anchors: tuple[str, ...]) -> list[int]:
+        if not self.on:
+            return super().candidates(anchors)
         return sorted(self._live, reverse=True)
 
 
@@ -274,8 +279,11 @@ async def replay(
     all_pairs: bool,
     store_kind: str,
     skip: int = 0,
+    warmup: int = 0,
     trace: int = 0,
 ) -> Run:
+    """Replay ``days`` days after ``skip``; the ``warmup`` days before them are taken first by
+    our pipeline, untimed and uncounted, to fill the dedup window as a running desk has it."""
     run = Run(name)
     tmp = None
     if store_kind == "sqlite":
@@ -291,12 +299,19 @@ async def replay(
     notifier = NullNotifier()
     infos: dict[str, SourceInfo] = {}
     stream = Stream()
-    for poll in polls(path, period, days, skip, stream):
+    warmup = min(warmup, skip)
+    origin: datetime | None = None
+    total = days + warmup if days is not None else None
+    for poll in polls(path, period, total, skip - warmup, stream):
+        origin = origin or poll.at - period
+        warming = poll.at <= origin + timedelta(days=warmup)
+        if not warming and isinstance(desk.index._blocking, AllPairs):
+            desk.index._blocking.on = True
         started = time.perf_counter()
         batch: list[Report] = []
         for feed, body in poll.documents:
             info = infos.get(feed) or infos.setdefault(feed, SourceInfo(feed))
-            parsed = parse(body)
+            parsed = parse_feed(body) if warming else parse(body)
             reports: dict[str, Report] = {}
             for raw in parsed.items:
                 report = normalize_item(raw, info, poll.at)
@@ -313,6 +328,8 @@ async def replay(
                 tuple(outcome.deliveries.values()),
             )
         )
+        if warming:
+            continue
         for decision in outcome.decisions:
             if not decision.alerted:
                 continue
@@ -329,7 +346,7 @@ async def replay(
         run.entries += poll.entries
         run.reports += len(batch)
     run.late = stream.late
-    run.held = len(desk.index.stories)
+    run.held = len(desk.index)
     run.peak_rss_mb = peak_rss_mb()
     if trace:
         show_memory(trace)
@@ -416,9 +433,11 @@ async def main_async(args: argparse.Namespace) -> int:
         print("race skipped (--baseline-days 0)")
         ours = base = Run("skipped")
     else:
+        warm = min(args.warmup_days, args.baseline_start)
         print(
-            f"days {args.baseline_start + 1}-{args.baseline_start + args.baseline_days} "
-            "(from an empty store), both pipelines:"
+            f"days {args.baseline_start + 1}-{args.baseline_start + args.baseline_days}, both "
+            f"pipelines, after taking the {warm} days before untimed (same window for both; "
+            "stories counted include them):"
         )
         ours = await replay(
             "ours",
@@ -430,6 +449,7 @@ async def main_async(args: argparse.Namespace) -> int:
             all_pairs=False,
             store_kind=args.store,
             skip=args.baseline_start,
+            warmup=args.warmup_days,
         )
         describe(ours)
         base = await replay(
@@ -442,6 +462,7 @@ async def main_async(args: argparse.Namespace) -> int:
             all_pairs=True,
             store_kind=args.store,
             skip=args.baseline_start,
+            warmup=args.warmup_days,
         )
         describe(base)
     ratio = ours.rate / base.rate if base.rate else 0.0
@@ -472,6 +493,7 @@ async def main_async(args: argparse.Namespace) -> int:
             **{f"alerts_{t}": n for t, n in sorted(full.per_topic.items())},
             race_start_day=args.baseline_start + 1,
             race_days=args.baseline_days,
+            race_warmup_days=min(args.warmup_days, args.baseline_start),
             race_entries=ours.entries,
             race_ours_entries_per_s=ours.rate,
             race_baseline_entries_per_s=base.rate,
@@ -492,6 +514,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--baseline-start", type=int, default=6, help="days skipped before the race (7 Oct)"
+    )
+    parser.add_argument(
+        "--warmup-days",
+        type=int,
+        default=2,
+        help="days before the race both desks take untimed, to enter it with a full window",
     )
     parser.add_argument("--period", type=float, default=3.0, help="poll period in hours")
     parser.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
