@@ -8,6 +8,7 @@ secret written into the TOML file is itself a configuration error.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from datetime import timedelta
@@ -441,6 +442,13 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
 
 def _credential_problems(config: Config, secrets: Secrets) -> list[str]:
     problems = []
+    if config.bot.full_text and not all(
+        importlib.util.find_spec(name) for name in ("trafilatura", "lxml_html_clean")
+    ):
+        problems.append(
+            "bot.full_text: needs the article extractor: pip install 'talks-bot[fulltext]' "
+            "(or set full_text = false)"
+        )
     if config.slack is not None:
         if secrets.slack_bot_token is None:
             problems.append("slack: SLACK_BOT_TOKEN is not set: export it or put it in .env")
