@@ -144,3 +144,19 @@ def test_topics_can_come_from_another_file(tmp_path: Path) -> None:
     assert [t.id for t in settings.config.topics][:2] == ["rafah", "hostages"]
     missing = write(tmp_path, 'topics_from = "nowhere.toml"\n')
     assert problems_of(missing)[0].startswith("topics_from: cannot read topics from")
+
+
+def test_full_text_without_the_extractor_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "trafilatura" else real(name)
+    )
+    problems = problems_of(write(tmp_path, "[bot]\nfull_text = true\n"))
+    assert problems == [
+        "bot.full_text: needs the article extractor: pip install 'talks-bot[fulltext]' "
+        "(or set full_text = false)"
+    ]
