@@ -78,6 +78,22 @@ _INLINE = [
     ),
     re.compile(r"\s*\b[A-Z][\w.' -]{0,60}/\s*Getty Images\b\.?"),
 ]
+_NEEDLES: tuple[tuple[str, ...], ...] = (
+    ("appeared first on",),
+    ("exit mobile version",),
+    ("[",),
+    ("continue reading", "read more", "read the full"),
+    ("click here", "tap here"),
+    ("sign up ",),
+    ("updated",),
+    ("photo", "image", "picture", "credit"),
+    ("getty images",),
+    ("photo", "image", "credit"),
+    ("getty images",),
+)
+"""Per ``_INLINE`` pattern, words (case-folded) a line must contain for the pattern to match: most
+lines contain none, and a substring test is much cheaper than running a dozen expressions."""
+_INLINE_NEEDLES = tuple(zip(_NEEDLES, _INLINE, strict=True))
 
 # Lead-ins at the very start: bylines followed by a dateline, and the dateline itself.
 _BYLINE_START = re.compile(
@@ -140,8 +156,10 @@ def strip_boilerplate(text: str) -> str:
             continue
         if _is_boilerplate_line(line):
             continue
-        for pattern in _INLINE:
-            line = pattern.sub("", line)
+        lowered = line.casefold()
+        for needles, pattern in _INLINE_NEEDLES:
+            if any(n in lowered for n in needles):
+                line = pattern.sub("", line)
         line = _SPACES.sub(" ", line).strip()
         if line and not _is_boilerplate_line(line):
             lines.append(line)

@@ -243,7 +243,7 @@ class StoryIndex:
         if best is not None:
             score, _, held, member, likeness = best
             return self._attach(held, report, member.report.key, score, likeness.explanation)
-        return self._new(report, nearest)
+        return self._new(report, nearest, incoming)
 
     def _held_again(
         self, held: _Held, rkey: _ReportKey, report: Report
@@ -309,7 +309,10 @@ class StoryIndex:
         return decision, held.story
 
     def _new(
-        self, report: Report, nearest: tuple[float, _Member, Likeness] | None
+        self,
+        report: Report,
+        nearest: tuple[float, _Member, Likeness] | None,
+        incoming: Fingerprint | None = None,
     ) -> tuple[DedupDecision, Story]:
         story_id = story_id_for(report)
         while story_id in self._stories:  # the same key re-reported after its story expired
@@ -338,7 +341,7 @@ class StoryIndex:
         self._rarity.add_story(())
         self._add_member(held, first, _text_digest(report.text))
         held.best = (report.source, report.key)
-        self._index_lead(held)
+        self._index_lead(held, incoming)
         if nearest is None:
             decision = DedupDecision(Verdict.NEW, story_id, None, 0.0, "no similar story")
         else:
@@ -385,9 +388,10 @@ class StoryIndex:
         self._blocking.add(self._serial, print_.anchors)
         return self._serial
 
-    def _index_lead(self, held: _Held) -> None:
+    def _index_lead(self, held: _Held, lead_print: Fingerprint | None = None) -> None:
         """(Re)index the story's lead under its best headline, so a report with the same lead
-        but another headline still finds the story."""
+        but another headline still finds the story. ``lead_print``: that headline and lead's
+        fingerprint when the caller has it (a new story's first report), to save folding twice."""
         if held.lead_serial >= 0:
             self._blocking.discard(held.lead_serial)
             del self._entries[held.lead_serial]
@@ -397,7 +401,7 @@ class StoryIndex:
         if held.best is None or not held.story.text:
             return
         best = held.members[held.best]
-        held.lead_print = fingerprint(
+        held.lead_print = lead_print or fingerprint(
             best.report.title, held.story.text, anchors=self.settings.anchors
         )
         held.lead_serial = self._next_serial(held.story.id, None, held.lead_print)

@@ -211,7 +211,8 @@ STOPWORDS = frozenset(
 def fold(text: str) -> str:
     """Lower-case, accent-free, ASCII-punctuated, single-spaced form of ``text``."""
     text = unicodedata.normalize("NFKD", text.translate(_PUNCT_MAP))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # combining marks are never ASCII: most English copy skips this
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _SPACES.sub(" ", text).strip().casefold()
 
 
