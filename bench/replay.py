@@ -60,7 +60,7 @@ from bot.core.blocking import Blocking
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import ParsedFeed, Report, SourceHealth
-from bot.core.normalize import SourceInfo, normalize_item
+from bot.core.normalize import SourceInfo, identify, normalize_item
 from bot.core.ports import PollRecord, Store
 from bot.core.route import Route
 from bot.ingest.feeds import parse_feed
@@ -312,13 +312,19 @@ async def replay(
         for feed, body in poll.documents:
             info = infos.get(feed) or infos.setdefault(feed, SourceInfo(feed))
             parsed = parse_feed(body) if warming else parse(body)
+            # As the bot polls: compare identities with the store, then clean only what is new.
+            found = [(raw, identify(raw, info)) for raw in parsed.items]
+            known = await store.known_reports(feed, [i.key for _raw, i in found if i])
             reports: dict[str, Report] = {}
-            for raw in parsed.items:
-                report = normalize_item(raw, info, poll.at)
+            for raw, ident in found:
+                if ident is not None and (
+                    ident.key in reports or known.get(ident.key) == ident.title
+                ):
+                    continue
+                report = normalize_item(raw, info, poll.at, ident)
                 if report is not None and report.key not in reports:
                     reports[report.key] = report
-            known = await store.known_reports(feed, list(reports))
-            batch.extend(r for r in reports.values() if known.get(r.key) != r.title)
+            batch.extend(reports.values())
         batch.sort(key=lambda r: (r.published, r.source, r.key))
         outcome = await desk.take(batch, now_of=lambda r: r.published, quiet=lambda r: not r.dated)
         await store.commit_poll(

@@ -29,7 +29,7 @@ from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings, Outcome
 from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth
-from bot.core.normalize import SourceInfo, normalize_item
+from bot.core.normalize import SourceInfo, dated_times, identify, normalize_item
 from bot.core.ports import Notifier, PollRecord
 from bot.core.route import Route
 from bot.core.schedule import PollBounds, poll_interval, retry_delay
@@ -199,10 +199,10 @@ class TalksBot:
     def _info(self, source: SourceConfig) -> SourceInfo:
         return SourceInfo(source.name, source.outlet, source.weight, source.aggregator)
 
-    async def _fetch_reports(
+    async def _fetch_items(
         self, source: SourceConfig, health: SourceHealth, now: datetime
-    ) -> tuple[SourceHealth, list[Report] | None, PollSummary]:
-        """Fetch and read one source. Returns (health, reports or None when unchanged, summary)."""
+    ) -> tuple[SourceHealth, list[RawItem] | None, PollSummary]:
+        """Fetch and parse one source. Returns (health, items or None when unchanged, summary)."""
         summary = PollSummary(source.name, ok=True)
         url = resolve_url(source.url, self.settings.base_dir)
         try:
@@ -238,15 +238,9 @@ class TalksBot:
             return self._failed(health, message, now, None), None, summary_error(summary, message)
         for problem in problems:
             log.warning("source %s: %s", source.name, problem)
-        info = self._info(source)
-        reports: dict[str, Report] = {}
-        for raw in raws:
-            report = normalize_item(raw, info, now)
-            if report is not None and report.key not in reports:
-                reports[report.key] = report
         summary.items = len(raws)
         health = self._succeeded(health, now, result.etag, result.last_modified)
-        return health, list(reports.values()), summary
+        return health, raws, summary
 
     def _succeeded(
         self, health: SourceHealth, now: datetime, etag: str | None, last_modified: str | None
@@ -308,7 +302,7 @@ class TalksBot:
         before: SourceHealth,
         health: SourceHealth,
         summary: PollSummary,
-        reports: Sequence[Report] | None,
+        items: Sequence[RawItem] | None,
         new_items: int,
         now: datetime,
     ) -> SourceHealth:
@@ -319,7 +313,7 @@ class TalksBot:
         interval = poll_interval(
             self.poll_bounds(source),
             now,
-            published=None if reports is None else [r.published for r in reports if r.dated],
+            published=None if items is None else dated_times(items, now),
             new_items=new_items,
             previous=previous,
             max_age=summary.cache_max_age,
@@ -336,10 +330,36 @@ class TalksBot:
             return replace(stored, url=url, etag=None, last_modified=None)
         return stored
 
-    async def _new_reports(self, source: str, reports: list[Report]) -> list[Report]:
-        """Drop reports the store already holds unchanged (most of every poll)."""
-        known = await self.store.known_reports(source, [r.key for r in reports])
-        fresh = [r for r in reports if known.get(r.key) != r.title]
+    async def _new_reports(
+        self, source: SourceConfig, items: Sequence[RawItem], now: datetime
+    ) -> list[Report]:
+        """The items the store does not already hold unchanged (most of every poll), as reports.
+
+        Identities (key and headline) are compared first, so held items never pay for HTML and
+        boilerplate cleaning; a feed's duplicate keys keep their first item.
+        """
+        info = self._info(source)
+        found = [(raw, identify(raw, info)) for raw in items]
+        untitled = [normalize_item(raw, info, now) for raw, ident in found if ident is None]
+        keys = [i.key for _raw, i in found if i] + [r.key for r in untitled if r]
+        known = await self.store.known_reports(source.name, keys)
+        reports: dict[str, Report] = {}
+        seen: set[str] = set()
+        for raw, ident in found:
+            if ident is None or ident.key in seen:
+                continue
+            seen.add(ident.key)
+            if known.get(ident.key) != ident.title:
+                report = normalize_item(raw, info, now, ident)
+                if report is not None:
+                    reports[report.key] = report
+        for untitled_report in untitled:
+            if untitled_report is None or untitled_report.key in seen:
+                continue
+            seen.add(untitled_report.key)
+            if known.get(untitled_report.key) != untitled_report.title:
+                reports[untitled_report.key] = untitled_report
+        fresh = list(reports.values())
         if self.config.bot.full_text:
             fresh = list(await asyncio.gather(*(self._with_full_text(r) for r in fresh)))
         return fresh
@@ -371,15 +391,15 @@ class TalksBot:
         due = before.next_poll_after
         if not force and before.consecutive_failures and due is not None and now < due:
             return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
-        health, reports, summary = await self._fetch_reports(source, before, now)
-        if reports is None:
+        health, items, summary = await self._fetch_items(source, before, now)
+        if items is None:
             if summary.ok:
                 health = self._reschedule(source, before, health, summary, None, 0, now)
             summary.next_poll = health.next_poll_after
             await self.store.save_source(health)
             return summary
         first_poll = health.first_polled is None
-        fresh = await self._new_reports(source.name, reports)
+        fresh = await self._new_reports(source, items, now)
         fresh.sort(key=lambda r: (r.published, r.key))
         # Decided and saved under the outbox lock: the courier cannot record a send in between
         # and have it overwritten by the desk's older copy of the delivery.
@@ -394,7 +414,7 @@ class TalksBot:
                 first_polled=health.first_polled or now,
                 items_seen=health.items_seen + len(fresh),
             )
-            health = self._reschedule(source, before, health, summary, reports, len(fresh), now)
+            health = self._reschedule(source, before, health, summary, items, len(fresh), now)
             summary.next_poll = health.next_poll_after
             await self._commit(health, outcome)
         self._summarise(summary, outcome, len(fresh))
@@ -419,10 +439,10 @@ class TalksBot:
         healths: list[SourceHealth] = []
         for source in self.sources:
             health = await self._health(source)
-            health, reports, summary = await self._fetch_reports(source, health, now)
+            health, items, summary = await self._fetch_items(source, health, now)
             cycle.polls.append(summary)
-            if reports:
-                fresh = await self._new_reports(source.name, reports)
+            if items:
+                fresh = await self._new_reports(source, items, now)
                 batch.extend(fresh)
                 summary.new_reports = len(fresh)
                 health = replace(

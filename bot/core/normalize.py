@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -199,31 +200,61 @@ class SourceInfo:
     """Items name their real outlet (Google News search feeds and the like)."""
 
 
-def normalize_item(raw: RawItem, source: SourceInfo, now: datetime) -> Report | None:
-    """Clean one raw item into a report; None when it has neither headline nor text.
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a report will be known by: its key and its headline, as ``normalize_item`` sets them."""
 
-    ``now`` is when the item was first seen; it stands in for a missing or implausible date.
+    key: str
+    title: str
+    outlet: str
+
+
+def identify(raw: RawItem, source: SourceInfo) -> Identity | None:
+    """The key and final headline of an item, without reading its text.
+
+    Most items of every poll are already held unchanged; comparing identities with the store
+    first spares them the HTML and boilerplate work. None when the headline would have to come
+    from the text (an item without a title): then only ``normalize_item`` can tell.
     """
     title = clean_title(raw.title)
-    if title.casefold().strip(" .…»>") in _JUNK_TITLES:
-        title = ""
-    text = strip_boilerplate(html_to_text(raw.summary))
-    if not title:
-        if not text:
-            return None
-        first_line = text.split("\n", 1)[0]
-        title = first_line if len(first_line) <= 120 else first_line[:117].rsplit(" ", 1)[0] + "…"
+    if not title or title.casefold().strip(" .…»>") in _JUNK_TITLES:
+        return None
     outlet = raw.outlet.strip() if raw.outlet and raw.outlet.strip() else None
     if outlet or source.aggregator:
         title, outlet = split_outlet_suffix(title, outlet)
     outlet = outlet or source.outlet or source.name
+    return Identity(item_key(raw, source.name, title), title, outlet)
+
+
+def normalize_item(
+    raw: RawItem, source: SourceInfo, now: datetime, identity: Identity | None = None
+) -> Report | None:
+    """Clean one raw item into a report; None when it has neither headline nor text.
+
+    ``now`` is when the item was first seen; it stands in for a missing or implausible date.
+    ``identity``, when the caller already has it from ``identify``, saves doing that work twice.
+    """
+    text = strip_boilerplate(html_to_text(raw.summary))
+    identity = identity or identify(raw, source)
+    if identity is None:
+        if not text:
+            return None
+        first_line = text.split("\n", 1)[0]
+        title = first_line if len(first_line) <= 120 else first_line[:117].rsplit(" ", 1)[0] + "…"
+        outlet = raw.outlet.strip() if raw.outlet and raw.outlet.strip() else None
+        if outlet or source.aggregator:
+            title, outlet = split_outlet_suffix(title, outlet)
+        identity = Identity(
+            item_key(raw, source.name, title), title, outlet or source.outlet or source.name
+        )
+    title, outlet = identity.title, identity.outlet
     if source.aggregator and text and fold(title)[:60] in fold(text):
         # Aggregators describe an item with the list of related headlines, not a lead.
         text = ""
-    published, dated = _published(raw.published, now)
+    published, dated = published_time(raw.published, now)
     text = text.replace("\n", " ").strip()
     return Report(
-        key=item_key(raw, source.name, title),
+        key=identity.key,
         source=source.name,
         outlet=outlet,
         title=title,
@@ -236,7 +267,13 @@ def normalize_item(raw: RawItem, source: SourceInfo, now: datetime) -> Report | 
     )
 
 
-def _published(value: datetime | None, now: datetime) -> tuple[datetime, bool]:
+def dated_times(items: Sequence[RawItem], now: datetime) -> list[datetime]:
+    """The plausible publication times of ``items`` (for pacing polls), in UTC."""
+    return [when for raw in items for when, dated in [published_time(raw.published, now)] if dated]
+
+
+def published_time(value: datetime | None, now: datetime) -> tuple[datetime, bool]:
+    """(time, dated): a feed's date in UTC, or ``now`` when it is missing or implausible."""
     if value is None or value.tzinfo is None:
         return now, False
     if value.year < MIN_PLAUSIBLE_YEAR or value > now + FUTURE_TOLERANCE:

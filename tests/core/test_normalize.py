@@ -132,3 +132,35 @@ def test_double_escaped_entities_are_decoded() -> None:
 
 def test_link_text_items_are_not_reports() -> None:
     assert normalize_item(raw(title="More &raquo;", summary=None), SourceInfo("wire"), NOW) is None
+
+
+def test_identify_gives_the_key_and_headline_normalisation_will() -> None:
+    """Polls skip held items by identity before cleaning them: the two must always agree."""
+    from pathlib import Path
+
+    from bot.core.normalize import identify
+    from bot.errors import FeedError
+    from bot.ingest.feeds import parse_feed
+
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+    checked = 0
+    for path in sorted(folder.iterdir()):
+        try:
+            parsed = parse_feed(path.read_bytes())
+        except FeedError:  # the deliberately broken fixtures
+            continue
+        for aggregator in (False, True):
+            info = SourceInfo(path.stem, aggregator=aggregator)
+            for item in parsed.items:
+                report = normalize_item(item, info, NOW)
+                ident = identify(item, info)
+                if ident is None:
+                    continue
+                assert report is not None
+                assert (ident.key, ident.title, ident.outlet) == (
+                    report.key,
+                    report.title,
+                    report.outlet,
+                )
+                checked += 1
+    assert checked > 20
