@@ -55,10 +55,10 @@ from common import (
     shared_data,
 )
 
+from bot.app import desk_settings
 from bot.config import Settings, load_config
 from bot.core.blocking import Blocking
-from bot.core.dedup import DedupSettings
-from bot.core.desk import Desk, DeskSettings
+from bot.core.desk import Desk
 from bot.core.models import ParsedFeed, Report, SourceHealth
 from bot.core.normalize import SourceInfo, identify, normalize_item
 from bot.core.ports import PollRecord, Store
@@ -247,15 +247,7 @@ def make_desk(settings: Settings, store: Store, *, all_pairs: bool) -> Desk:
         store,
         cfg.topic_models,
         routes,
-        DeskSettings(
-            max_item_age=cfg.bot.max_item_age,
-            urgent_score=cfg.bot.urgent_score,
-            summary_chars=cfg.bot.summary_max_chars,
-            summary_sentences=cfg.bot.summary_sentences,
-            flood_max=cfg.flood.max_alerts,
-            flood_per=cfg.flood.per,
-            dedup=DedupSettings(window=cfg.bot.dedup_window),
-        ),
+        desk_settings(cfg),
     )
     if all_pairs:
         desk.index._blocking = AllPairs()

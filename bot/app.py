@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.chat.console import ConsoleNotifier
-from bot.config import Settings, SourceConfig
+from bot.config import Config, Settings, SourceConfig
 from bot.core.boilerplate import strip_boilerplate
 from bot.core.commands import Commands, build_status
 from bot.core.courier import Courier, CourierReport
@@ -47,6 +47,19 @@ only queues coroutines on the database and the outbox lock (1,000 at once ran 2x
 
 STUB_CHARS = 160
 """A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
+
+
+def desk_settings(config: Config) -> DeskSettings:
+    """The desk's tuning, as the configuration sets it."""
+    return DeskSettings(
+        max_item_age=config.bot.max_item_age,
+        urgent_score=config.bot.urgent_score,
+        summary_chars=config.bot.summary_max_chars,
+        summary_sentences=config.bot.summary_sentences,
+        flood_max=config.flood.max_alerts,
+        flood_per=config.flood.per,
+        dedup=DedupSettings(window=config.bot.dedup_window),
+    )
 
 
 def utcnow() -> datetime:
@@ -139,15 +152,7 @@ class TalksBot:
             self.store,
             self.topics,
             self.routes,
-            DeskSettings(
-                max_item_age=cfg.bot.max_item_age,
-                urgent_score=cfg.bot.urgent_score,
-                summary_chars=cfg.bot.summary_max_chars,
-                summary_sentences=cfg.bot.summary_sentences,
-                flood_max=cfg.flood.max_alerts,
-                flood_per=cfg.flood.per,
-                dedup=DedupSettings(window=cfg.bot.dedup_window),
-            ),
+            desk_settings(cfg),
             source_weights={s.name: s.weight for s in self.sources},
         )
         self.courier = Courier(
