@@ -143,7 +143,12 @@ class Desk:
         return outcome
 
     def rescore(self, story: Story) -> Story:
-        """Score a story against every topic and write its summary."""
+        """Score a story against every topic and write its summary.
+
+        Only a story that scores on some topic can reach a reader, so only such a story gets a
+        summary: most of a general news stream scores nothing, and is rescored (and summarised)
+        again if a later report makes it relevant.
+        """
         weight = max((self.source_weights.get(r.source, 1.0) for r in story.reports), default=1.0)
         scores = self.matcher.score(
             story.title, story.text, outlets=len(story.outlets), source_weight=weight
@@ -152,6 +157,8 @@ class Desk:
         for score in scores:
             if score.score > 0:
                 terms.extend(m.matched for m in score.matches)
+        if not terms:
+            return replace(story, scores=scores, summary="")
         summary = summarize(
             story.title,
             story.text,
