@@ -13,7 +13,7 @@ Reproduce::
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,16 +31,6 @@ from tests.faults.harness import (
     until_all_delivered,
 )
 from tests.ingest.servers import FeedServer
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FaultySlack]:
-    server = FaultySlack()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -38,16 +38,6 @@ from tests.faults.harness import (
     until_all_delivered,
 )
 from tests.ingest.servers import FeedServer
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FaultySlack]:
-    server = FaultySlack()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 async def test_poll_whose_save_failed_is_decided_again_and_alerts(
