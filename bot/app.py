@@ -13,7 +13,6 @@ import contextlib
 import logging
 import random
 import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -689,9 +688,3 @@ def summary_error(summary: PollSummary, error: str) -> PollSummary:
     summary.ok = False
     summary.error = error
     return summary
-
-
-def print_problems(problems: Sequence[str], stream: TextIO | None = None) -> None:
-    stream = stream or sys.stderr
-    for problem in problems:
-        stream.write(f"config error: {problem}\n")

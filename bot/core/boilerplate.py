@@ -42,58 +42,77 @@ _BYLINE_LINE = re.compile(
     + r")*(?:\s*[,|]\s*[A-Z][\w .&'-]{1,40})?\.?$"
 )
 
-# Boilerplate inside running text.
-_INLINE = [
+# Boilerplate inside running text, each pattern with the case-folded words a line must contain
+# for it to match: most lines contain none, and a substring test is much cheaper than running
+# a dozen expressions.
+_INLINE: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     # WordPress footer: "The post <title> appeared first on <site>."
-    re.compile(r"\s*\bThe post\b.{1,300}?\bappeared first on\b[^.\n]{1,120}\.?", re.IGNORECASE),
-    re.compile(r"\s*\bExit mobile version\b", re.IGNORECASE),
-    re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]"),
-    re.compile(
-        r"\s*\b(?:Continue reading|Read more|Read the full (?:story|article))\b"
-        r"(?:\s*(?:\.\.\.|…|→|»|at\s+[\w.]+))?\.?\s*$",
-        re.IGNORECASE | re.MULTILINE,
+    (
+        ("appeared first on",),
+        re.compile(r"\s*\bThe post\b.{1,300}?\bappeared first on\b[^.\n]{1,120}\.?", re.IGNORECASE),
     ),
-    re.compile(
-        r"(?:^|(?<=[.!?]))\s*(?:Click|Tap) here\b[^.!?\n]*[.!?]?", re.IGNORECASE | re.MULTILINE
+    (
+        ("exit mobile version",),
+        re.compile(r"\s*\bExit mobile version\b", re.IGNORECASE),
     ),
-    re.compile(
-        r"(?:^|(?<=[.!?]))\s*Sign up (?:for|to)\b[^.!?\n]*[.!?]?", re.IGNORECASE | re.MULTILINE
+    (
+        ("[",),
+        re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]"),
     ),
-    re.compile(
-        r"(?:^|(?<=[.!?]))\s*This (?:story|article|report) (?:has been|was|is being) updated\b"
-        r"[^\n]*?(?:[.!?](?=\s|$)|$)",
-        re.IGNORECASE | re.MULTILINE,
+    (
+        ("continue reading", "read more", "read the full"),
+        re.compile(
+            r"\s*\b(?:Continue reading|Read more|Read the full (?:story|article))\b"
+            r"(?:\s*(?:\.\.\.|…|→|»|at\s+[\w.]+))?\.?\s*$",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+    ),
+    (
+        ("click here", "tap here"),
+        re.compile(
+            r"(?:^|(?<=[.!?]))\s*(?:Click|Tap) here\b[^.!?\n]*[.!?]?", re.IGNORECASE | re.MULTILINE
+        ),
+    ),
+    (
+        ("sign up ",),
+        re.compile(
+            r"(?:^|(?<=[.!?]))\s*Sign up (?:for|to)\b[^.!?\n]*[.!?]?", re.IGNORECASE | re.MULTILINE
+        ),
+    ),
+    (
+        ("updated",),
+        re.compile(
+            r"(?:^|(?<=[.!?]))\s*This (?:story|article|report) (?:has been|was|is being) updated\b"
+            r"[^\n]*?(?:[.!?](?=\s|$)|$)",
+            re.IGNORECASE | re.MULTILINE,
+        ),
     ),
     # Photo credits in brackets: "(Photo by Jane Doe / AFP)", "(Getty Images)", "(AP Photo/...)"
-    re.compile(
-        r"\s*[(\[](?:(?:AP\s+)?Photos?|Photograph|Image|Picture|Credit|File photo)"
-        r"\b[^()\[\]]{0,120}[)\]]",
-        re.IGNORECASE,
+    (
+        ("photo", "image", "picture", "credit"),
+        re.compile(
+            r"\s*[(\[](?:(?:AP\s+)?Photos?|Photograph|Image|Picture|Credit|File photo)"
+            r"\b[^()\[\]]{0,120}[)\]]",
+            re.IGNORECASE,
+        ),
     ),
-    re.compile(r"\s*[(\[][^()\[\]]{0,80}Getty Images[)\]]", re.IGNORECASE),
+    (
+        ("getty images",),
+        re.compile(r"\s*[(\[][^()\[\]]{0,80}Getty Images[)\]]", re.IGNORECASE),
+    ),
     # Trailing credit after the text: "... on Sunday. Photograph: Jane Doe/Reuters"
-    re.compile(
-        r"(?<=[.!?\"”])\s*(?:Photo(?:graph)?|Image|Credit)s?:\s*[^\n]{0,120}$",
-        re.IGNORECASE | re.MULTILINE,
+    (
+        ("photo", "image", "credit"),
+        re.compile(
+            r"(?<=[.!?\"”])\s*(?:Photo(?:graph)?|Image|Credit)s?:\s*[^\n]{0,120}$",
+            re.IGNORECASE | re.MULTILINE,
+        ),
     ),
-    re.compile(r"\s*\b[A-Z][\w.' -]{0,60}/\s*Getty Images\b\.?"),
-]
-_NEEDLES: tuple[tuple[str, ...], ...] = (
-    ("appeared first on",),
-    ("exit mobile version",),
-    ("[",),
-    ("continue reading", "read more", "read the full"),
-    ("click here", "tap here"),
-    ("sign up ",),
-    ("updated",),
-    ("photo", "image", "picture", "credit"),
-    ("getty images",),
-    ("photo", "image", "credit"),
-    ("getty images",),
+    (
+        ("getty images",),
+        re.compile(r"\s*\b[A-Z][\w.' -]{0,60}/\s*Getty Images\b\.?"),
+    ),
 )
-"""Per ``_INLINE`` pattern, words (case-folded) a line must contain for the pattern to match: most
-lines contain none, and a substring test is much cheaper than running a dozen expressions."""
-_INLINE_NEEDLES = tuple(zip(_NEEDLES, _INLINE, strict=True))
 
 # Lead-ins at the very start: bylines followed by a dateline, and the dateline itself.
 _BYLINE_START = re.compile(
@@ -157,7 +176,7 @@ def strip_boilerplate(text: str) -> str:
         if _is_boilerplate_line(line):
             continue
         lowered = line.casefold()
-        for needles, pattern in _INLINE_NEEDLES:
+        for needles, pattern in _INLINE:
             if any(n in lowered for n in needles):
                 line = pattern.sub("", line)
         line = _SPACES.sub(" ", line).strip()

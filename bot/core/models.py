@@ -154,10 +154,6 @@ class Story:
         return tuple(seen)
 
     @property
-    def lead_outlet(self) -> str:
-        return self.reports[0].outlet if self.reports else ""
-
-    @property
     def best(self) -> TopicScore | None:
         """The highest topic score, or None when nothing scored."""
         scored = [s for s in self.scores if s.score > 0]

@@ -27,9 +27,6 @@ class Route:
     style: str = "full"
     digest_cron: str = ""
 
-    def wants(self, topic: str) -> bool:
-        return ALL_TOPICS in self.topics or topic in self.topics
-
 
 @dataclass(frozen=True, slots=True)
 class Target:
