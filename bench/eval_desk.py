@@ -416,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window", choices=sorted(WINDOWS), action="append")
     parser.add_argument("--show", action="store_true", help="also list every push")
+    parser.add_argument("--topic-errors", action="store_true", help="list rows tagged wrongly")
     parser.add_argument("--check", action="store_true", help="exit 1 below the baseline")
     args = parser.parse_args(argv)
     folder = shared_data("gaza-news")
@@ -447,6 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.show:
             for row in desk.pushes:
                 print(f"  push      {row.relevance} {row.story}  «{row.title}»")
+        if args.topic_errors:
+            for row in rows:
+                got = desk.topics.get(row.line, frozenset())
+                for topic in TARGET_TOPICS:
+                    if (topic in got) != (topic in row.topics):
+                        kind = "extra" if topic in got else "missing"
+                        print(f"  {kind:<9} {topic:<15} {row.line} «{row.title}»")
     if len(names) > 1:
         rows_d, pooled_d = _pool(parts_desk)
         rows_b, pooled_b = _pool(parts_base)

@@ -97,6 +97,8 @@ class _Hit:
     similarity: float
     start: int
     """Token index."""
+    length: int = 1
+    """Tokens covered (for the parts of composite forms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +134,46 @@ class _Lexicon:
         self._by_first: dict[str, list[int]] = {}
         self._fuzzy_by_prefix: dict[str, list[int]] = {}
         self._sets = 0
+        self._composites: list[_Composite] = []
+        self._parts: dict[tuple[str, ...], int] = {}
+        """Words of each part of a composite form -> its part id."""
+        self._parts_set = -1
+        """The internal phrase set whose hits are the parts' positions (-1: none yet)."""
 
     def add_set(self, entries: Sequence[tuple[Sequence[str], bool]]) -> int:
         """Register a phrase set (each entry: its written forms, and whether fuzzy); its id."""
         set_id = self._sets
         self._sets += 1
         for entry, (forms, fuzzy) in enumerate(entries):
-            written = {_tokens(f) for f in forms} - {()}
+            plain = []
+            for form in forms:
+                composite = _split_composite(form)
+                if composite is None:
+                    plain.append(form)
+                else:
+                    self._add_composite(composite, _Owner(set_id, entry, False))
+            written = {_tokens(f) for f in plain} - {()}
             # "cease fire" also finds "ceasefire"
             written |= {("".join(t),) for t in written if len(t) > 1}
             for tokens in written:
                 self._add_form(tokens, _Owner(set_id, entry, fuzzy))
         return set_id
+
+    def _add_composite(self, spec: tuple[tuple[str, ...], bool], owner: _Owner) -> None:
+        parts, ordered = spec
+        if self._parts_set < 0:
+            self._parts_set = self._sets
+            self._sets += 1
+        ids = []
+        for part in parts:
+            part_id = self._parts.get(part)
+            if part_id is None:
+                part_id = self._parts[part] = len(self._parts)
+                self._add_form(part, _Owner(self._parts_set, part_id, False))
+                if len(part) > 1:
+                    self._add_form(("".join(part),), _Owner(self._parts_set, part_id, False))
+            ids.append(part_id)
+        self._composites.append(_Composite(tuple(ids), ordered, owner))
 
     def _add_form(self, tokens: tuple[str, ...], owner: _Owner) -> None:
         index = self._by_tokens.get(tokens)
@@ -173,12 +203,39 @@ class _Lexicon:
                     continue
                 matched = " ".join(tokens[i : i + n])
                 for owner in form.owners:
-                    found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, i))
+                    found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, i, n))
                 for k in range(i, i + n):
                     claimed[k] = True
+        for i in range(count - 1):
+            # A compound written in two words ("cease fire") finds its one-word form.
+            index = self._by_tokens.get((tokens[i] + tokens[i + 1],))
+            if index is not None:
+                matched = f"{tokens[i]} {tokens[i + 1]}"
+                for owner in self._forms[index].owners:
+                    found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, i, 2))
+                claimed[i] = claimed[i + 1] = True
+        if self._composites:
+            self._find_composites(found)
         if self._fuzzy_by_prefix:
             self._find_fuzzy(tokens, claimed, found)
         return found
+
+    def _find_composites(self, found: list[list[_Hit]]) -> None:
+        """Composite forms whose parts were all found, near each other or anywhere."""
+        at: dict[int, list[_Hit]] = {}
+        for hit in found[self._parts_set]:
+            at.setdefault(hit.entry, []).append(hit)
+        if not at:
+            return
+        for composite in self._composites:
+            if not all(p in at for p in composite.parts):
+                continue
+            chain = _chain(composite, at)
+            if chain is None:
+                continue
+            matched = " … ".join(h.matched for h in chain)
+            owner = composite.owner
+            found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, chain[0].start))
 
     def _candidates(self, token: str) -> Iterable[int]:
         yield from self._by_first.get(token, ())
@@ -207,6 +264,46 @@ class _Lexicon:
                 for owner in form.owners:
                     if owner.fuzzy:
                         found[owner.set_id].append(_Hit(owner.entry, written, similarity, i))
+
+
+NEAR_WORDS = 3
+"""In a composite form "A ... B", at most this many words may stand between A and B."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Composite:
+    """A form of several parts: "A ... B" (in this order, near each other) or "A + B" (each
+    anywhere in the same text)."""
+
+    parts: tuple[int, ...]
+    ordered: bool
+    owner: _Owner
+
+
+def _split_composite(form: str) -> tuple[tuple[tuple[str, ...], ...], bool] | None:
+    """The parts of a composite form and whether they are ordered; None for a plain phrase."""
+    for mark, ordered in ((" ... ", True), (" + ", False)):
+        if mark in form:
+            parts = tuple(_tokens(p) for p in form.split(mark))
+            parts = tuple(p for p in parts if p)
+            return (parts, ordered) if len(parts) > 1 else None
+    return None
+
+
+def _chain(composite: _Composite, at: dict[int, list[_Hit]]) -> list[_Hit] | None:
+    """The hits of each part that make the composite match (earliest first), or None."""
+    if not composite.ordered:
+        return [min(at[p], key=lambda h: h.start) for p in composite.parts]
+    chain: list[_Hit] = []
+    for part in composite.parts:
+        hits = sorted(at[part], key=lambda h: h.start)
+        if chain:
+            end = chain[-1].start + chain[-1].length
+            hits = [h for h in hits if end <= h.start <= end + NEAR_WORDS]
+        if not hits:
+            return None
+        chain.append(hits[0])
+    return chain
 
 
 def _same_words(form: tuple[str, ...], tokens: Sequence[str], i: int) -> bool:
