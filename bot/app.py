@@ -144,6 +144,7 @@ class TalksBot:
                 r.min_score,
                 r.style,
                 r.digest,
+                r.push,
             )
             for r in cfg.routes
         ]
@@ -166,6 +167,9 @@ class TalksBot:
             sources=[s.name for s in self.sources],
         )
         self._wake = asyncio.Event()
+        self._briefings_due: set[Destination] = set()
+        """Destinations whose scheduled digest is due: the courier's next round sends them the
+        background held for it."""
         self._desk_loaded = False
         self._scheduler: Any = None
         """The running APScheduler (set by ``run``): each poll moves its own next run."""
@@ -180,7 +184,15 @@ class TalksBot:
 
     async def open(self) -> None:
         await self.store.open()
-        loaded = await self.desk.start(self.clock())
+        try:
+            loaded = await self.desk.start(self.clock())
+        except StoreError as exc:
+            # A database that answered the migrations and then dropped the connection: start
+            # anyway; the desk is loaded before its first decision (``_ready_desk``).
+            log.warning(
+                "recent stories not loaded yet, trying again before the first poll: %s", exc
+            )
+            return
         self._desk_loaded = True
         log.debug("loaded %d recent stories into the dedup window", loaded)
 
@@ -538,6 +550,8 @@ class TalksBot:
         )
         notifier = self.notifiers.get(route.destination.platform)
         if notifier is None or not alerts:
+            self._briefings_due.add(route.destination)
+            self._wake.set()
             return
         digest = Digest(
             id=f"briefing-{now:%Y%m%d%H%M}",
@@ -549,6 +563,11 @@ class TalksBot:
             await notifier.send_digest(route.destination, digest)
         except TalksBotError as exc:
             log.error("briefing to %s failed: %s", route.destination.label, exc)
+        finally:
+            # The background this route held for its digest goes out with it, from the courier's
+            # own round (one round at a time: two could post the same delivery twice).
+            self._briefings_due.add(route.destination)
+            self._wake.set()
 
     # --- running -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, extra_tasks: Sequence[Any] = ()) -> None:
@@ -659,12 +678,15 @@ class TalksBot:
             # Cleared before the round, not after: a poll that saves alerts while this round is
             # sending wakes the next round at once instead of waiting out the timeout.
             self._wake.clear()
+            briefings, self._briefings_due = self._briefings_due, set()
             try:
                 # Once stopping, no new message is started: the rest stays pending for next time.
-                await self.courier.run_once(stop=stop)
+                await self.courier.run_once(stop=stop, briefings=briefings)
             except StoreError as exc:
+                self._briefings_due |= briefings
                 log.error("outbox not reachable, retrying: %s", exc)
             except Exception:
+                self._briefings_due |= briefings
                 log.exception("delivery round crashed; retrying")
             if stop.is_set():
                 return

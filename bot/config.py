@@ -218,6 +218,9 @@ class RouteConfig(_Strict):
     style: Literal["full", "compact"] = "full"
     digest: str = ""
     """Cron expression for a scheduled briefing to this route, e.g. "0 7,19 * * *"; empty: none."""
+    push: Literal["developments", "all"] = "developments"
+    """"developments": background (analysis, explainers, warnings) waits for the digest, or is
+    pushed marked as background when the route has none; "all": everything is pushed."""
 
     @field_validator("digest")
     @classmethod

@@ -1,8 +1,9 @@
 """The console notifier: readable alerts in a terminal, or JSON Lines for scripts and evaluations.
 
-JSON Lines output has one line per decision a reader would see: ``event: "alert"`` for each
-alerted development (folded ones carry the ``digest`` they went into) and ``event: "update"`` for
-in-place updates, so an evaluation can count alerts exactly.
+JSON Lines output has one line per decision a reader would see: ``event: "alert"`` for each push,
+``event: "queued"`` for each story that went into a digest instead (flood control's, or the
+background a route holds for its scheduled digest; ``digest`` names it) and ``event: "update"`` for
+in-place updates, so an evaluation can tell a push from a digest line by the event alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.core.messages import BACKGROUND_MARK, follows_line
 from bot.core.models import Alert, Destination, Digest
 from bot.core.replies import Reply
 
@@ -45,7 +47,7 @@ class ConsoleNotifier:
         if self.jsonl:
             self._json("alert", destination, alert, message_id=message_id)
         else:
-            self._text("ALERT", alert)
+            self._text("BACKGROUND" if alert.tier == BACKGROUND_MARK else "ALERT", alert)
         return message_id
 
     async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
@@ -58,7 +60,7 @@ class ConsoleNotifier:
         message_id = f"console-{next(self._ids)}"
         if self.jsonl:
             for alert in digest.alerts:
-                self._json("alert", destination, alert, message_id=message_id, digest=digest.id)
+                self._json("queued", destination, alert, message_id=message_id, digest=digest.id)
             return message_id
         rule = "─" * 3
         self.out.write(f"\n{rule} DIGEST {digest.title or ''} [{digest.id}]\n")
@@ -86,6 +88,10 @@ class ConsoleNotifier:
             lines.extend(textwrap.wrap(alert.summary, _WIDTH))
         source = outlets_line(alert.outlets)
         lines.append(" · ".join(part for part in (source, when, alert.url) if part))
+        if alert.follows_title:
+            lines.append(
+                " · ".join(p for p in (follows_line(alert.follows_title), alert.follows_url) if p)
+            )
         hint = f"why: {alert.why_hint}  " if alert.why_hint else ""
         lines.append(f"{hint}[talks-bot why {alert.story_id}]")
         if alert.mentions:
@@ -115,6 +121,8 @@ class ConsoleNotifier:
             "summary": alert.summary,
             "matched_terms": list(alert.matched_terms),
             "why": alert.why_hint,
+            "tier": alert.tier,
+            "follows": alert.follows_title,
             "destination": destination.label,
             "message_id": message_id,
             "digest": digest,

@@ -24,12 +24,13 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.core.desk import FOLD
+from bot.core.desk import BRIEFING, FOLD
+from bot.core.messages import digest_title
 from bot.core.models import Alert, Delivery, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store
 from bot.errors import DeliveryError
@@ -37,6 +38,11 @@ from bot.errors import DeliveryError
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+
+HOLD_RECHECK = timedelta(hours=1)
+"""Background held for a scheduled digest is looked at again this often, not every round."""
+HOLD_AHEAD = timedelta(days=7)
+"""How far ahead a briefing round looks for held background (their next look is in the future)."""
 
 
 class PostedFinder(Protocol):
@@ -97,24 +103,37 @@ class Courier:
         """Held while a delivery is read and written; the desk holds it while it decides."""
 
     async def run_once(
-        self, *, flush_digests: bool = False, stop: asyncio.Event | None = None
+        self,
+        *,
+        flush_digests: bool = False,
+        stop: asyncio.Event | None = None,
+        briefings: Collection[Destination] = (),
     ) -> CourierReport:
-        """Send everything due now. ``flush_digests`` sends folded alerts without waiting.
+        """Send everything due now. ``flush_digests`` sends folded alerts without waiting, and the
+        background held for scheduled digests too; ``briefings``: the destinations whose
+        scheduled digest is due now, which get their held background.
 
         Once ``stop`` is set no new message is started: what is not yet sent stays pending for
         the next start.
         """
         report = CourierReport()
         now = self.clock()
-        due = await self.store.due_deliveries(now, limit=1000)
+        ahead = now + HOLD_AHEAD if flush_digests or briefings else now
+        due = await self.store.due_deliveries(ahead, limit=1000)
         by_destination: dict[Destination, list[Delivery]] = {}
         for delivery in due:
+            held = delivery.digest_id == BRIEFING and delivery.status == "pending"
+            if not held and delivery.next_attempt is not None and delivery.next_attempt > now:
+                continue  # seen only because a briefing round looks ahead
             by_destination.setdefault(delivery.destination, []).append(delivery)
+        briefed = set(briefings)
         # Every destination finishes its turn before a store error is raised: a round still
         # running in the background could otherwise race the next round over the same alerts.
         results = await asyncio.gather(
             *(
-                self._serve(dest, items, report, now, flush_digests, stop)
+                self._serve(
+                    dest, items, report, now, flush_digests, stop, flush_digests or dest in briefed
+                )
                 for dest, items in by_destination.items()
             ),
             return_exceptions=True,
@@ -132,11 +151,13 @@ class Courier:
         now: datetime,
         flush: bool,
         stop: asyncio.Event | None,
+        brief: bool = False,
     ) -> None:
         notifier = self.notifiers.get(destination.platform)
         folded = [d for d in items if d.status == "pending" and d.digest_id == FOLD]
+        held = [d for d in items if d.status == "pending" and d.digest_id == BRIEFING]
         for delivery in items:
-            if delivery.digest_id == FOLD and delivery.status == "pending":
+            if delivery.digest_id in {FOLD, BRIEFING} and delivery.status == "pending":
                 continue
             if stop is not None and stop.is_set():
                 report.left += 1
@@ -146,17 +167,24 @@ class Courier:
                 report.failed += 1
                 continue
             await self._one(notifier, delivery, report, now)
-        if not folded:
-            return
-        if stop is not None and stop.is_set():
-            report.left += len(folded)
-            return
-        if notifier is None:
-            for delivery in folded:
-                await self._fail(delivery, f"no {destination.platform} connection is configured")
-                report.failed += 1
-            return
-        await self._digest(notifier, destination, folded, report, now, flush)
+        if held and not brief:
+            for delivery in held:
+                await self._write(delivery, next_attempt=now + HOLD_RECHECK)
+            held = []
+        for batch, background, flush_batch in ((folded, False, flush), (held, True, True)):
+            if not batch:
+                continue
+            if stop is not None and stop.is_set():
+                report.left += len(batch)
+                continue
+            if notifier is None:
+                for delivery in batch:
+                    await self._fail(
+                        delivery, f"no {destination.platform} connection is configured"
+                    )
+                    report.failed += 1
+                continue
+            await self._digest(notifier, destination, batch, report, now, flush_batch, background)
 
     async def _one(
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
@@ -230,6 +258,7 @@ class Courier:
         report: CourierReport,
         now: datetime,
         flush: bool,
+        background: bool = False,
     ) -> None:
         meta_key = f"digest-last:{destination.label}"
         last = await self.store.get_meta(meta_key)
@@ -272,7 +301,7 @@ class Courier:
                 id=digest_id,
                 alerts=tuple(d.alert for d in remaining if d.alert is not None),
                 created=now,
-                title=f"{len(remaining)} more developments",
+                title=digest_title(len(remaining), background=background),
             )
             message_id = await notifier.send_digest(destination, digest)
         except DeliveryError as exc:

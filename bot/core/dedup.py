@@ -41,9 +41,11 @@ from bot.core.fingerprint import (
     Fingerprint,
     Likeness,
     Rarity,
+    Vocabulary,
     clean_headline,
     compare,
     fingerprint,
+    overlap,
     vetoed,
     weigh,
 )
@@ -92,6 +94,16 @@ class DedupSettings:
     """How much rarer a word of each headline's own may be than the rarest shared word (see
     ``Likeness.unmatched``): two different subjects under one template ("X files for
     bankruptcy") each keep a rarer word to themselves."""
+    headline_overlap: float = 50.0
+    """On headlines alone, the bar for their overlap weighted by the story's own recent
+    vocabulary (``fingerprint.overlap``, 0..100): aggregator feeds give headlines only, every
+    headline of one story shares its common words, and the rare ones tell the development."""
+    follow_overlap: float = 35.0
+    """From here up to ``headline_overlap`` a report probably follows an earlier development
+    without certainty: it starts a story of its own that names the one it follows, so a wrong
+    guess costs the desk a glance, never a silent loss."""
+    vocabulary_days: int = 7
+    """How many days of headlines ``fingerprint.Vocabulary`` counts words over."""
     headline_margin: float = 2.0
     """How much more informative (content words, minus penalties) a headline must be to replace
     the story's current one: the desk should not see a story's title flicker."""
@@ -175,6 +187,7 @@ class StoryIndex:
         )
         self._serial = 0
         self._rarity = Rarity()
+        self._vocabulary = Vocabulary(settings.vocabulary_days)
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -216,6 +229,7 @@ class StoryIndex:
         threshold = self.settings.threshold
         best: tuple[float, int, _Held, _Member, Likeness] | None = None
         nearest: tuple[float, _Member, Likeness] | None = None
+        follows: tuple[float, _Held] | None = None
         seen: set[tuple[str, _ReportKey]] = set()
         for serial in self._blocking.candidates(incoming.anchors):
             sid, mkey = self._entries[serial]
@@ -230,11 +244,18 @@ class StoryIndex:
             seen.add((sid, mkey))
             held_print = self._print_of(held, member)
             likeness = compare(incoming, held_print)
-            if likeness.lead is None and not likeness.veto and likeness.score < threshold:
-                likeness = weigh(likeness, incoming, held_print, self._rarity)
+            if likeness.lead is None and likeness.score < threshold:
+                if not likeness.veto:
+                    likeness = weigh(likeness, incoming, held_print, self._rarity)
+                likeness = overlap(likeness, incoming, held_print, self._vocabulary)
             if nearest is None or likeness.title > nearest[2].title:
                 nearest = (likeness.score, member, likeness)
             score = self._decide(likeness)
+            if score is None and likeness.overlap >= self.settings.follow_overlap:
+                if (follows is None or likeness.overlap > follows[0]) and not self._story_vetoes(
+                    held, member, incoming
+                ):
+                    follows = (likeness.overlap, held)
             if score is None or self._story_vetoes(held, member, incoming):
                 continue
             rank = (score, -member.serial)
@@ -243,7 +264,7 @@ class StoryIndex:
         if best is not None:
             score, _, held, member, likeness = best
             return self._attach(held, report, member.report.key, score, likeness.explanation)
-        return self._new(report, nearest, incoming)
+        return self._new(report, nearest, incoming, follows[1].story if follows else None)
 
     def _held_again(
         self, held: _Held, rkey: _ReportKey, report: Report
@@ -274,6 +295,7 @@ class StoryIndex:
         self._use_words(held, new_print.tokens)
         self._rarity.add_usage(member.title_print, -1)
         self._rarity.add_usage(new_print)
+        self._vocabulary.add(new_print.tokens, report.published.toordinal())
         member.serial = self._next_serial(held.story.id, rkey, new_print)
         member.report = updated
         member.title_print = new_print
@@ -313,6 +335,7 @@ class StoryIndex:
         report: Report,
         nearest: tuple[float, _Member, Likeness] | None,
         incoming: Fingerprint | None = None,
+        follows: Story | None = None,
     ) -> tuple[DedupDecision, Story]:
         story_id = story_id_for(report)
         while story_id in self._stories:  # the same key re-reported after its story expired
@@ -335,6 +358,7 @@ class StoryIndex:
             published=report.published,
             updated=report.published,
             reports=(first,),
+            follows=follows.id if follows else "",
         )
         held = _Held(story=story)
         self._stories[story_id] = held
@@ -348,13 +372,19 @@ class StoryIndex:
             _, member, likeness = nearest
             reason = f"nearest {member.report.key}: {likeness.explanation}"
             decision = DedupDecision(Verdict.NEW, story_id, None, round(likeness.score, 1), reason)
+        if follows is not None:
+            decision = replace(decision, follows=follows.id)
         return decision, story
 
     # -- keeping stories ---------------------------------------------------------------------
 
-    def _add_member(self, held: _Held, member_report: StoryReport, digest: str | None) -> None:
+    def _add_member(
+        self, held: _Held, member_report: StoryReport, digest: str | None, *, count: bool = True
+    ) -> None:
         rkey = (member_report.source, member_report.key)
         title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
+        if count:
+            self._vocabulary.add(title_print.tokens, member_report.published.toordinal())
         serial = self._next_serial(held.story.id, rkey, title_print)
         held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)
         self._use_words(held, title_print.tokens)
@@ -478,6 +508,8 @@ class StoryIndex:
             return likeness.score if likeness.score >= settings.lead_threshold else None
         if likeness.score >= settings.threshold:
             return likeness.score
+        if not likeness.hard and likeness.overlap >= settings.headline_overlap:
+            return likeness.overlap
         if (
             likeness.rare >= settings.rare_evidence
             and likeness.weighted >= settings.rare_threshold
@@ -508,7 +540,7 @@ class StoryIndex:
             self._stories[story.id] = held
             self._rarity.add_story(())
             for member_report in story.reports:
-                self._add_member(held, member_report, None)
+                self._add_member(held, member_report, None, count=False)
             held.best = next(
                 (
                     (r.source, r.key)
@@ -524,8 +556,18 @@ class StoryIndex:
                 best.text_digest = _text_digest(story.text)
             self._index_lead(held)
 
+    def learn(self, stories: Iterable[Story]) -> None:
+        """Count the headlines of stored stories in the vocabulary (at start-up: the stories of
+        the last ``vocabulary_days``, those in the window included)."""
+        anchors = self.settings.anchors
+        for story in stories:
+            for report in story.reports:
+                tokens = fingerprint(report.title, anchors=anchors).tokens
+                self._vocabulary.add(tokens, report.published.toordinal())
+
     def expire(self, now: datetime) -> int:
         """Forget stories whose latest report is older than ``now - window``; return how many."""
+        self._vocabulary.expire(now.toordinal())
         cutoff = now - self.settings.window
         old = [sid for sid, held in self._stories.items() if held.story.updated < cutoff]
         for sid in old:

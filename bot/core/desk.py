@@ -30,6 +30,7 @@ from bot.core.ports import Store, StoryFilter
 from bot.core.route import Route, Target, should_fold, targets_for
 from bot.core.score import TopicMatcher, why_hint
 from bot.core.summarize import summarize
+from bot.core.tier import Tier, story_tier
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ the whole index, so it runs now and then, not for every report."""
 
 FOLD = "fold"
 """``Delivery.digest_id`` of an alert flood control set aside for the destination's next digest."""
+
+BRIEFING = "briefing"
+"""``Delivery.digest_id`` of a background story held for the destination's scheduled digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +102,16 @@ class Desk:
         """Creation times of recent deliveries per destination (flood control), newest last."""
 
     async def start(self, now: datetime) -> int:
-        """Load the stories still inside the dedup window; returns how many."""
-        stories = await self.store.stories(StoryFilter(since=now - self.settings.dedup.window))
-        self.index.load(reversed(stories))
-        return len(stories)
+        """Load the stories still inside the dedup window, and the headlines of the last
+        ``vocabulary_days`` into the dedup vocabulary; returns how many stories are held."""
+        dedup = self.settings.dedup
+        window_start = now - dedup.window
+        since = min(window_start, now - timedelta(days=dedup.vocabulary_days))
+        stories = await self.store.stories(StoryFilter(since=since))
+        self.index.learn(stories)
+        held = [s for s in stories if s.updated >= window_start]
+        self.index.load(reversed(held))
+        return len(held)
 
     async def take(
         self,
@@ -177,6 +187,8 @@ class Desk:
         compact: bool = False,
     ) -> Alert:
         best = max((story.score_for(t) for t in topics), default=0.0)
+        tier, _ = story_tier(story)
+        follows = self.index.get(story.follows) if story.follows else None
         matched: list[str] = []
         for score in story.scores:
             if score.topic in topics:
@@ -199,6 +211,9 @@ class Desk:
             matched_terms=tuple(matched),
             why_hint=hint,
             mentions=tuple(mentions),
+            tier=tier.value,
+            follows_title=follows.title if follows else "",
+            follows_url=follows.url if follows else "",
         )
 
     async def _deliver(
@@ -221,9 +236,12 @@ class Desk:
                 continue
             if not fresh:
                 continue
-            recent = await self._recent_times(target.destination, now)
-            digest_id = FOLD if should_fold(len(recent), self.settings.flood_max) else None
-            recent.append(now)
+            if alert.tier == Tier.BACKGROUND and target.holds_background:
+                digest_id: str | None = BRIEFING
+            else:
+                recent = await self._recent_times(target.destination, now)
+                digest_id = FOLD if should_fold(len(recent), self.settings.flood_max) else None
+                recent.append(now)
             out.deliveries[key] = Delivery(
                 story_id=story.id,
                 destination=target.destination,
@@ -246,6 +264,21 @@ class Desk:
         """
         if existing.status in {"failed", "folded"}:
             return None
+        if (
+            existing.status == "pending"
+            and existing.digest_id == BRIEFING
+            and alert.tier == Tier.DEVELOPMENT
+        ):
+            # A development joined a background story held for the digest: push it now.
+            return replace(
+                existing,
+                alert=alert,
+                digest_id=None,
+                next_attempt=None,
+                outlets=len(alert.outlets),
+                title=alert.title,
+                updated=now,
+            )
         if len(alert.outlets) == existing.outlets and alert.title == existing.title:
             return None
         return replace(

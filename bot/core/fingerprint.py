@@ -35,7 +35,7 @@ _TAG_PREFIX = re.compile(
 """Newsroom labels before a headline ("LIVE:", "UPDATE 2-", "BREAKING |"): not the news."""
 
 _TRUNCATED = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(st|nd|rd|th)?\b")
 
 _NUMBER_WORDS = {
     "two": "2",
@@ -62,22 +62,27 @@ _NUMBER_WORDS = {
     "forty": "40",
     "fifty": "50",
     "hundred": "100",
-    "second": "2",
-    "third": "3",
-    "fourth": "4",
-    "fifth": "5",
-    "sixth": "6",
-    "seventh": "7",
-    "eighth": "8",
-    "ninth": "9",
-    "tenth": "10",
     "thousand": "1000",
     "million": "million",
     "billion": "billion",
     "trillion": "trillion",
 }
-"""Spelled-out counts and ordinals, read as the numbers they are ("second swap" is swap 2).
-"one" and "first" are left out: they are mostly not counts ("one of", "for the first time")."""
+"""Spelled-out counts, read as the numbers they are ("thirteen" is 13). "one" is left out: it is
+mostly not a count ("one of")."""
+
+_ORDINALS = {
+    "second": "2nd",
+    "third": "3rd",
+    "fourth": "4th",
+    "fifth": "5th",
+    "sixth": "6th",
+    "seventh": "7th",
+    "eighth": "8th",
+    "ninth": "9th",
+    "tenth": "10th",
+}
+"""Spelled-out ordinals, kept apart from counts: "33 released on the fourth day" and "33
+Palestinians, 11 Israelis released" report the same swap ("first" is mostly not a rank)."""
 
 _NEGATIONS = frozenset(
     "not never cannot cant wont dont doesnt didnt isnt arent wasnt werent "
@@ -121,15 +126,19 @@ _EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
         {"reject", "refuse", "veto", "oppose", "rejection", "refusal"},
     ),
     "start": (
-        _inflect("start", "begin", "launch", "resume", "restart", "restore") | {"began", "begun"},
+        _inflect("start", "begin", "launch", "resume", "restart", "restore", "erupt")
+        | {"began", "begun"},
         {"start", "begin", "launch", "resume", "restart", "restore", "resumption"},
     ),
     "halt": (
-        _inflect("halt", "suspend", "pause", "stop", "stall", "collapse")
-        | {"stopped", "stopping", "froze", "frozen", "freezes"},
-        {"halt", "suspend", "pause", "stop", "freeze", "stall", "collapse", "suspension"},
+        _inflect("halt", "suspend", "stop", "stall")
+        | {"paused", "pausing", "stopped", "stopping", "froze", "frozen", "freezes"},
+        {"halt", "suspend", "stop", "freeze", "stall", "suspension"},
     ),
-    "end": (_inflect("end", "expire", "conclude"), {"end", "expire", "conclude", "expiry"}),
+    "end": (
+        _inflect("end", "expire", "conclude", "collapse", "lapse", "shatter"),
+        {"end", "expire", "conclude", "expiry", "collapse", "lapse"},
+    ),
     "progress": (_inflect("progress"), {"progress"}),
     "extend": (_inflect("extend", "prolong"), {"extend", "prolong", "extension"}),
     "rise": (
@@ -141,7 +150,7 @@ _EVENT_VERBS: dict[str, tuple[set[str], set[str]]] = {
         | {"fell", "fallen", "sank", "dropped", "dropping", "slipped", "slipping"},
         {"fall", "drop", "slip", "plunge", "decline", "sink", "tumble", "slump", "decrease"},
     ),
-    "release": (_inflect("release", "free"), {"release", "free"}),
+    "release": (_inflect("release", "free", "rescue"), {"release", "free", "rescue"}),
     "detain": (
         _inflect("detain", "arrest", "capture", "seize", "abduct", "kidnap", "jail"),
         {"detain", "arrest", "capture", "seize", "abduct", "kidnap", "detention"},
@@ -217,6 +226,25 @@ words headlines use for the same people ("premier" for "PM", "negotiators" for a
 ending in -i (Israeli, Qatari, Iraqi, Yemeni) are folded by rule in ``stem``."""
 
 
+def _concepts(**groups: str) -> dict[str, str]:
+    return {word: concept for concept, written in groups.items() for word in written.split()}
+
+
+_CONCEPTS = _concepts(
+    truce="truce ceasefire pause lull armistice",
+    hostage="hostage captive abductee",
+    strike="strike airstrike bombing bombardment bombard shelling bomb pound pounding blitz",
+    offensive="offensive assault invasion incursion onslaught",
+    evacuate="evacuate evacuation evacuated evacuating evacuee",
+    military="military idf army troop soldier",
+    talk="talk negotiation",
+    deal="deal agreement accord pact",
+)
+"""Words that name the same thing in headlines of one story, compared as one (after the plural
+is dropped): a truce is a cease-fire is a pause; an assault on a town is an offensive. Only
+synonyms in the news's own usage, never a broader term: "attack" stays apart from "strike"."""
+
+
 @lru_cache(maxsize=131072)
 def stem(word: str) -> str:
     """A light, predictable stem for comparing headlines.
@@ -231,13 +259,16 @@ def stem(word: str) -> str:
         return _DEMONYMS[word]
     if word in _NUMBER_WORDS:
         return _NUMBER_WORDS[word]
+    if word in _ORDINALS:
+        return _ORDINALS[word]
+    base = word
     if len(word) > 4 and word.endswith("i") and word.isalpha():
-        return word[:-1]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+        base = word[:-1]
+    elif len(word) > 4 and word.endswith("ies"):
+        base = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        base = word[:-1]
+    return _CONCEPTS.get(base, base)
 
 
 def clean_headline(title: str) -> str:
@@ -246,10 +277,19 @@ def clean_headline(title: str) -> str:
     return _TRUNCATED.sub("", cleaned).strip() or title.strip()
 
 
-def _numbers(tokens: list[str], folded: str) -> frozenset[str]:
-    found = {n.replace(",", "") for n in _NUMBER.findall(folded)}
-    found.update(_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS)
-    return frozenset(found)
+def _numbers(tokens: list[str], folded: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The counts and the ordinals ("7th", "seventh") of a headline."""
+    counts: set[str] = set()
+    ranks: set[str] = set()
+    for digits, suffix in _NUMBER.findall(folded):
+        number = digits.replace(",", "")
+        if suffix:
+            ranks.add(number + suffix)
+        else:
+            counts.add(number)
+    counts.update(_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS)
+    ranks.update(_ORDINALS[t] for t in tokens if t in _ORDINALS)
+    return frozenset(counts), frozenset(ranks)
 
 
 def _is_title_case(raw_words: list[str]) -> bool:
@@ -303,9 +343,15 @@ _PHRASAL: dict[tuple[str, str], str] = {
     **{(verb, "out"): "leaves" for verb in ("walk", "walks", "walked", "storms", "stormed")},
     **{(verb, "free"): "releases" for verb in ("set", "sets", "go", "goes", "went")},
     ("prime", "minister"): "pm",
+    ("cease", "fire"): "ceasefire",
+    ("air", "strike"): "airstrike",
+    ("air", "strikes"): "airstrikes",
+    ("u", "s"): "us",
+    ("u", "n"): "un",
+    ("u", "k"): "uk",
 }
 """Two-word verbs that mean one event ("turns down" a plan is rejecting it): read as that verb.
-Also "prime minister", which headlines shorten to "PM" or "premier"."""
+Also two words written for one ("prime minister" and "PM", "cease-fire" and "ceasefire", "U.S.")."""
 
 
 def _phrasal(tokens: list[str]) -> list[str]:
@@ -326,6 +372,33 @@ def _events(tokens: list[str]) -> frozenset[str]:
     return frozenset(_CLAIMS[t] for t in tokens if t in _CLAIMS)
 
 
+_TENTATIVE = frozenset(
+    "to will would could may might seek seeks seeking sought try tries trying push pushes pushing "
+    "bid bids effort efforts aim aims aiming hope hopes hoping expect expects expected plan plans "
+    "planning prepare prepares preparing vow vows threaten threatens near nears nearing close "
+    "closer possible likely".split()
+)
+"""Words that put the event after them in the future or in doubt: "set to begin", "seeks to
+extend", "nears release", "deal close"."""
+
+TENTATIVE_REACH = 3
+"""How many words after such a word an event may stand and still be only expected."""
+
+
+def _tentative(tokens: list[str]) -> frozenset[str]:
+    """Events named (verb or noun) within ``TENTATIVE_REACH`` words after a tentative word."""
+    out: set[str] = set()
+    for i, token in enumerate(tokens):
+        if token not in _TENTATIVE:
+            continue
+        for later in tokens[i + 1 : i + 1 + TENTATIVE_REACH]:
+            event = _CANONICAL.get(later)
+            if event is not None:
+                out.add(event)
+                break
+    return frozenset(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """A report's headline and lead, folded once for fast comparison."""
@@ -340,6 +413,9 @@ class Fingerprint:
     """Content-word stems of the start of the lead ("" when there is none)."""
     lead_tokens: frozenset[str]
     numbers: frozenset[str]
+    """Counts in the headline ("24 hostages", "thirteen")."""
+    ranks: frozenset[str]
+    """Ordinals in the headline ("fourth day", "7th")."""
     names: frozenset[str]
     """Proper names in the headline, when its capitals tell them."""
     lead_names: frozenset[str]
@@ -351,6 +427,9 @@ class Fingerprint:
     """Canonical events the headline claims with an inflected verb ("arrives", "freed")."""
     actions: frozenset[str]
     """Canonical events named in any form, verb or noun ("talks resume", "closure")."""
+    tentative: frozenset[str]
+    """Events the headline only expects or seeks ("set to begin", "seeks to extend", "will
+    release"): an attempt, not the thing done."""
     anchors: tuple[str, ...]
     """Informative stems used for blocking: the headline's, then the lead's first few."""
 
@@ -367,6 +446,8 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
     title_stems = _content_stems(all_words)
     lead_stems = _content_stems(words(text[:LEAD_CHARS])) if text else []
     raw_tokens = frozenset(all_words)
+    counts, ranks = _numbers(all_words, folded)
+    tentative = _tentative(all_words)
     title_case = _is_title_case(_RAW_WORD.findall(headline))
     names = frozenset() if title_case else frozenset(_capitalised(_RAW_WORD.findall(headline)))
     ordered: dict[str, None] = dict.fromkeys(title_stems)
@@ -380,13 +461,15 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         tokens=frozenset(title_stems),
         lead=" ".join(lead_stems),
         lead_tokens=frozenset(lead_stems),
-        numbers=_numbers(all_words, folded),
+        numbers=counts,
+        ranks=ranks,
         names=names,
         plain=frozenset() if title_case else frozenset(title_stems) - names,
         lead_names=_lead_names(text[:LEAD_CHARS]) if text else frozenset(),
         negated=bool(raw_tokens & _NEGATIONS),
-        events=_events(all_words),
+        events=_events(all_words) - tentative,
         actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
+        tentative=tentative,
         anchors=tuple(ordered)[:anchors],
     )
 
@@ -467,6 +550,55 @@ class Rarity:
 _LOG_SCALE = math.log(RARITY_SCALE)
 
 
+VOCABULARY_PRIOR = 20
+"""Headlines the vocabulary counts as seen before any is: from a cold start, the first words
+seen are not yet taken for the story's common ones."""
+
+
+class Vocabulary:
+    """How many recent headlines used each stem, over days rather than the dedup window.
+
+    Every headline of one story says Israel, Gaza, Hamas, truce: the words that tell its
+    developments apart are the ones the story's headlines rarely use, and telling which those
+    are takes more than the two days of the dedup window (a development repeated by fifty
+    outlets would make its own key word look common there). Counts are kept per day and dropped
+    after ``days``; the weight of a stem is its inverse document frequency over them.
+    """
+
+    def __init__(self, days: int = 7) -> None:
+        self.days = days
+        self._by_day: dict[int, dict[str, int]] = {}
+        self._df: dict[str, int] = {}
+        self._headlines: dict[int, int] = {}
+        self.headlines = 0
+
+    def add(self, stems: Iterable[str], day: int) -> None:
+        """Count one headline's stems, on day ``day`` (a proleptic ordinal)."""
+        bucket = self._by_day.setdefault(day, {})
+        df = self._df
+        for stem_ in set(stems):
+            bucket[stem_] = bucket.get(stem_, 0) + 1
+            df[stem_] = df.get(stem_, 0) + 1
+        self._headlines[day] = self._headlines.get(day, 0) + 1
+        self.headlines += 1
+
+    def expire(self, today: int) -> None:
+        """Forget the headlines of days older than ``days`` before ``today``."""
+        df = self._df
+        for day in [d for d in self._by_day if d <= today - self.days]:
+            for stem_, count in self._by_day.pop(day).items():
+                left = df.get(stem_, 0) - count
+                if left > 0:
+                    df[stem_] = left
+                else:
+                    df.pop(stem_, None)
+            self.headlines -= self._headlines.pop(day, 0)
+
+    def weight(self, stem_: str) -> float:
+        """Inverse document frequency: about 0 for a stem most headlines use, 3+ for a rare one."""
+        return math.log((self.headlines + VOCABULARY_PRIOR) / (self._df.get(stem_, 0) + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Likeness:
     """How alike two reports are (0..100), and the guard that vetoed them, if any."""
@@ -485,6 +617,13 @@ class Likeness:
     """How much rarer than the rarest shared stem each headline's rarest stem of its own is (the
     smaller of the two): above 0 when both headlines have a rarer word the other lacks ("Sbarro
     files for bankruptcy" / "Mt. Gox files for bankruptcy"), a sign of two different subjects."""
+    overlap: float = 0.0
+    """0..100: the headlines' shared words weighted by the ``Vocabulary`` (weighted Dice), less
+    ``DOUBT_PENALTY`` when a soft guard objects."""
+    hard: str = ""
+    """The hard guard that keeps the two apart whatever the words ("" when none)."""
+    doubt: str = ""
+    """The soft guard that objected ("" when none): it lowers ``overlap``, it does not veto."""
 
     @property
     def explanation(self) -> str:
@@ -539,8 +678,31 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
             score = max(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
-    veto = _veto(a, b)
-    return Likeness(score=0.0 if veto else score, title=title, lead=lead, veto=veto)
+    hard = hard_veto(a, b)
+    doubt = "" if hard else soft_veto(a, b)
+    veto = hard or doubt
+    return Likeness(
+        score=0.0 if veto else score, title=title, lead=lead, veto=veto, hard=hard, doubt=doubt
+    )
+
+
+DOUBT_PENALTY = 10.0
+"""Points taken from ``Likeness.overlap`` when a soft guard objects."""
+
+
+def overlap(likeness: Likeness, a: Fingerprint, b: Fingerprint, vocabulary: Vocabulary) -> Likeness:
+    """``likeness`` with ``overlap`` set: the headlines' shared stems weighted by how rarely the
+    story's recent headlines use them (weighted Dice, 0..100), less ``DOUBT_PENALTY`` when a soft
+    guard objects; 0 when a hard guard does."""
+    if likeness.hard:
+        return replace(likeness, overlap=0.0)
+    weight = vocabulary.weight
+    shared = sum(weight(t) for t in a.tokens & b.tokens)
+    total = sum(weight(t) for t in a.tokens) + sum(weight(t) for t in b.tokens)
+    value = 200.0 * shared / total if total else 0.0
+    if likeness.doubt:
+        value -= DOUBT_PENALTY
+    return replace(likeness, overlap=max(0.0, value))
 
 
 def _has_lead(f: Fingerprint) -> bool:
@@ -578,15 +740,38 @@ def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) ->
 
 def _veto(a: Fingerprint, b: Fingerprint) -> str:
     """The reason ``a`` and ``b`` must be different developments, or "" when none is seen."""
-    if a.numbers and b.numbers and not (a.numbers <= b.numbers or b.numbers <= a.numbers):
+    return hard_veto(a, b) or soft_veto(a, b)
+
+
+def _apart(x: frozenset[str], y: frozenset[str]) -> bool:
+    return bool(x and y and not (x <= y or y <= x))
+
+
+def hard_veto(a: Fingerprint, b: Fingerprint) -> str:
+    """Signs that two headlines tell different developments however alike their words: other
+    counts or ranks ("24 freed" / "17 freed", "fourth day" / "fifth day"), contradicting events
+    (arrives / leaves), or one seeking or expecting what the other reports done ("seeks to
+    extend the truce" / "truce extended")."""
+    if _apart(a.numbers, b.numbers):
         return "numbers differ"
-    if a.negated != b.negated:
-        return "one denies"
+    if _apart(a.ranks, b.ranks):
+        return "ranks differ"
     a_only, b_only = a.actions - b.actions, b.actions - a.actions
     for event in sorted(a_only):
         for other in sorted(b_only):
             if frozenset((event, other)) in _OPPOSITES:
                 return f"{event} vs {other}"
+    attempt = (a.tentative & b.events) - b.tentative or (b.tentative & a.events) - a.tentative
+    if attempt:
+        return f"{min(attempt)}: expected vs done"
+    return ""
+
+
+def soft_veto(a: Fingerprint, b: Fingerprint) -> str:
+    """Signs of different developments that headlines of one development also show, written by
+    different outlets: a denial in one only, other event verbs in each, other names in each."""
+    if a.negated != b.negated:
+        return "one denies"
     if a.events - b.events and b.events - a.events:
         return "different events"
     a_names = a.names | (a.lead_names & a.tokens)

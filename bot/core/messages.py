@@ -98,3 +98,22 @@ def unknown_story(value: str) -> str:
 def _or(items: Sequence[str]) -> str:
     items = [f"`{i}`" for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+# --- alerts and digests ---------------------------------------------------------------------
+
+
+def digest_title(count: int, *, background: bool = False) -> str:
+    """The heading of a digest: flood control's folded alerts, or a route's held background."""
+    if background:
+        return f"Background and analysis ({count})"
+    return f"{count} more developments"
+
+
+BACKGROUND_MARK = "background"
+"""The tier label a background alert carries when it is pushed (a route without a digest)."""
+
+
+def follows_line(title: str) -> str:
+    """The line under an alert that probably continues an earlier development."""
+    return f"follows: {title}"

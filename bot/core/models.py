@@ -144,6 +144,9 @@ class Story:
     """When the latest report joined."""
     reports: tuple[StoryReport, ...]
     scores: tuple[TopicScore, ...] = ()
+    follows: str = ""
+    """The id of the earlier development this one probably follows, when dedup was not sure
+    enough to merge them ("" when it is unrelated or was merged)."""
 
     @property
     def outlets(self) -> tuple[str, ...]:
@@ -175,6 +178,8 @@ class DedupDecision:
     matched_key: str | None = None
     similarity: float = 100.0
     reason: str = ""
+    follows: str | None = None
+    """For a new story: the earlier one it probably follows (see ``Story.follows``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +247,12 @@ class Alert:
     """One line saying why it fired, e.g. "Rafah (headline), hostages (lead) · 3 outlets"."""
     mentions: tuple[str, ...] = ()
     """User ids the bot itself chose to mention (subscribers in mention mode)."""
+    tier: str = "development"
+    """"development" (a concrete step) or "background" (analysis, explainer, warning): a
+    background alert that is pushed all the same says so."""
+    follows_title: str = ""
+    """The headline of the earlier development this one probably follows ("" when none)."""
+    follows_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,12 @@ class Route:
     """None: each topic's own ``min_score``."""
     style: str = "full"
     digest_cron: str = ""
+    push: str = "developments"
+    """"developments" or "all": see ``holds_background``."""
+
+
+PUSH_DEVELOPMENTS = "developments"
+PUSH_ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,9 @@ class Target:
     reasons: tuple[str, ...] = ()
     style: str = "full"
     """"full" (with the summary) or "compact" (headline, outlets and link only)."""
+    holds_background: bool = False
+    """Background stories wait for this destination's scheduled digest instead of a push (a
+    route with ``push = "developments"`` and a digest)."""
 
 
 def qualifying_topics(
@@ -99,21 +108,33 @@ def targets_for(
     urgent = best is not None and best.score >= urgent_score
     found: dict[Destination, Target] = {}
 
-    def add(dest: Destination, hits: tuple[str, ...], reason: str, style: str = "full") -> None:
+    def add(
+        dest: Destination,
+        hits: tuple[str, ...],
+        reason: str,
+        style: str = "full",
+        holds: bool = False,
+    ) -> None:
         if not hits:
             return
         if not urgent and is_muted(mutes, dest.platform, dest.workspace, dest.channel, now):
             return
         old = found.get(dest)
         if old is None:
-            found[dest] = Target(dest, hits, (), (reason,), style)
+            found[dest] = Target(dest, hits, (), (reason,), style, holds)
         else:
             merged = old.topics + tuple(t for t in hits if t not in old.topics)
-            found[dest] = replace(old, topics=merged, reasons=(*old.reasons, reason))
+            found[dest] = replace(
+                old,
+                topics=merged,
+                reasons=(*old.reasons, reason),
+                holds_background=old.holds_background and holds,
+            )
 
     for route in routes:
         hits = qualifying_topics(story, topics, route.topics, route.min_score)
-        add(route.destination, hits, "route", route.style)
+        holds = route.push == PUSH_DEVELOPMENTS and bool(route.digest_cron)
+        add(route.destination, hits, "route", route.style, holds)
 
     for sub in subscriptions:
         if not sub.channel:

@@ -159,7 +159,7 @@ class _Lexicon:
                 self._add_form(tokens, _Owner(set_id, entry, fuzzy))
         return set_id
 
-    def _add_composite(self, spec: tuple[tuple[str, ...], bool], owner: _Owner) -> None:
+    def _add_composite(self, spec: tuple[tuple[tuple[str, ...], ...], bool], owner: _Owner) -> None:
         parts, ordered = spec
         if self._parts_set < 0:
             self._parts_set = self._sets
@@ -208,10 +208,10 @@ class _Lexicon:
                     claimed[k] = True
         for i in range(count - 1):
             # A compound written in two words ("cease fire") finds its one-word form.
-            index = self._by_tokens.get((tokens[i] + tokens[i + 1],))
-            if index is not None:
+            compound = self._by_tokens.get((tokens[i] + tokens[i + 1],))
+            if compound is not None:
                 matched = f"{tokens[i]} {tokens[i + 1]}"
-                for owner in self._forms[index].owners:
+                for owner in self._forms[compound].owners:
                     found[owner.set_id].append(_Hit(owner.entry, matched, 100.0, i, 2))
                 claimed[i] = claimed[i + 1] = True
         if self._composites:

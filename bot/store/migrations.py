@@ -188,12 +188,18 @@ def _v1_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v2_story_follows(conn: Connection) -> None:
+    """stories.follows: the earlier development a story probably follows ("" for none)."""
+    conn.execute(text("ALTER TABLE stories ADD COLUMN follows TEXT NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "sources, stories, reports, deliveries, digests, subscriptions, mutes, meta",
         _v1_initial,
     ),
+    Migration(2, "stories.follows: the development a story probably follows", _v2_story_follows),
 )
 
 

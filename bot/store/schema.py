@@ -77,6 +77,7 @@ stories = Table(
     Column("published", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False, index=True),
     Column("scores", Text, nullable=False, server_default="[]"),
+    Column("follows", Text, nullable=False, server_default=""),
 )
 
 reports = Table(

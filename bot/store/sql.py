@@ -616,6 +616,7 @@ class SQLStore:
                 updated=row["updated"],
                 reports=tuple(members[row["id"]]),
                 scores=codec.many_from_json(row["scores"], TopicScore),
+                follows=row["follows"],
             )
             for row in rows
         ]
@@ -645,6 +646,7 @@ def _story_row(story: Story) -> dict[str, Any]:
         "published": story.published,
         "updated": story.updated,
         "scores": codec.many_to_json(story.scores),
+        "follows": story.follows,
     }
 
 
