@@ -251,11 +251,13 @@ class StoryIndex:
             if nearest is None or likeness.title > nearest[2].title:
                 nearest = (likeness.score, member, likeness)
             score = self._decide(likeness)
-            if score is None and likeness.overlap >= self.settings.follow_overlap:
-                if (follows is None or likeness.overlap > follows[0]) and not self._story_vetoes(
-                    held, member, incoming
-                ):
-                    follows = (likeness.overlap, held)
+            if (
+                score is None
+                and likeness.overlap >= self.settings.follow_overlap
+                and (follows is None or likeness.overlap > follows[0])
+                and not self._story_vetoes(held, member, incoming)
+            ):
+                follows = (likeness.overlap, held)
             if score is None or self._story_vetoes(held, member, incoming):
                 continue
             rank = (score, -member.serial)
