@@ -45,6 +45,7 @@ from bot.core.fingerprint import (
     clean_headline,
     compare,
     fingerprint,
+    hard_veto,
     overlap,
     vetoed,
     weigh,
@@ -102,6 +103,9 @@ class DedupSettings:
     """From here up to ``headline_overlap`` a report probably follows an earlier development
     without certainty: it starts a story of its own that names the one it follows, so a wrong
     guess costs the desk a glance, never a silent loss."""
+    overlap_own: float = 0.0
+    """The most ``Likeness.own`` a headline-overlap match allows: when each headline has a word
+    of its own rarer than any they share, they tell two subjects in one template."""
     vocabulary_days: int = 7
     """How many days of headlines ``fingerprint.Vocabulary`` counts words over."""
     headline_margin: float = 2.0
@@ -207,8 +211,14 @@ class StoryIndex:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def add(self, report: Report) -> tuple[DedupDecision, Story]:
-        """Decide on one report and return the decision and the story as it now stands."""
+    def add(self, report: Report, *, in_story: bool = False) -> tuple[DedupDecision, Story]:
+        """Decide on one report and return the decision and the story as it now stands.
+
+        ``in_story``: the report belongs to the story the desk follows (its headline names a
+        watched term). Its headlines share the story's vocabulary, so two of them may also match
+        on their overlap weighted by that vocabulary (``headline_overlap``); elsewhere (general
+        news, where the same words are rare for other reasons) only the general rules apply.
+        """
         rkey = (report.source, report.key)
         story_id = self._by_key.get(rkey)
         if story_id is not None:
@@ -247,7 +257,8 @@ class StoryIndex:
             if likeness.lead is None and likeness.score < threshold:
                 if not likeness.veto:
                     likeness = weigh(likeness, incoming, held_print, self._rarity)
-                likeness = overlap(likeness, incoming, held_print, self._vocabulary)
+                if in_story:
+                    likeness = overlap(likeness, incoming, held_print, self._vocabulary)
             if nearest is None or likeness.title > nearest[2].title:
                 nearest = (likeness.score, member, likeness)
             score = self._decide(likeness)
@@ -510,7 +521,11 @@ class StoryIndex:
             return likeness.score if likeness.score >= settings.lead_threshold else None
         if likeness.score >= settings.threshold:
             return likeness.score
-        if not likeness.hard and likeness.overlap >= settings.headline_overlap:
+        if (
+            not likeness.hard
+            and likeness.overlap >= settings.headline_overlap
+            and likeness.own <= settings.overlap_own
+        ):
             return likeness.overlap
         if (
             likeness.rare >= settings.rare_evidence
@@ -525,7 +540,7 @@ class StoryIndex:
         """Single link must not drift: the story's own headline must not contradict the report."""
         if held.best is None or held.best == (member.report.source, member.report.key):
             return False
-        return bool(vetoed(incoming, held.members[held.best].title_print))
+        return bool(hard_veto(incoming, held.members[held.best].title_print))
 
     @staticmethod
     def _in_window(story: Story, published: datetime, window: timedelta) -> bool:

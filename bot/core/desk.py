@@ -129,7 +129,7 @@ class Desk:
             if self._expired_at is None or now - self._expired_at >= EXPIRE_EVERY:
                 self.index.expire(now)
                 self._expired_at = now
-            decision, story = self.index.add(report)
+            decision, story = self.index.add(report, in_story=self.matcher.mentions(report.title))
             if decision.verdict is Verdict.REPEAT:
                 outcome.decisions.append(Decision(report, decision, story.id))
                 continue

@@ -35,7 +35,7 @@ _TAG_PREFIX = re.compile(
 """Newsroom labels before a headline ("LIVE:", "UPDATE 2-", "BREAKING |"): not the news."""
 
 _TRUNCATED = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(st|nd|rd|th)?\b")
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(st|nd|rd|th)?\b(?!\s*(?:a\.?m\b|p\.?m\b|gmt|utc))")
 
 _NUMBER_WORDS = {
     "two": "2",
@@ -373,13 +373,21 @@ def _events(tokens: list[str]) -> frozenset[str]:
 
 
 _TENTATIVE = frozenset(
-    "to will would could may might seek seeks seeking sought try tries trying push pushes pushing "
+    "will would could may might seek seeks seeking sought try tries trying push pushes pushing "
     "bid bids effort efforts aim aims aiming hope hopes hoping expect expects expected plan plans "
     "planning prepare prepares preparing vow vows threaten threatens near nears nearing close "
-    "closer possible likely".split()
+    "closer possible likely set due poised".split()
 )
 """Words that put the event after them in the future or in doubt: "set to begin", "seeks to
 extend", "nears release", "deal close"."""
+
+_DONE_BEFORE_TO = frozenset(
+    "agree agrees agreed agreeing deal reach reaches reached decide decides decided vote votes "
+    "voted approve approves approved move moves moved begin begins began start starts started "
+    "continue continues continued".split()
+)
+"""Before "to", words that make the event after it done, not expected: "agree to extend the
+truce" is the extension; "Israel and Hamas to start a truce" is only the plan."""
 
 TENTATIVE_REACH = 3
 """How many words after such a word an event may stand and still be only expected."""
@@ -389,7 +397,10 @@ def _tentative(tokens: list[str]) -> frozenset[str]:
     """Events named (verb or noun) within ``TENTATIVE_REACH`` words after a tentative word."""
     out: set[str] = set()
     for i, token in enumerate(tokens):
-        if token not in _TENTATIVE:
+        if token == "to":
+            if i > 0 and tokens[i - 1] in _DONE_BEFORE_TO:
+                continue
+        elif token not in _TENTATIVE:
             continue
         for later in tokens[i + 1 : i + 1 + TENTATIVE_REACH]:
             event = _CANONICAL.get(later)
@@ -620,6 +631,10 @@ class Likeness:
     overlap: float = 0.0
     """0..100: the headlines' shared words weighted by the ``Vocabulary`` (weighted Dice), less
     ``DOUBT_PENALTY`` when a soft guard objects."""
+    own: float = 0.0
+    """How much rarer (in ``Vocabulary`` weight) the rarest word each headline has to itself is
+    than the rarest shared one (the smaller of the two): above 0 when both name something the
+    other does not ("Titanfall trailer released" / "Game of Thrones trailer released")."""
     hard: str = ""
     """The hard guard that keeps the two apart whatever the words ("" when none)."""
     doubt: str = ""
@@ -632,6 +647,8 @@ class Likeness:
             parts += f", lead {self.lead:.0f}"
         if self.rare:
             parts += f", rare words {self.rare:.1f} (weighted {self.weighted:.0f})"
+        if self.overlap:
+            parts += f", overlap {self.overlap:.0f}"
         return f"{parts} ({self.veto})" if self.veto else parts
 
 
@@ -697,12 +714,17 @@ def overlap(likeness: Likeness, a: Fingerprint, b: Fingerprint, vocabulary: Voca
     if likeness.hard:
         return replace(likeness, overlap=0.0)
     weight = vocabulary.weight
-    shared = sum(weight(t) for t in a.tokens & b.tokens)
-    total = sum(weight(t) for t in a.tokens) + sum(weight(t) for t in b.tokens)
+    common = a.tokens & b.tokens
+    shared_w = [weight(t) for t in common]
+    a_own = [weight(t) for t in a.tokens - common]
+    b_own = [weight(t) for t in b.tokens - common]
+    shared = sum(shared_w)
+    total = 2 * shared + sum(a_own) + sum(b_own)
     value = 200.0 * shared / total if total else 0.0
     if likeness.doubt:
         value -= DOUBT_PENALTY
-    return replace(likeness, overlap=max(0.0, value))
+    own = min(max(a_own, default=0.0), max(b_own, default=0.0)) - max(shared_w, default=0.0)
+    return replace(likeness, overlap=max(0.0, value), own=own)
 
 
 def _has_lead(f: Fingerprint) -> bool:

@@ -385,6 +385,12 @@ class TopicMatcher:
     def topics(self) -> tuple[Topic, ...]:
         return tuple(c.topic for c in self._topics)
 
+    def mentions(self, title: str) -> bool:
+        """Whether a headline names any watched term at all (a cheap test, before scoring): the
+        desk's own story, where headlines share its vocabulary."""
+        found = self._lexicon.find(_tokens(title))
+        return any(found[c.terms] for c in self._topics)
+
     def score(
         self, title: str, text: str, *, outlets: int = 1, source_weight: float = 1.0
     ) -> tuple[TopicScore, ...]:
