@@ -47,7 +47,6 @@ from bot.core.fingerprint import (
     fingerprint,
     hard_veto,
     overlap,
-    vetoed,
     weigh,
 )
 from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict

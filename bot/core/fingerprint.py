@@ -804,8 +804,3 @@ def soft_veto(a: Fingerprint, b: Fingerprint) -> str:
         if a_only and b_only:
             return "different names"
     return ""
-
-
-def vetoed(a: Fingerprint, b: Fingerprint) -> str:
-    """Why ``a`` and ``b`` cannot be the same development ("" when no guard objects)."""
-    return _veto(a, b)
