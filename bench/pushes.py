@@ -143,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=None, help="only the first N crawl days")
     parser.add_argument("--bot", type=Path, default=ROOT, help="checkout whose CLI to run")
+    parser.add_argument("--events", type=Path, default=None, help="also write the JSON lines here")
     args = parser.parse_args(argv)
     path = shared_data(DATA)
     if path is None:
@@ -153,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         feeds, entries = write_documents(path, folder / "feeds", args.days)
         config = write_config(folder, feeds, args.bot.resolve() / "config" / "default.toml")
         events, seconds = run(args.bot.resolve(), config)
+    if args.events is not None:
+        args.events.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     pushes, digests = per_day(events)
     days = sorted(set(pushes) | set(digests))
     counts = [pushes.get(d, 0) for d in days]

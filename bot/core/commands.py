@@ -322,7 +322,8 @@ class Commands:
         story = await self.store.get_story(args[0].strip())
         if story is None:
             return _error(say.unknown_story(args[0]))
-        return why_reply(story, self.topics)
+        follows = await self.store.get_story(story.follows) if story.follows else None
+        return why_reply(story, self.topics, follows)
 
     def _help(self, name: str | None) -> Reply:
         if name:
@@ -374,11 +375,18 @@ def _error(text: str, suggestions: Sequence[str] = ()) -> Reply:
     return Reply(text, error=True, suggestions=tuple(suggestions))
 
 
-def why_reply(story: Story, topics: Sequence[Topic]) -> Reply:
-    """The explanation of a story's scores and its dedup group, as text and sections."""
+def why_reply(story: Story, topics: Sequence[Topic], follows: Story | None = None) -> Reply:
+    """The explanation of a story's scores and its dedup group, as text and sections; with the
+    earlier development it probably follows, when dedup was not sure enough to merge them."""
     by_id = {t.id: t for t in topics}
     lines = [f"Why “{story.title}” ({story.id})"]
     sections = []
+    if follows is not None:
+        line = say.probably_follows(follows.title, follows.id)
+        lines.append(line)
+        sections.append(
+            Section("Probably follows", (Item(line, url=follows.url, fields={"id": follows.id}),))
+        )
     score_items = []
     for score in sorted(story.scores, key=lambda s: -s.score):
         topic = by_id.get(score.topic)

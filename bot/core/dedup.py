@@ -238,7 +238,7 @@ class StoryIndex:
         threshold = self.settings.threshold
         best: tuple[float, int, _Held, _Member, Likeness] | None = None
         nearest: tuple[float, _Member, Likeness] | None = None
-        follows: tuple[float, _Held] | None = None
+        follows: tuple[float, _Held, Likeness] | None = None
         seen: set[tuple[str, _ReportKey]] = set()
         for serial in self._blocking.candidates(incoming.anchors):
             sid, mkey = self._entries[serial]
@@ -267,7 +267,7 @@ class StoryIndex:
                 and (follows is None or likeness.overlap > follows[0])
                 and not self._story_vetoes(held, member, incoming)
             ):
-                follows = (likeness.overlap, held)
+                follows = (likeness.overlap, held, likeness)
             if score is None or self._story_vetoes(held, member, incoming):
                 continue
             rank = (score, -member.serial)
@@ -276,7 +276,9 @@ class StoryIndex:
         if best is not None:
             score, _, held, member, likeness = best
             return self._attach(held, report, member.report.key, score, likeness.explanation)
-        return self._new(report, nearest, incoming, follows[1].story if follows else None)
+        if follows is not None:
+            return self._new(report, nearest, incoming, (follows[1].story, follows[2]))
+        return self._new(report, nearest, incoming)
 
     def _held_again(
         self, held: _Held, rkey: _ReportKey, report: Report
@@ -347,7 +349,7 @@ class StoryIndex:
         report: Report,
         nearest: tuple[float, _Member, Likeness] | None,
         incoming: Fingerprint | None = None,
-        follows: Story | None = None,
+        follows: tuple[Story, Likeness] | None = None,
     ) -> tuple[DedupDecision, Story]:
         story_id = story_id_for(report)
         while story_id in self._stories:  # the same key re-reported after its story expired
@@ -359,7 +361,11 @@ class StoryIndex:
             title=report.title,
             url=report.url,
             published=report.published,
-            reason="first report",
+            reason=(
+                f"first report; probably follows {follows[0].id} ({follows[1].explanation})"
+                if follows
+                else "first report"
+            ),
         )
         story = Story(
             id=story_id,
@@ -370,7 +376,7 @@ class StoryIndex:
             published=report.published,
             updated=report.published,
             reports=(first,),
-            follows=follows.id if follows else "",
+            follows=follows[0].id if follows else "",
         )
         held = _Held(story=story)
         self._stories[story_id] = held
@@ -385,7 +391,7 @@ class StoryIndex:
             reason = f"nearest {member.report.key}: {likeness.explanation}"
             decision = DedupDecision(Verdict.NEW, story_id, None, round(likeness.score, 1), reason)
         if follows is not None:
-            decision = replace(decision, follows=follows.id)
+            decision = replace(decision, follows=follows[0].id)
         return decision, story
 
     # -- keeping stories ---------------------------------------------------------------------
@@ -512,20 +518,25 @@ class StoryIndex:
             self._index_lead(held)
 
     def _decide(self, likeness: Likeness) -> float | None:
-        """The likeness to rank a candidate by, or None when it does not reach its bar."""
+        """The likeness to rank a candidate by, or None when it does not reach its bar.
+
+        A soft guard vetoes every rule but the headline overlap, which has already paid for it
+        (``DOUBT_PENALTY``); a hard guard vetoes all of them.
+        """
+        settings = self.settings
+        if (
+            likeness.lead is None
+            and not likeness.hard
+            and likeness.overlap >= settings.headline_overlap
+            and likeness.own <= settings.overlap_own
+        ):
+            return max(likeness.overlap, likeness.score)
         if likeness.veto:
             return None
-        settings = self.settings
         if likeness.lead is not None:
             return likeness.score if likeness.score >= settings.lead_threshold else None
         if likeness.score >= settings.threshold:
             return likeness.score
-        if (
-            not likeness.hard
-            and likeness.overlap >= settings.headline_overlap
-            and likeness.own <= settings.overlap_own
-        ):
-            return likeness.overlap
         if (
             likeness.rare >= settings.rare_evidence
             and likeness.weighted >= settings.rare_threshold

@@ -30,6 +30,7 @@ from bot.core.ports import Store, StoryFilter
 from bot.core.route import Route, Target, should_fold, targets_for
 from bot.core.score import TopicMatcher, why_hint
 from bot.core.summarize import summarize
+from bot.core.text import fold
 from bot.core.tier import Tier, story_tier
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ class Desk:
             if decision.verdict is Verdict.REPEAT:
                 outcome.decisions.append(Decision(report, decision, story.id))
                 continue
-            story = self.rescore(story)
+            joined = decision.verdict is not Verdict.NEW
+            story = self.rescore(story, report.title if joined else None)
             self.index.put(story)
             outcome.stories[story.id] = story
             fresh = now - story.published <= self.settings.max_item_age and not quiet(report)
@@ -152,16 +154,30 @@ class Desk:
             outcome.decisions.append(Decision(report, decision, story.id, alerted, updated))
         return outcome
 
-    def rescore(self, story: Story) -> Story:
+    def rescore(self, story: Story, headline: str | None = None) -> Story:
         """Score a story against every topic and write its summary.
+
+        ``headline``: a report that just joined, under a headline other than the story's. A
+        development is about a topic when any outlet's headline says so (one writes "pause" where
+        another writes only "Biden calls the response over the top"), so each topic keeps the best
+        of its score on the story's headline, on the joining one, and what it scored before.
 
         Only a story that scores on some topic can reach a reader, so only such a story gets a
         summary: most of a general news stream scores nothing, and is rescored (and summarised)
         again if a later report makes it relevant.
         """
         weight = max((self.source_weights.get(r.source, 1.0) for r in story.reports), default=1.0)
-        scores = self.matcher.score(
-            story.title, story.text, outlets=len(story.outlets), source_weight=weight
+        outlets = len(story.outlets)
+        scores = self.matcher.score(story.title, story.text, outlets=outlets, source_weight=weight)
+        if headline is not None and fold(headline) != fold(story.title):
+            other = self.matcher.score(headline, story.text, outlets=outlets, source_weight=weight)
+            scores = tuple(
+                o if o.score > s.score else s for s, o in zip(scores, other, strict=True)
+            )
+        before = {s.topic: s for s in story.scores}
+        scores = tuple(
+            before[s.topic] if s.topic in before and before[s.topic].score > s.score else s
+            for s in scores
         )
         terms: list[str] = []
         for score in scores:

@@ -706,6 +706,23 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
 DOUBT_PENALTY = 10.0
 """Points taken from ``Likeness.overlap`` when a soft guard objects."""
 
+COMMON_NAME = 1.5
+"""A name whose ``Vocabulary`` weight is below this is the story's own (Israel, Hamas, Gaza in
+this one): two headlines naming different ones of those are not naming different parties."""
+
+
+def _common_names_only(doubt: str, a: Fingerprint, b: Fingerprint, vocabulary: Vocabulary) -> bool:
+    """Whether a "different names" doubt rests only on names every headline of the story uses."""
+    if doubt != "different names":
+        return False
+    a_names = {n for n in a.names | (a.lead_names & a.tokens) if n not in b.tokens}
+    b_names = {n for n in b.names | (b.lead_names & b.tokens) if n not in a.tokens}
+    weight = vocabulary.weight
+    return not (
+        any(weight(n) >= COMMON_NAME for n in a_names)
+        and any(weight(n) >= COMMON_NAME for n in b_names)
+    )
+
 
 def overlap(likeness: Likeness, a: Fingerprint, b: Fingerprint, vocabulary: Vocabulary) -> Likeness:
     """``likeness`` with ``overlap`` set: the headlines' shared stems weighted by how rarely the
@@ -721,7 +738,7 @@ def overlap(likeness: Likeness, a: Fingerprint, b: Fingerprint, vocabulary: Voca
     shared = sum(shared_w)
     total = 2 * shared + sum(a_own) + sum(b_own)
     value = 200.0 * shared / total if total else 0.0
-    if likeness.doubt:
+    if likeness.doubt and not _common_names_only(likeness.doubt, a, b, vocabulary):
         value -= DOUBT_PENALTY
     own = min(max(a_own, default=0.0), max(b_own, default=0.0)) - max(shared_w, default=0.0)
     return replace(likeness, overlap=max(0.0, value), own=own)

@@ -117,3 +117,11 @@ BACKGROUND_MARK = "background"
 def follows_line(title: str) -> str:
     """The line under an alert that probably continues an earlier development."""
     return f"follows: {title}"
+
+
+def probably_follows(title: str, story_id: str) -> str:
+    """In ``why``: the earlier development a story was close to, but not merged with."""
+    return (
+        f"Probably follows “{title}” ({story_id}): close, but not sure enough to merge, "
+        "so it was alerted on its own."
+    )

@@ -48,6 +48,27 @@ _PHRASE = re.compile(
 _QUESTION = re.compile(r"\?\s*(?:['\"’”]\s*)?(?:$|[-|:])")
 """A headline that asks (an explainer or analysis), not one that quotes a question mid-way."""
 
+_FEATURE_OPENING = re.compile(
+    r"^\W*(?:moment|revealed|inside|meet|how|why|what|who|the story|the stories)\b", re.IGNORECASE
+)
+"""Openings of features and teasers ("Moment ...", "Inside ...", "How ...", "Why ...")."""
+
+_PEOPLE = re.compile(
+    r"\b(?:famil(?:y|ies)|mothers?|moms?|mums?|fathers?|dads?|daughters?|sons?|wife|husband|"
+    r"brothers?|sisters?|grand(?:mother|father|parents?)|children of|relatives|loved ones|"
+    r"survivors?|parents|widows?)\b",
+    re.IGNORECASE,
+)
+_TELLING = re.compile(
+    r"\b(?:plead(?:s|ing)?|recount(?:s|ing)?|describ(?:e|es|ing)|tells? of|speaks? (?:of|out)|"
+    r"remember(?:s|ing)?|mourn(?:s|ing)?|griev(?:e|es|ing)|wait(?:s|ing)?|agoni[sz]ing|vigils?|"
+    r"birthdays?|pray(?:s|ing|ers?)?|nightmare|ordeal|horror|trauma|stor(?:y|ies)|"
+    r"testimon(?:y|ies)|memories|heartbreak|anguish|tearful(?:ly)?|emotional|anxious|desperate)\b",
+    re.IGNORECASE,
+)
+"""A person's story: the people in it and the telling ("families of hostages plead", "a
+mother recounts"): a feature, however moving, not a step in the talks."""
+
 _HUMANITARIAN = frozenset(
     fold(name)
     for name in (
@@ -102,6 +123,10 @@ def report_tier(title: str, outlet: str = "") -> tuple[Tier, str]:
         return Tier.BACKGROUND, f"reads as {match.group(0).strip(' :|-').lower()}"
     if _QUESTION.search(headline):
         return Tier.BACKGROUND, "asks a question"
+    if match := _FEATURE_OPENING.search(headline):
+        return Tier.BACKGROUND, f"opens like a feature ({match.group(0).strip().lower()})"
+    if _PEOPLE.search(headline) and _TELLING.search(headline):
+        return Tier.BACKGROUND, "a personal story"
     body = _humanitarian(headline) or _humanitarian(outlet)
     if body:
         return Tier.BACKGROUND, f"a statement of {body}"
