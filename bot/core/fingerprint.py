@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -730,18 +730,26 @@ def overlap(likeness: Likeness, a: Fingerprint, b: Fingerprint, vocabulary: Voca
     guard objects; 0 when a hard guard does."""
     if likeness.hard:
         return replace(likeness, overlap=0.0)
-    weight = vocabulary.weight
+    value, _shared, own = _weighted_dice(a, b, vocabulary.weight)
+    if likeness.doubt and not _common_names_only(likeness.doubt, a, b, vocabulary):
+        value -= DOUBT_PENALTY
+    return replace(likeness, overlap=max(0.0, value), own=own)
+
+
+def _weighted_dice(
+    a: Fingerprint, b: Fingerprint, weight: Callable[[str], float]
+) -> tuple[float, float, float]:
+    """The headlines' Dice overlap with each stem weighted (0..100), the weight they share, and
+    how much rarer each one's rarest own stem is than the rarest shared one (the smaller)."""
     common = a.tokens & b.tokens
     shared_w = [weight(t) for t in common]
     a_own = [weight(t) for t in a.tokens - common]
     b_own = [weight(t) for t in b.tokens - common]
     shared = sum(shared_w)
     total = 2 * shared + sum(a_own) + sum(b_own)
-    value = 200.0 * shared / total if total else 0.0
-    if likeness.doubt and not _common_names_only(likeness.doubt, a, b, vocabulary):
-        value -= DOUBT_PENALTY
+    dice = 200.0 * shared / total if total else 0.0
     own = min(max(a_own, default=0.0), max(b_own, default=0.0)) - max(shared_w, default=0.0)
-    return replace(likeness, overlap=max(0.0, value), own=own)
+    return dice, shared, own
 
 
 def _has_lead(f: Fingerprint) -> bool:
@@ -759,20 +767,13 @@ def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) ->
     ``names_apart``: the evidence for matching two headlines that share few words, when the words
     they share are the rare ones (names, places, numbers) and neither has a rarer word of its own.
     """
-    weight = rarity.weight
-    shared = a.tokens & b.tokens
-    shared_w = [weight(t) for t in shared]
-    a_only = [weight(t) for t in a.tokens - shared]
-    b_only = [weight(t) for t in b.tokens - shared]
-    rare = sum(shared_w)
-    total = 2 * rare + sum(a_only) + sum(b_only)
+    weighted, rare, unmatched = _weighted_dice(a, b, rarity.weight)
     a_names, b_names = rarity.names_of(a), rarity.names_of(b)
     return replace(
         likeness,
-        weighted=200.0 * rare / total if total else 0.0,
+        weighted=weighted,
         rare=rare,
-        unmatched=min(max(a_only, default=0.0), max(b_only, default=0.0))
-        - max(shared_w, default=0.0),
+        unmatched=unmatched,
         names_apart=bool(a_names and b_names and not (a_names & b_names)),
     )
 
