@@ -7,8 +7,11 @@ repository importable when a bench is started as a script.
 
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,6 +98,35 @@ def rss_document(title: str, link: str, entries: Iterable[FeedEntry]) -> bytes:
         )
     parts.append("</channel></rss>")
     return "".join(parts).encode()
+
+
+def source_lines(sources: Iterable[tuple[str, str, str]], **extra: str) -> list[str]:
+    """``[[sources]]`` TOML lines for (name, outlet, url) triples; ``extra`` keys go on each."""
+    lines: list[str] = []
+    for name, outlet, url in sources:
+        lines += ["", "[[sources]]", f"name = {json.dumps(name)}", f"outlet = {json.dumps(outlet)}"]
+        lines += [f"url = {json.dumps(url)}"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
+    return lines
+
+
+def replay_jsonl(
+    config: Path, *, python: str = sys.executable, cwd: Path, timeout: float = 3600
+) -> tuple[list[dict[str, object]], float]:
+    """Run ``talks-bot poll-once --replay --output jsonl`` on ``config``: its JSON lines and the
+    seconds it took. Exits with the CLI's error output when it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [python, "-m", "bot", "poll-once", "--config", str(config), "--replay", "--output",
+         "jsonl"],
+        capture_output=True, text=True, cwd=cwd, check=False, timeout=timeout,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"talks-bot poll-once exited {done.returncode}")
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return events, seconds
 
 
 class NullNotifier:

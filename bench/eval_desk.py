@@ -43,11 +43,9 @@ import functools
 import http.server
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +57,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import FeedEntry, result_line, rss_document, shared_data  # noqa: E402
+from bench.common import (  # noqa: E402
+    FeedEntry,
+    replay_jsonl,
+    result_line,
+    rss_document,
+    shared_data,
+    source_lines,
+)
 from bot.core.ports import StoryFilter  # noqa: E402
 from bot.core.text import fold  # noqa: E402
 from bot.store import open_store  # noqa: E402
@@ -224,15 +229,13 @@ def write_config(folder: Path, base_url: str, feeds: dict[str, str]) -> Path:
         'topics = ["*"]',
         'digest = "0 7,19 * * *"',
     ]
-    for i, (publisher, name) in enumerate(sorted(feeds.items())):
-        lines += [
-            "",
-            "[[sources]]",
-            f'name = "outlet-{i}"',
-            f"outlet = {_toml(publisher)}",
-            f"url = {_toml(base_url + name)}",
-            'interval = "30m"',
-        ]
+    lines += source_lines(
+        (
+            (f"outlet-{i}", publisher, base_url + name)
+            for i, (publisher, name) in enumerate(sorted(feeds.items()))
+        ),
+        interval="30m",
+    )
     path = folder / "eval.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -260,20 +263,10 @@ def run_desk(rows: Sequence[Row]) -> Delivered:
         server, base = serve(feeds_dir)
         try:
             config = write_config(folder, base, feeds)
-            started = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "bot", "poll-once", "--config", str(config), "--replay",
-                 "--output", "jsonl"],
-                capture_output=True, text=True, cwd=folder, check=False, timeout=600,
-            )  # fmt: skip
-            seconds = time.perf_counter() - started
+            events, seconds = replay_jsonl(config, cwd=folder, timeout=600)
         finally:
             server.shutdown()
             server.server_close()
-        if done.returncode != 0:
-            sys.stderr.write(done.stderr)
-            raise SystemExit(f"talks-bot poll-once exited {done.returncode}")
-        events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         members = asyncio.run(_members(folder / "eval.db"))
     delivered = _read_events(rows, events, members)
     delivered.seconds = seconds

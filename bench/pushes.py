@@ -25,10 +25,8 @@ import gzip
 import json
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -39,7 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import FeedEntry, result_line, rss_document, shared_data  # noqa: E402
+from bench.common import (  # noqa: E402
+    FeedEntry,
+    replay_jsonl,
+    result_line,
+    rss_document,
+    shared_data,
+    source_lines,
+)
 
 DATA = "news-feeds-2023/entries-2023-10-11.jsonl.gz"
 
@@ -98,33 +103,13 @@ def write_config(folder: Path, feeds: dict[str, Path], defaults_path: Path) -> P
     for route in defaults.get("routes", []):
         lines += ["", "[[routes]]"]
         lines += [f"{key} = {json.dumps(value)}" for key, value in route.items()]
-    for i, (feed, path) in enumerate(sorted(feeds.items())):
-        lines += [
-            "",
-            "[[sources]]",
-            f'name = "feed-{i}"',
-            f"outlet = {json.dumps(feed.split('://', 1)[-1].split('/', 1)[0])}",
-            f"url = {json.dumps(path.as_uri())}",
-        ]
+    lines += source_lines(
+        (f"feed-{i}", feed.split("://", 1)[-1].split("/", 1)[0], path.as_uri())
+        for i, (feed, path) in enumerate(sorted(feeds.items()))
+    )
     config = folder / "pushes.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
-
-
-def run(bot: Path, config: Path) -> tuple[list[dict[str, object]], float]:
-    python = bot / ".venv" / "bin" / "python"
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(python), "-m", "bot", "poll-once", "--config", str(config), "--replay",
-         "--output", "jsonl"],
-        capture_output=True, text=True, cwd=bot, check=False, timeout=3600,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit(f"talks-bot poll-once exited {done.returncode}")
-    events = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-    return events, seconds
 
 
 def per_day(events: Sequence[dict[str, object]]) -> tuple[Counter[str], Counter[str]]:
@@ -153,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(tmp)
         feeds, entries = write_documents(path, folder / "feeds", args.days)
         config = write_config(folder, feeds, args.bot.resolve() / "config" / "default.toml")
-        events, seconds = run(args.bot.resolve(), config)
+        bot = args.bot.resolve()
+        events, seconds = replay_jsonl(config, python=str(bot / ".venv/bin/python"), cwd=bot)
     if args.events is not None:
         args.events.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     pushes, digests = per_day(events)

@@ -534,7 +534,16 @@ class TalksBot:
 
     # --- scheduled digests ---------------------------------------------------------------------
     async def send_briefing(self, route: Route, period: timedelta = timedelta(hours=12)) -> None:
-        """A scheduled briefing to one route: the top developments, from the same data as status."""
+        """A scheduled briefing to one route: the top developments, from the same data as status;
+        then the background the route held for it, from the courier's own round (one round at a
+        time: two could post the same delivery twice)."""
+        try:
+            await self._send_top(route, period)
+        finally:
+            self._briefings_due.add(route.destination)
+            self._wake.set()
+
+    async def _send_top(self, route: Route, period: timedelta) -> None:
         now = self.clock()
         reply = await build_status(self.store, self.topics, None, now, period, top=8)
         stories = []
@@ -550,8 +559,6 @@ class TalksBot:
         )
         notifier = self.notifiers.get(route.destination.platform)
         if notifier is None or not alerts:
-            self._briefings_due.add(route.destination)
-            self._wake.set()
             return
         digest = Digest(
             id=f"briefing-{now:%Y%m%d%H%M}",
@@ -563,11 +570,6 @@ class TalksBot:
             await notifier.send_digest(route.destination, digest)
         except TalksBotError as exc:
             log.error("briefing to %s failed: %s", route.destination.label, exc)
-        finally:
-            # The background this route held for its digest goes out with it, from the courier's
-            # own round (one round at a time: two could post the same delivery twice).
-            self._briefings_due.add(route.destination)
-            self._wake.set()
 
     # --- running -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, extra_tasks: Sequence[Any] = ()) -> None:

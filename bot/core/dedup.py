@@ -261,14 +261,12 @@ class StoryIndex:
             if nearest is None or likeness.title > nearest[2].title:
                 nearest = (likeness.score, member, likeness)
             score = self._decide(likeness)
-            if (
-                score is None
-                and likeness.overlap >= self.settings.follow_overlap
-                and (follows is None or likeness.overlap > follows[0])
-                and not self._story_vetoes(held, member, incoming)
-            ):
-                follows = (likeness.overlap, held, likeness)
-            if score is None or self._story_vetoes(held, member, incoming):
+            maybe = score is None and likeness.overlap >= self.settings.follow_overlap
+            if (score is None and not maybe) or self._story_vetoes(held, member, incoming):
+                continue
+            if score is None:
+                if follows is None or likeness.overlap > follows[0]:
+                    follows = (likeness.overlap, held, likeness)
                 continue
             rank = (score, -member.serial)
             if best is None or rank > (best[0], best[1]):
@@ -396,13 +394,10 @@ class StoryIndex:
 
     # -- keeping stories ---------------------------------------------------------------------
 
-    def _add_member(
-        self, held: _Held, member_report: StoryReport, digest: str | None, *, count: bool = True
-    ) -> None:
+    def _add_member(self, held: _Held, member_report: StoryReport, digest: str | None) -> None:
         rkey = (member_report.source, member_report.key)
         title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
-        if count:
-            self._vocabulary.add(title_print.tokens, member_report.published.toordinal())
+        self._vocabulary.add(title_print.tokens, member_report.published.toordinal())
         serial = self._next_serial(held.story.id, rkey, title_print)
         held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)
         self._use_words(held, title_print.tokens)
@@ -567,7 +562,7 @@ class StoryIndex:
             self._stories[story.id] = held
             self._rarity.add_story(())
             for member_report in story.reports:
-                self._add_member(held, member_report, None, count=False)
+                self._add_member(held, member_report, None)
             held.best = next(
                 (
                     (r.source, r.key)
@@ -584,8 +579,9 @@ class StoryIndex:
             self._index_lead(held)
 
     def learn(self, stories: Iterable[Story]) -> None:
-        """Count the headlines of stored stories in the vocabulary (at start-up: the stories of
-        the last ``vocabulary_days``, those in the window included)."""
+        """Count the headlines of stored stories in the vocabulary without holding them (at
+        start-up: those of the last ``vocabulary_days`` that left the window; ``load`` counts
+        the ones it holds)."""
         anchors = self.settings.anchors
         for story in stories:
             for report in story.reports:

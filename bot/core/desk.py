@@ -109,8 +109,8 @@ class Desk:
         window_start = now - dedup.window
         since = min(window_start, now - timedelta(days=dedup.vocabulary_days))
         stories = await self.store.stories(StoryFilter(since=since))
-        self.index.learn(stories)
         held = [s for s in stories if s.updated >= window_start]
+        self.index.learn(s for s in stories if s.updated < window_start)
         self.index.load(reversed(held))
         return len(held)
 

@@ -778,11 +778,6 @@ def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) ->
     )
 
 
-def _veto(a: Fingerprint, b: Fingerprint) -> str:
-    """The reason ``a`` and ``b`` must be different developments, or "" when none is seen."""
-    return hard_veto(a, b) or soft_veto(a, b)
-
-
 def _apart(x: frozenset[str], y: frozenset[str]) -> bool:
     return bool(x and y and not (x <= y or y <= x))
 
