@@ -24,6 +24,7 @@ from bot.core.models import (
     Report,
     Story,
     Topic,
+    TopicScore,
     Verdict,
 )
 from bot.core.ports import Store, StoryFilter
@@ -44,6 +45,14 @@ FOLD = "fold"
 
 BRIEFING = "briefing"
 """``Delivery.digest_id`` of a background story held for the destination's scheduled digest."""
+
+TOPIC_SUPPORT = 1 / 3
+"""Share of a story's distinct headlines that must reach a topic for the story to carry it (the
+story's own headline always counts for itself)."""
+
+TOPIC_HEADLINES = 24
+"""How many of a story's latest reports are read for topic support: bounds the cost of a big
+story's rescoring."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +167,11 @@ class Desk:
         """Score a story against every topic and write its summary.
 
         ``headline``: a report that just joined, under a headline other than the story's. A
-        development is about a topic when any outlet's headline says so (one writes "pause" where
-        another writes only "Biden calls the response over the top"), so each topic keeps the best
-        of its score on the story's headline, on the joining one, and what it scored before.
+        development is about a topic when its outlets' headlines say so: one writes "pause" where
+        another writes only "Biden calls the response over the top", so each topic takes the best
+        score among the story's headlines, provided at least ``TOPIC_SUPPORT`` of them reach
+        the topic's bar. One live page among twenty reports of the truce's collapse that also
+        names the hostages does not make the collapse a hostages story.
 
         Only a story that scores on some topic can reach a reader, so only such a story gets a
         summary: most of a general news stream scores nothing, and is rescored (and summarised)
@@ -169,16 +180,8 @@ class Desk:
         weight = max((self.source_weights.get(r.source, 1.0) for r in story.reports), default=1.0)
         outlets = len(story.outlets)
         scores = self.matcher.score(story.title, story.text, outlets=outlets, source_weight=weight)
-        if headline is not None and fold(headline) != fold(story.title):
-            other = self.matcher.score(headline, story.text, outlets=outlets, source_weight=weight)
-            scores = tuple(
-                o if o.score > s.score else s for s, o in zip(scores, other, strict=True)
-            )
-        before = {s.topic: s for s in story.scores}
-        scores = tuple(
-            before[s.topic] if s.topic in before and before[s.topic].score > s.score else s
-            for s in scores
-        )
+        if headline is not None or len(story.reports) > 1:
+            scores = self._supported(story, scores, outlets, weight)
         terms: list[str] = []
         for score in scores:
             if score.score > 0:
@@ -231,6 +234,36 @@ class Desk:
             follows_title=follows.title if follows else "",
             follows_url=follows.url if follows else "",
         )
+
+    def _supported(
+        self, story: Story, scores: tuple[TopicScore, ...], outlets: int, weight: float
+    ) -> tuple[TopicScore, ...]:
+        """Per topic, the best score among the story's distinct headlines when enough of them
+        reach the topic's bar on their own words (``TOPIC_SUPPORT``; one outlet each, so the
+        story's coverage lifts no single headline over it), else the story headline's own."""
+        headlines: dict[str, str] = {fold(story.title): story.title}
+        for report in story.reports[-TOPIC_HEADLINES:]:
+            headlines.setdefault(fold(report.title), report.title)
+        if len(headlines) < 2:
+            return scores
+        texts = list(headlines.values())
+        alone = [self.matcher.score(h, story.text, source_weight=weight) for h in texts]
+        full: dict[int, tuple[TopicScore, ...]] = {0: scores}
+        out: list[TopicScore] = []
+        for i, own in enumerate(scores):
+            topic = self.topics_by_id.get(own.topic)
+            bar = topic.min_score if topic is not None else 0.5
+            reaching = sum(1 for each in alone if each[i].score > 0 and each[i].score >= bar)
+            if not reaching or reaching < TOPIC_SUPPORT * len(texts):
+                out.append(own)
+                continue
+            best = max(range(len(texts)), key=lambda k: alone[k][i].score)
+            if best not in full:
+                full[best] = self.matcher.score(
+                    texts[best], story.text, outlets=outlets, source_weight=weight
+                )
+            out.append(max(own, full[best][i], key=lambda c: c.score))
+        return tuple(out)
 
     async def _deliver(
         self, story: Story, targets: Sequence[Target], now: datetime, fresh: bool, out: Outcome

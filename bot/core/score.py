@@ -442,7 +442,9 @@ class TopicMatcher:
                 headline *= 1.0 - weight * hit.similarity / 100.0
         blocked = self._blocked(compiled, found, 1.0 - headline)
 
-        factor = outlet_factor(outlets)
+        # Coverage makes a story on the topic more urgent; it does not put a story on the topic:
+        # ten outlets saying "truce ends" in Gaza are not a hostages story.
+        factor = outlet_factor(outlets) if combined * source_weight >= topic.min_score else 1.0
         raw = combined * factor * source_weight
         final = 0.0 if blocked else min(1.0, raw)
         scale = final / combined if combined > 0 else 0.0

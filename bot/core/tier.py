@@ -40,10 +40,18 @@ _PHRASE = re.compile(
     r"\b(?:analysis|explainer|explained|what we know|what to know|what's to know|here's what|"
     r"what you need to know|what it means|what happens next|key questions|in pictures|"
     r"picture show|photo essay|op-ed|opinion|newsletter|morning rundown|evening rundown|"
-    r"briefing:|diary(?: part)?|podcast|live blog)\b|[-|]\s*opinion\s*$",
+    r"diary(?: part)?|podcast|live blog)\b|\bbriefing:|[-|]\s*opinion\s*$",
     re.IGNORECASE,
 )
 """The phrasing of explainers, features and columns, anywhere in the headline."""
+
+_MOUNTING = re.compile(
+    r"^(?:[\w'-]+\s+){0,2}?(?:warnings|calls|concerns|fears|worries|pressure|alarm)\s+"
+    r"(?:\w+\s+){0,5}?(?:mounts?|grows?|rises?|builds?)\b",
+    re.IGNORECASE,
+)
+"""The world's mood as the headline's main clause ("Warnings mount as ...", "Calls to stave off
+... grow"); "Israeli strikes kill 13 as concerns grow" keeps its event."""
 
 _QUESTION = re.compile(r"\?\s*(?:['\"’”]\s*)?(?:$|[-|:])")
 """A headline that asks (an explainer or analysis), not one that quotes a question mid-way."""
@@ -68,6 +76,78 @@ _TELLING = re.compile(
 )
 """A person's story: the people in it and the telling ("families of hostages plead", "a
 mother recounts"): a feature, however moving, not a step in the talks."""
+
+_KICKER = re.compile(
+    r"^\s*(?:[\w'’.\- ]{1,60}:(?!\S)|['‘\"“][^'’\"”]{1,80}['’\"”]\s*[:,.]?)\s*",
+)
+"""A kicker before the headline proper: "Israel-Gaza war:", "Gaza truce:" or an opening quote
+("'Our last stop is Rafah':"). The subject of the headline comes after it."""
+
+_CIVILIANS = re.compile(
+    r"^(?:the\s+)?(?:(?:millions|thousands|hundreds|many)\s+of\s+)?(?:[\w-]+'s\s+)?"
+    r"(?:(?:trapped|displaced|terrified|fleeing|hungry|besieged|exhausted|weary|"
+    r"frightened|anxious|desperate|grieving|stranded)\s+)?"
+    r"(?:palestinians|gazans|people|residents|civilians|displaced|famil(?:y|ies)|family members|"
+    r"relatives|children|women|mothers|parents|survivors|refugees|evacuees|humanitarians|"
+    r"aid (?:groups|agencies|workers)|experts|analysts|scholars)\b",
+    re.IGNORECASE,
+)
+"""The people living the story as the subject of its headline ("Palestinians in Gaza use truce
+to pick through rubble", "Gazans fear ...", "Families of hostages visit ..."): a feature about
+the war's toll, not a step in the talks. "Hundreds flee ..." stays a development: an exodus is
+an event, and "hundreds" alone names no one."""
+
+_PARTY = re.compile(
+    r"\b(?:israel|israeli|israelis|idf|netanyahu|gallant|gantz|cabinet|war cabinet|hamas|"
+    r"haniyeh|sinwar|islamic jihad|qatar|qatari|egypt|egyptian|cairo|doha|sisi|el-sisi|"
+    r"u\.?s\.?|united states|america|american|biden|blinken|burns|sullivan|white house|"
+    r"washington|mediators?|negotiators?|envoys?|delegations?|red cross|icrc|army|troops|"
+    r"military|officials?|pm|prime minister|minister)\b",
+    re.IGNORECASE,
+)
+"""The parties, the mediators and the officials whose words and deeds move the talks."""
+
+_REACTION = re.compile(
+    r"^(?P<who>(?:\S+\s+){0,4}?)(?:welcomes?|hails?|praises?|applauds?|salutes?|condemns?|"
+    r"deplores?|is worried|are worried|worries|fears|warns?|urges?|appeals?|pleads?)\b",
+    re.IGNORECASE,
+)
+"""A reaction from the sidelines: a subject of a few words, then "welcomes", "warns", "urges"."""
+
+
+def _proper(headline: str) -> str:
+    """The headline after its kicker: where its subject starts."""
+    match = _KICKER.match(headline)
+    rest = headline[match.end() :] if match else headline
+    return rest if len(rest.split()) >= 3 else headline
+
+
+_LOBBY = re.compile(
+    r"\b(?:meets?|met|meeting|lobb(?:y|ies|ying)|press(?:es)?|petitions?|sues?)\s+"
+    r"(?:with\s+)?(?:the\s+)?",
+    re.IGNORECASE,
+)
+"""People of the story turning to the parties ("families of hostages meet the prime
+minister"): they act on the talks, which makes it a development."""
+
+
+def _civilian_story(headline: str) -> bool:
+    """Civilians are the subject, they do not turn to a party ("... meet the prime minister"),
+    and no later clause gives a party's act ("..., Israel promises evacuation")."""
+    if not _CIVILIANS.match(headline):
+        return False
+    for match in _LOBBY.finditer(headline):
+        if _PARTY.match(headline, match.end()):
+            return False
+    return not any(_PARTY.match(clause) for clause in re.split(r"[,;]\s+", headline)[1:])
+
+
+def _sideline_reaction(headline: str) -> bool:
+    """A third party reacts ("Italy welcomes ...", "The EU is worried ..."): the parties and
+    the mediators speaking are developments, the rest of the world's reactions background."""
+    match = _REACTION.match(headline)
+    return match is not None and not _PARTY.search(match.group("who"))
+
 
 _HUMANITARIAN = frozenset(
     fold(name)
@@ -95,6 +175,8 @@ _HUMANITARIAN = frozenset(
         "Norwegian Refugee Council",
         "Action Against Hunger",
         "ICC prosecutor",
+        "UN High Commissioner",
+        "Volker Türk",
     )
 )
 """Humanitarian and UN bodies whose warnings and statements are background for the talks desk
@@ -114,9 +196,12 @@ def _humanitarian(text: str) -> str:
     return ""
 
 
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
 def report_tier(title: str, outlet: str = "") -> tuple[Tier, str]:
     """The tier of one report from its headline and outlet, and the reason when background."""
-    headline = title.strip()
+    headline = title.strip().translate(_QUOTES)
     if match := _LABEL.search(headline):
         return Tier.BACKGROUND, f"labelled {match.group(0).strip(' :|-').lower()}"
     if match := _PHRASE.search(headline):
@@ -127,6 +212,13 @@ def report_tier(title: str, outlet: str = "") -> tuple[Tier, str]:
         return Tier.BACKGROUND, f"opens like a feature ({match.group(0).strip().lower()})"
     if _PEOPLE.search(headline) and _TELLING.search(headline):
         return Tier.BACKGROUND, "a personal story"
+    proper = _proper(headline)
+    if _civilian_story(proper):
+        return Tier.BACKGROUND, "a story of the people living it"
+    if _MOUNTING.match(proper):
+        return Tier.BACKGROUND, "the mood, not an event"
+    if _sideline_reaction(proper):
+        return Tier.BACKGROUND, "a reaction from the sidelines"
     body = _humanitarian(headline) or _humanitarian(outlet)
     if body:
         return Tier.BACKGROUND, f"a statement of {body}"

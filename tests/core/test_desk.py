@@ -8,7 +8,7 @@ from bot.config import load_config
 from bot.core.courier import Courier
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Destination, Subscription
-from bot.core.ports import PollRecord
+from bot.core.ports import PollRecord, StoryFilter
 from bot.core.route import Route
 from bot.store import SQLStore
 from tests.core.helpers import RecordingPlatform, report
@@ -196,3 +196,57 @@ async def test_compact_route_gets_headline_without_summary(store: SQLStore) -> N
     assert by_channel["desk"].summary
     assert by_channel["wall"].summary == ""
     assert by_channel["wall"].title == by_channel["desk"].title
+
+
+async def test_a_story_carries_the_topics_its_headlines_share_not_one_outliers(
+    store: SQLStore,
+) -> None:
+    """Six outlets on the truce's end, one of them also naming the hostages: the story is about
+    the talks, and a hostages-only desk is not pinged for it."""
+    desk, courier, platform = make(store)
+    collapse = [
+        "Truce ends as Israel resumes strikes on Gaza",
+        "Truce ends as Israel resumes strikes on Gaza",
+        "Truce ends as Israel resumes air strikes on Gaza",
+        "Israel resumes strikes on Gaza as truce ends",
+        "Truce ends as Israel resumes strikes on Gaza after Hamas rockets",
+        "Truce ends as Israel resumes strikes on Gaza, no word on the hostages",
+    ]
+    await decide(
+        desk,
+        store,
+        [
+            report(f"c{i}", title, "", T0 + timedelta(minutes=i), source=f"outlet{i}")
+            for i, title in enumerate(collapse)
+        ],
+    )
+    await courier.run_once()
+    assert len(platform.sent) == 1, [a.title for _d, a in platform.sent]
+    (story,) = [s for s in await store.stories(StoryFilter()) if len(s.reports) == 6]
+    carried = {s.topic for s in story.scores if s.score >= 0.5}
+    assert "ceasefire-talks" in carried
+    assert "hostages" not in carried
+
+
+async def test_one_outlet_naming_the_topic_is_enough_for_a_small_story(store: SQLStore) -> None:
+    """Two outlets, one writing only "over the top", the other "presses for a pause": the
+    pause is the talks, and the story is about them."""
+    desk, courier, _platform = make(store)
+    await decide(
+        desk,
+        store,
+        [
+            report("b1", "Biden says the Gaza offensive is over the top", "", T0, source="one"),
+            report(
+                "b2",
+                "Biden says the Gaza offensive is over the top, presses for a pause",
+                "",
+                T0 + timedelta(minutes=3),
+                source="two",
+            ),
+        ],
+    )
+    await courier.run_once()
+    stories = [s for s in await store.stories(StoryFilter()) if len(s.reports) == 2]
+    assert stories, "the two reports are one story"
+    assert stories[0].score_for("ceasefire-talks") >= 0.5

@@ -191,6 +191,16 @@ def test_outlet_boost_starts_at_two_and_is_capped() -> None:
     assert s[2] == s[3] == pytest.approx(0.6)
 
 
+def test_coverage_lifts_a_story_on_its_topic_but_never_onto_it() -> None:
+    matcher = one_topic(Term("truce", 0.3), Term("Gaza", 0.2), min_score=0.5)
+    alone = matcher.score("Gaza truce ends", "", outlets=1)[0].score
+    widely = matcher.score("Gaza truce ends", "", outlets=32)[0].score
+    assert alone < 0.5
+    assert widely == pytest.approx(alone), "ten outlets of context words are still context"
+    on_topic = one_topic(Term("Rafah", 0.6), min_score=0.5)
+    assert on_topic.score("Rafah", "", outlets=8)[0].score > 0.6
+
+
 def test_source_weight_scales_the_score_and_clamps_at_one() -> None:
     matcher = one_topic(Term("Rafah", 0.6))
     base = matcher.score("Rafah", "")[0].score
