@@ -53,6 +53,19 @@ _MOUNTING = re.compile(
 """The world's mood as the headline's main clause ("Warnings mount as ...", "Calls to stave off
 ... grow"); "Israeli strikes kill 13 as concerns grow" keeps its event."""
 
+_BYLINE = re.compile(
+    r"\|\s*(?P<name>(?:[A-Z][\w'.-]+\s+){1,3}[A-Z][\w'-]+)\s*$",
+)
+"""A column's byline after the headline ("... | Jonathan Freedland")."""
+
+_NOT_A_NAME = frozenset(
+    "news live updates update conflict world times post press report reports middle east "
+    "international politics opinion video".split()
+)
+
+_FIRST_PERSON = re.compile(r"^\W*(?:i|i'm|i've|my|we must|we need|we want|we cannot)\b", re.I)
+"""A first-person essay ("I run the UN agency ...", "My daughter is a hostage ...")."""
+
 _QUESTION = re.compile(r"\?\s*(?:['\"’”]\s*)?(?:$|[-|:])")
 """A headline that asks (an explainer or analysis), not one that quotes a question mid-way."""
 
@@ -208,6 +221,12 @@ def report_tier(title: str, outlet: str = "") -> tuple[Tier, str]:
         return Tier.BACKGROUND, f"reads as {match.group(0).strip(' :|-').lower()}"
     if _QUESTION.search(headline):
         return Tier.BACKGROUND, "asks a question"
+    if (byline := _BYLINE.search(headline)) and not (
+        set(byline.group("name").lower().split()) & _NOT_A_NAME
+    ):
+        return Tier.BACKGROUND, f"a column by {byline.group('name')}"
+    if _FIRST_PERSON.match(headline):
+        return Tier.BACKGROUND, "written in the first person"
     if match := _FEATURE_OPENING.search(headline):
         return Tier.BACKGROUND, f"opens like a feature ({match.group(0).strip().lower()})"
     if _PEOPLE.search(headline) and _TELLING.search(headline):
