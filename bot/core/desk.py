@@ -247,7 +247,19 @@ class Desk:
         if len(headlines) < 2:
             return scores
         texts = list(headlines.values())
-        alone = [self.matcher.score(h, story.text, source_weight=weight) for h in texts]
+        named = [self.matcher.mentions(h) for h in texts]
+        if not any(named):
+            return scores  # general news: no headline of it names a watched term
+        # A headline naming no watched term scores on the lead alone, the same for all of them.
+        lead_only: tuple[TopicScore, ...] | None = None
+        alone: list[tuple[TopicScore, ...]] = []
+        for headline, names in zip(texts, named, strict=True):
+            if names:
+                alone.append(self.matcher.score(headline, story.text, source_weight=weight))
+                continue
+            if lead_only is None:
+                lead_only = self.matcher.score("", story.text, source_weight=weight)
+            alone.append(lead_only)
         full: dict[int, tuple[TopicScore, ...]] = {0: scores}
         out: list[TopicScore] = []
         for i, own in enumerate(scores):
