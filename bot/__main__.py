@@ -182,7 +182,8 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
         + (f", {d.failed} failed" if d.failed else ""),
         file=sys.stderr,
     )
-    return 0
+    # A poll that was not saved will be decided again: tell cron, after the others delivered.
+    return 1 if any(p.unsaved for p in cycle.polls) else 0
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import signal
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,14 @@ from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings, Outcome
 from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth
-from bot.core.normalize import SourceInfo, dated_times, identify, normalize_item
+from bot.core.normalize import (
+    Identity,
+    SourceInfo,
+    canonical_url,
+    dated_times,
+    identify,
+    normalize_item,
+)
 from bot.core.ports import Notifier, PollRecord
 from bot.core.route import Route
 from bot.core.schedule import PollBounds, poll_interval, retry_delay
@@ -89,6 +97,8 @@ class PollSummary:
     """The response's Cache-Control max-age (adaptive polling honours it)."""
     next_poll: datetime | None = None
     """When this source is due again (adaptive interval, or backoff after a failure)."""
+    unsaved: bool = False
+    """The poll crashed or its save failed: its items are decided again next time."""
 
 
 @dataclass(slots=True)
@@ -120,6 +130,8 @@ class TalksBot:
         self.replay = replay
         self.clock = clock
         self.rng = rng or random.Random()
+        self._crashes: dict[str, int] = {}
+        """Polls in a row that crashed or were not saved, per source (for their backoff)."""
         cfg = self.config
         self.sources = [s for s in cfg.sources if s.enabled]
         self.topics = cfg.topic_models
@@ -352,11 +364,14 @@ class TalksBot:
         """The items the store does not already hold unchanged (most of every poll), as reports.
 
         Identities (key and headline) are compared first, so held items never pay for HTML and
-        boilerplate cleaning; a feed's duplicate keys keep their first item.
+        boilerplate cleaning. Items that share a guid but not a link are told apart (see
+        ``_distinct_keys``); a true repeat (same guid, same link) keeps its first copy.
         """
         info = self._info(source)
-        found = [(raw, identify(raw, info)) for raw in items]
-        untitled = [normalize_item(raw, info, now) for raw, ident in found if ident is None]
+        found = _distinct_keys(source.name, _identified(source.name, items, info))
+        untitled = [
+            _normalized(source.name, raw, info, now) for raw, ident in found if ident is None
+        ]
         keys = [i.key for _raw, i in found if i] + [r.key for r in untitled if r]
         known = await self.store.known_reports(source.name, keys)
         reports: dict[str, Report] = {}
@@ -366,7 +381,7 @@ class TalksBot:
                 continue
             seen.add(ident.key)
             if known.get(ident.key) != ident.title:
-                report = normalize_item(raw, info, now, ident)
+                report = _normalized(source.name, raw, info, now, ident)
                 if report is not None:
                     reports[report.key] = report
         for untitled_report in untitled:
@@ -419,7 +434,7 @@ class TalksBot:
         fresh.sort(key=lambda r: (r.published, r.key))
         # Decided and saved under the outbox lock: the courier cannot record a send in between
         # and have it overwritten by the desk's older copy of the delivery.
-        async with self.courier.lock:
+        async with self.courier.lock, self._deciding():
             await self._ready_desk()
             # A source's first poll records undated items as seen: their age is unknown.
             outcome = await self.desk.take(
@@ -446,7 +461,18 @@ class TalksBot:
 
             async def one(source: SourceConfig) -> PollSummary:
                 async with slots:
-                    return await self.poll_source(source)
+                    try:
+                        return await self.poll_source(source)
+                    except StoreError as exc:
+                        log.error("poll of %s not saved: %s", source.name, exc)
+                        return PollSummary(
+                            source.name, ok=False, error=f"not saved: {exc}", unsaved=True
+                        )
+                    except Exception as exc:  # one source's crash never costs another
+                        log.exception("poll of %s crashed; the other sources go on", source.name)
+                        return PollSummary(
+                            source.name, ok=False, error=f"crashed: {exc!r}", unsaved=True
+                        )
 
             cycle.polls = list(await asyncio.gather(*(one(s) for s in self.sources)))
             return cycle
@@ -474,7 +500,7 @@ class TalksBot:
         # Hour by hour of published time: decide, save, deliver — as the desk would have seen it
         # live, so a later outlet's report updates an alert in place rather than being pre-merged.
         for chunk in _by_hour(batch):
-            async with self.courier.lock:
+            async with self.courier.lock, self._deciding():
                 await self._ready_desk()
                 # An undated item has no time to be judged at in a replay: it joins, never alerts.
                 outcome = await self.desk.take(
@@ -502,12 +528,18 @@ class TalksBot:
             stories=tuple(outcome.stories.values()),
             deliveries=tuple(outcome.deliveries.values()),
         )
+        await self.store.commit_poll(record)
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[None]:
+        """Around a decision and its save: when anything fails in between (a store error or an
+        exception nobody foresaw), the decision was not saved, so it is forgotten in memory too
+        and the next poll decides those reports again. A fresh desk, reloaded from the store
+        before its next decision: the old one holds the unsaved stories and would call their
+        reports repeats."""
         try:
-            await self.store.commit_poll(record)
-        except StoreError:
-            # The decision was not saved: forget it in memory too, so the next poll decides those
-            # reports again. A fresh desk, reloaded from the store before its next decision: the
-            # old one still holds the unsaved stories and would call their reports repeats.
+            yield
+        except BaseException:
             old = self.desk
             self.desk = Desk(old.store, old.topics, old.routes, old.settings, old.source_weights)
             self._desk_loaded = False
@@ -647,7 +679,22 @@ class TalksBot:
             log.error("poll of %s not saved: %s", source.name, exc)
         except Exception:
             log.exception("poll of %s crashed; the other sources go on", source.name)
-        self._schedule_next(source, summary.next_poll if summary else None)
+        due = summary.next_poll if summary else None
+        if summary is None:
+            # A poll that crashed or was not saved backs off like a failing fetch, so a
+            # source that breaks every poll is not hammered at its interval.
+            crashes = self._crashes[source.name] = self._crashes.get(source.name, 0) + 1
+            fetch = self.config.fetch
+            delay = backoff_delay(
+                crashes,
+                base=fetch.backoff_base.total_seconds(),
+                cap=fetch.backoff_max.total_seconds(),
+                rng=self.rng,
+            )
+            due = self.clock() + max(self.poll_bounds(source).interval, timedelta(seconds=delay))
+        else:
+            self._crashes.pop(source.name, None)
+        self._schedule_next(source, due)
         if summary is None:
             return
         if summary.alerts or summary.updates:
@@ -712,3 +759,71 @@ def summary_error(summary: PollSummary, error: str) -> PollSummary:
     summary.ok = False
     summary.error = error
     return summary
+
+
+def _distinct_keys(
+    source: str, found: list[tuple[RawItem, Identity | None]]
+) -> list[tuple[RawItem, Identity | None]]:
+    """Items of one document that share a guid but not a link (a feed that gives every item
+    guid "1") are different items: each later one gets the guid plus a digest of its link (or
+    headline) as its key, and the source gets one warning. Keys stay stable across polls."""
+    links: dict[str, str] = {}
+    shared: set[str] = set()
+    out: list[tuple[RawItem, Identity | None]] = []
+    for raw, ident in found:
+        if ident is None:
+            out.append((raw, ident))
+            continue
+        link = canonical_url(raw.link) or ident.title
+        first = links.setdefault(ident.key, link)
+        if first != link:
+            shared.add(ident.key)
+            digest = hashlib.sha1(link.encode("utf-8", "replace")).hexdigest()[:12]
+            ident = replace(ident, key=f"{ident.key[:480]}#{digest}")
+        out.append((raw, ident))
+    if shared:
+        log.warning(
+            "source %s: %d guid(s) given to several items (e.g. %r); told apart by their links, "
+            "nothing dropped",
+            source,
+            len(shared),
+            sorted(shared)[0][:60],
+        )
+    return out
+
+
+def _identified(
+    source: str, items: Sequence[RawItem], info: SourceInfo
+) -> list[tuple[RawItem, Identity | None]]:
+    """Each item with its identity; an item that breaks the reading is skipped with a warning
+    naming the source, and costs no other item anything."""
+    out: list[tuple[RawItem, Identity | None]] = []
+    for raw in items:
+        try:
+            out.append((raw, identify(raw, info)))
+        except Exception as exc:  # one bad item must never cost the rest of the feed
+            _skip(source, raw, exc)
+    return out
+
+
+def _normalized(
+    source: str,
+    raw: RawItem,
+    info: SourceInfo,
+    now: datetime,
+    identity: Identity | None = None,
+) -> Report | None:
+    try:
+        return normalize_item(raw, info, now, identity)
+    except Exception as exc:  # one bad item must never cost the rest of the feed
+        _skip(source, raw, exc)
+        return None
+
+
+def _skip(source: str, raw: RawItem, exc: Exception) -> None:
+    log.warning(
+        "source %s: skipped one item (%s: %s); the others are read",
+        source,
+        type(exc).__name__,
+        str(exc)[:200],
+    )

@@ -95,7 +95,8 @@ def poll_interval(
         interval = previous * QUIET_GROWTH
     interval = bounds.clamp(interval)
     if max_age is not None and max_age > 0:
-        interval = max(interval, min(timedelta(seconds=max_age), bounds.maximum))
+        # Compared in seconds first: a server's "max-age=99999999999999" is no timedelta.
+        interval = max(interval, timedelta(seconds=min(max_age, bounds.maximum.total_seconds())))
     return interval
 
 

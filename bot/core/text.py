@@ -231,3 +231,38 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Word tokens without stopwords and one-letter tokens: what a story is about."""
     return [w for w in words(text) if len(w) > 1 and w not in STOPWORDS]
+
+
+# --- the boundary: feed-derived strings ----------------------------------------------------------
+
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 (but tab, newline, return) and C1 controls, NUL
+    "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"  # bidi, zero-width
+    "\ufff9-\ufffb\ud800-\udfff]"  # interlinear annotation, lone UTF-16 surrogates
+)
+"""What no reader should get from a feed: controls a database refuses (NUL, lone surrogates) and
+characters that reshape what a reader sees without showing themselves (U+202E turns "lasoporp
+tcejer" into "reject proposal"; zero-width joiners hide words from filters)."""
+
+FIELD_LIMITS = {
+    "guid": 1_000,
+    "title": 2_000,
+    "link": 4_000,
+    "outlet": 200,
+    "author": 200,
+    "summary": 200_000,
+}
+"""The longest a feed field may be, in characters, before it is cut: a several-megabyte headline
+must cost one cut, not a poll's worth of parsing, folding and fuzzy matching."""
+
+
+def sanitize(value: str | None, limit: int) -> str | None:
+    """A feed string made safe to store and show: the characters of ``_UNSAFE`` dropped and the
+    rest cut to ``limit`` characters. None stays None."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        value = value[:limit]
+    if _UNSAFE.search(value):
+        value = _UNSAFE.sub("", value)
+    return value

@@ -156,9 +156,9 @@ def parse_date(value: str | None) -> datetime | None:
                 stamp = datetime(
                     int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC
                 )
-            except ValueError:
+                return stamp - timedelta(minutes=offset_minutes) if offset_minutes else stamp
+            except (ValueError, OverflowError):  # "31 Dec 9999 23:59:59 -1400" is year 10000
                 return None
-            return stamp - timedelta(minutes=offset_minutes) if offset_minutes else stamp
     match = _ISO.match(text)
     if match is not None:
         return _build(match.groupdict(), numeric_month=True)

@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from bot.core.models import ParsedFeed, RawItem
+from bot.core.text import FIELD_LIMITS, sanitize
 from bot.errors import FeedError
 from bot.ingest.dates import parse_date
 
@@ -175,12 +176,16 @@ codecs.register_error("talksbot-cp1252", _repair_utf8)
 
 
 def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -> ParsedFeed:
-    """Read a feed document; raise ``FeedError`` (one line) when it is not a readable feed."""
+    """Read a feed document; raise ``FeedError`` (one line) when it is not a readable feed.
+
+    Every string of the result has passed ``sanitize`` (the one boundary feed text crosses):
+    whatever the parser let through, nothing downstream sees a NUL, a lone surrogate, a bidi
+    override or a field longer than ``FIELD_LIMITS`` allows."""
     blank = b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"
     if not body or (not body[:256].strip(blank) and not body.strip(blank)):
         raise FeedError("not a feed: empty body")
     try:
-        return _parse(body, url, content_type)
+        return _sanitized(_parse(body, url, content_type))
     except FeedError:
         raise
     except RecursionError:
@@ -189,6 +194,27 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -
         raise FeedError(
             f"unreadable feed: {type(error).__name__}: {_one_line(str(error))}"
         ) from None
+
+
+def _sanitized(feed: ParsedFeed) -> ParsedFeed:
+    def clean(item: RawItem) -> RawItem:
+        return RawItem(
+            guid=sanitize(item.guid, FIELD_LIMITS["guid"]),
+            title=sanitize(item.title, FIELD_LIMITS["title"]),
+            link=sanitize(item.link, FIELD_LIMITS["link"]),
+            summary=sanitize(item.summary, FIELD_LIMITS["summary"]),
+            published=item.published,
+            outlet=sanitize(item.outlet, FIELD_LIMITS["outlet"]),
+            author=sanitize(item.author, FIELD_LIMITS["author"]),
+        )
+
+    return ParsedFeed(
+        format=feed.format,
+        title=sanitize(feed.title, FIELD_LIMITS["title"]),
+        link=sanitize(feed.link, FIELD_LIMITS["link"]),
+        items=tuple(clean(item) for item in feed.items),
+        warnings=feed.warnings,
+    )
 
 
 def _parse(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
@@ -219,12 +245,15 @@ def _parse(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     try:
         root = etree.fromstring(data, parser, base_url=url or None)
     except etree.XMLSyntaxError as error:
-        # HTML named entities (&nbsp; &eacute;) used without a DTD are the commonest slip of
-        # otherwise sound feeds: turn them into character references and try once more.
-        if "not defined" not in str(error):
+        # Two slips of otherwise sound feeds, repaired before the lenient parser is tried: HTML
+        # named entities (&nbsp; &eacute;) used without a DTD become character references, and
+        # references to what XML cannot hold (&#0;, &#xD800;) are dropped.
+        repaired = _numeric_entities(data) if "not defined" in str(error) else data
+        repaired = _CHAR_REF.sub(_valid_char_ref, repaired)
+        if repaired == data:
             return _recover(body, url, content_type, _xml_error(error))
         try:
-            root = etree.fromstring(_numeric_entities(data), parser, base_url=url or None)
+            root = etree.fromstring(repaired, parser, base_url=url or None)
         except etree.XMLSyntaxError:
             return _recover(body, url, content_type, _xml_error(error))
     if root is None:
@@ -322,6 +351,21 @@ def _numeric_entities(data: bytes) -> bytes:
         return b"&#%d;" % code if code is not None else match.group(0)
 
     return _NAMED_ENTITY.sub(replace, data)
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _valid_char_ref(match: re.Match[bytes]) -> bytes:
+    """A character reference kept when XML 1.0 allows its character, else dropped."""
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    allowed = (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+    return match.group(0) if allowed else b""
 
 
 def _reencode(body: bytes, name: str) -> bytes:
@@ -683,7 +727,8 @@ def _string(value: object) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str):
-        return value
+        # JSON may spell what no UTF-8 text can hold ("\ud800"): make it safe before any use.
+        return sanitize(value, FIELD_LIMITS["summary"])
     if isinstance(value, int | float):
         return str(value)
     return None

@@ -437,8 +437,18 @@ def _status_error(url: str, response: httpx.Response) -> FetchError:
     )
 
 
+MAX_SERVER_DELAY = 7 * 24 * 3600.0
+"""The longest wait (seconds) a server's Retry-After or Cache-Control max-age is taken for: every
+number read from the network is bounded before it meets a clock."""
+
+
 def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date."""
+    """Retry-After as seconds from now: delta-seconds or an HTTP date, at most a week."""
+    seconds = _server_delay(value)
+    return None if seconds is None else min(seconds, MAX_SERVER_DELAY)
+
+
+def _server_delay(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
@@ -463,7 +473,7 @@ def _max_age(value: str | None) -> float | None:
         if name.strip().lower() == "max-age":
             arg = arg.strip().strip('"')
             if arg.isdigit():
-                return float(arg)
+                return min(float(arg), MAX_SERVER_DELAY)
     return None
 
 
