@@ -8,6 +8,7 @@ the message content built by ``mention_line`` (and ``allowed_mentions`` enforces
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import discord
@@ -73,20 +74,23 @@ def alert_embed(alert: Alert) -> discord.Embed:
     """One story: linked headline, summary, outlets, topics, score, and how to ask why."""
     footer = why_command(alert.story_id)
     if alert.why_hint:
+        # Footers render no markdown: the hint stays as written.
         footer = f"{clip(alert.why_hint, FOOTER_LIMIT - len(footer) - 3)} · {footer}"
     embed = discord.Embed(
-        title=clip(alert.title, TITLE_LIMIT) or alert.url or alert.story_id,
+        title=clip(_plain(alert.title), TITLE_LIMIT) or alert.url or alert.story_id,
         url=alert.url or None,
         colour=ALERT_COLOUR,
         timestamp=alert.published,
     )
     if alert.outlets:
-        embed.add_field(name="Outlets", value=clip(outlets_line(alert.outlets), FIELD_VALUE_LIMIT))
+        outlets = _plain(outlets_line(alert.outlets))
+        embed.add_field(name="Outlets", value=clip(outlets, FIELD_VALUE_LIMIT))
     if alert.topics:
-        embed.add_field(name="Topics", value=clip(", ".join(alert.topics), FIELD_VALUE_LIMIT))
+        topics = _plain(", ".join(alert.topics))
+        embed.add_field(name="Topics", value=clip(topics, FIELD_VALUE_LIMIT))
     embed.add_field(name="Score", value=f"{alert.score:.2f}")
     embed.set_footer(text=footer)
-    _fill_description(embed, alert.summary)
+    _fill_description(embed, _plain(alert.summary))
     return embed
 
 
@@ -140,9 +144,9 @@ def _fill_description(embed: discord.Embed, text: str) -> None:
 
 
 def _digest_line(alert: Alert) -> str:
-    details = [outlets_line(alert.outlets)] if alert.outlets else []
+    details = [_plain(outlets_line(alert.outlets))] if alert.outlets else []
     if alert.topics:
-        details.append(", ".join(alert.topics))
+        details.append(_plain(", ".join(alert.topics)))
     details.append(f"`{alert.story_id}`")
     return f"• {_link(clip(alert.title, 200), alert.url)} — {' · '.join(details)}"
 
@@ -187,9 +191,24 @@ def _escape(text: str) -> str:
     return discord.utils.escape_markdown(text, as_needed=True)
 
 
+_MARKUP = re.compile(r"([\\*_~|`\[\]<>])")
+"""Characters Discord reads as markup anywhere in a line (a backslash before any of them shows
+it as written)."""
+_LINE_MARKUP = re.compile(r"^(\s*)([#\-+])", re.MULTILINE)
+_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+"""Markup only at the start of a line: headings and list items (quotes are caught above)."""
+
+
+def _plain(text: str) -> str:
+    """Feed text as Discord shows it literally: no emphasis, no masked link, no heading, no
+    quote, no mention or timestamp markup."""
+    escaped = _LINE_MARKUP.sub(r"\1\\\2", _MARKUP.sub(r"\\\1", text))
+    return _ORDERED.sub(r"\1\\.", escaped)
+
+
 def _link(text: str, url: str) -> str:
     """A masked link whose text and address cannot break out of the markdown."""
-    label = _escape(text).replace("[", "\\[").replace("]", "\\]")
+    label = _plain(text)
     if not url:
         return label
     safe_url = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 import pytest
@@ -192,3 +193,37 @@ async def test_sending_before_login_is_retryable_not_a_crash(commands):
         await DiscordNotifier(client).send(NEWSROOM, alert())
 
     assert raised.value.permanent is False
+
+
+LIVE_MASKED_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
+LIVE_EMPHASIS = re.compile(r"(?<!\\)\*[^*\s][^*]*(?<!\\)\*")
+
+
+async def test_feed_text_reaches_the_embed_as_written_never_as_a_live_link_or_markup(
+    notifier, fake
+):
+    """A lead or an aggregator's outlet name shaped as a masked link shows as plain text:
+    the reader sees where it points, and only the headline link goes where we say."""
+    hostile = alert(
+        title="*URGENT* Rafah crossing closes # again",
+        summary=(
+            "[https://www.reuters.com/world/middle-east/](https://evil.example/phish) "
+            "says talks ended\n# Breaking\n> quoted"
+        ),
+        outlets=("[Reuters](https://evil.example/agg)", "Daily Ledger"),
+    )
+    await notifier.send(NEWSROOM, hostile)
+    await notifier.send_digest(NEWSROOM, digest(alerts=(hostile, alert(story_id="st-2"))))
+
+    posted = [call.json["embeds"][0] for call in fake.calls("POST", MESSAGES)]
+    assert len(posted) == 2
+    for embed in posted:
+        shown = [embed.get("title", ""), embed.get("description", "")]
+        shown += [field["value"] for field in embed.get("fields", [])]
+        for text in shown:
+            assert not LIVE_MASKED_LINK.search(text.replace("](https://news.example.org", "")), text
+            assert not LIVE_EMPHASIS.search(text), text
+    alert_embed = posted[0]
+    assert "evil.example/phish" in alert_embed["description"], "shown, not hidden behind a label"
+    assert not alert_embed["description"].splitlines()[1].startswith("#")
+    assert alert_embed["url"] == "https://news.example.org/world/cairo-round-ends"
