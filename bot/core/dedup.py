@@ -46,6 +46,7 @@ from bot.core.fingerprint import (
     compare,
     fingerprint,
     hard_veto,
+    headline_only,
     overlap,
     weigh,
 )
@@ -253,6 +254,12 @@ class StoryIndex:
             seen.add((sid, mkey))
             held_print = self._print_of(held, member)
             likeness = compare(incoming, held_print)
+            score = self._decide(likeness) if likeness.lead is not None else None
+            if score is None and likeness.lead is not None:
+                # Two outlets' leads of one development are worded apart as often as not: a
+                # lead that does not agree is no evidence against headlines that do, so the
+                # headlines are also judged as if neither report had a lead.
+                likeness = headline_only(likeness, incoming, held_print)
             if likeness.lead is None and likeness.score < threshold:
                 if not likeness.veto:
                     likeness = weigh(likeness, incoming, held_print, self._rarity)

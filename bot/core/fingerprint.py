@@ -703,6 +703,16 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
     )
 
 
+def headline_only(likeness: Likeness, a: Fingerprint, b: Fingerprint) -> Likeness:
+    """``likeness`` as it would be if neither report had a lead, when the headlines share enough
+    words to be specific (``SAME_HEADLINE_WORDS``): "Israel-Hamas war live updates" twice over
+    two different leads is two pages, not one development. A pair a guard vetoed stays vetoed:
+    only leads that merely disagree in wording are set aside."""
+    if likeness.veto or len(a.tokens & b.tokens) < SAME_HEADLINE_WORDS:
+        return likeness
+    return replace(likeness, lead=None, score=likeness.title)
+
+
 DOUBT_PENALTY = 10.0
 """Points taken from ``Likeness.overlap`` when a soft guard objects."""
 

@@ -517,3 +517,46 @@ def test_generic_identical_headlines_with_different_leads_stay_apart() -> None:
         )
     )
     assert decision.verdict is Verdict.NEW
+
+
+def test_reworded_headlines_that_agree_attach_whatever_their_leads_say() -> None:
+    """Two outlets paraphrase one release in the headline and write leads that share no angle:
+    leads worded apart are no evidence against headlines that agree."""
+    index = StoryIndex()
+    _d, story = index.add(
+        report(
+            "h1",
+            "Hamas frees three elderly hostages held in Gaza through Red Cross handover",
+            "Three women in their seventies were driven to the Kerem Shalom crossing on Tuesday "
+            "evening and taken to a hospital near Tel Aviv, the Israeli military said.",
+        )
+    )
+    decision, _s = index.add(
+        report(
+            "h2",
+            "Three elderly Israeli hostages freed by Hamas, handed to Red Cross in Gaza",
+            "Footage aired by a Qatari broadcaster showed masked fighters escorting the captives "
+            "to white vehicles before dusk, as crowds gathered in the street.",
+            source="paper",
+            hours=1,
+        )
+    )
+    assert decision.verdict is Verdict.ATTACHED
+    assert decision.story_id == story.id
+
+
+def test_headlines_told_apart_by_a_place_stay_apart_over_leads_that_agree() -> None:
+    """The guards still decide when the leads are set aside: vigils in two towns are two events."""
+    index = StoryIndex()
+    lead = "Relatives of captives held in Gaza gathered at dusk to demand a deal from both sides."
+    index.add(report("v1", "Hostage families in Rafah urge both sides to seal the deal", lead))
+    decision, _s = index.add(
+        report(
+            "v2",
+            "Hostage families in Nuseirat urge both sides to seal the deal",
+            lead,
+            source="paper",
+            hours=1,
+        )
+    )
+    assert decision.verdict is Verdict.NEW
