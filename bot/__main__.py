@@ -167,7 +167,7 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
     from bot.chat.connect import posting_chats
 
     async with (
-        TalksBot(settings, output=args.output, replay=args.replay) as bot,
+        TalksBot(settings, output=args.output, replay=args.replay, writer=True) as bot,
         posting_chats(bot),
     ):
         cycle = await bot.poll_once()
@@ -196,7 +196,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with TalksBot(settings, output=args.output, replay=args.replay) as bot:
+    async with TalksBot(settings, output=args.output, replay=args.replay, writer=True) as bot:
         tasks = await connect_chats(bot)
         await bot.run(stop, extra_tasks=tasks)
     return 0
@@ -276,7 +276,7 @@ async def _demo_run(settings: Settings, output: str) -> int:
 
     if output == "text":
         print("talks-bot demo: replaying the sample feeds in config/demo/feeds as if live…")
-    async with TalksBot(settings, output=output, replay=True) as bot:
+    async with TalksBot(settings, output=output, replay=True, writer=True) as bot:
         cycle = await bot.poll_once()
         # "Now" for the demo is just after the latest dated report, as if watching live.
         recent = datetime.now(UTC) - timedelta(hours=1)

@@ -45,6 +45,7 @@ from bot.ingest.article import fetch_article_text
 from bot.ingest.feeds import parse_feed
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
 from bot.store import open_store
+from bot.store.writer import writer_lock
 
 log = logging.getLogger("talks_bot")
 
@@ -124,7 +125,10 @@ class TalksBot:
         clock: Any = utcnow,
         notifiers: dict[str, Notifier] | None = None,
         rng: random.Random | None = None,
+        writer: bool = False,
     ) -> None:
+        """``writer``: this process polls and posts (``run``, ``poll-once``), so it holds the
+        database's writer lock while open and refuses to start beside another writer."""
         self.settings = settings
         self.config = settings.config
         self.replay = replay
@@ -136,6 +140,7 @@ class TalksBot:
         self.sources = [s for s in cfg.sources if s.enabled]
         self.topics = cfg.topic_models
         self.store = open_store(settings.database_url)
+        self._writer = writer_lock(settings.database_url) if writer else None
         self.fetcher = Fetcher(
             timeout=cfg.fetch.timeout.total_seconds(),
             deadline=cfg.fetch.deadline.total_seconds(),
@@ -195,7 +200,14 @@ class TalksBot:
         await self.close()
 
     async def open(self) -> None:
-        await self.store.open()
+        if self._writer is not None:
+            await self._writer.acquire()
+        try:
+            await self.store.open()
+        except BaseException:
+            if self._writer is not None:
+                await self._writer.release()
+            raise
         try:
             loaded = await self.desk.start(self.clock())
         except StoreError as exc:
@@ -216,7 +228,11 @@ class TalksBot:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
-        await self.store.close()
+        try:
+            await self.store.close()
+        finally:
+            if self._writer is not None:
+                await self._writer.release()
 
     def add_notifier(self, notifier: Notifier) -> None:
         """Deliver to ``notifier.platform`` from now on (chat adapters register at start-up)."""

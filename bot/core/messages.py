@@ -125,3 +125,28 @@ def probably_follows(title: str, story_id: str) -> str:
         f"Probably follows “{title}” ({story_id}): close, but not sure enough to merge, "
         "so it was alerted on its own."
     )
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+def another_writer(database: str, pid: int | None, *, session: int | None = None) -> str:
+    """A second writing process refused: who holds the database, and what to do."""
+    if pid is not None:
+        who = f"another talks-bot (pid {pid})"
+    elif session is not None:
+        who = f"another talks-bot (PostgreSQL session {session})"
+    else:
+        who = "another talks-bot"
+    return (
+        f"{who} is already polling and posting from {database}: stop it first "
+        "(two would post the same alerts twice), or give this one its own database "
+        "with TALKS_BOT_DATABASE_URL"
+    )
+
+
+def writer_lock_failed(where: str, reason: str) -> str:
+    return (
+        f"cannot take the writer lock on {where} ({reason}): check the folder is writable "
+        "and the database reachable"
+    )

@@ -1,0 +1,110 @@
+"""A hostile world, operator side: a second writing process on one database is refused.
+
+Two processes writing one database would each keep their own desk and courier and post the
+same development twice: a rolling deploy's overlap, or a cron ``poll-once`` beside ``run``.
+Here ``run`` holds the database; a second ``run`` and a ``poll-once`` beside it each say why in
+one line, exit, and post nothing; ``status`` still reads; once ``run`` stops, ``poll-once``
+works again. On SQLite and on PostgreSQL, with the real CLI and a feed over a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.bot_process import ROOT, BotProcess, bot_env, eventually, rss
+from tests.ingest.servers import FeedServer
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ITEMS = [
+    ("s1", "Hamas delegation lands in Cairo for a new round of truce talks", "They met.", NOW),
+    ("s2", "Rafah crossing shut again as strikes hit the border town", "The gate closed.", NOW),
+]
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        server.serve("/wire.xml", rss("Levant Wire", ITEMS), "application/rss+xml")
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _config(folder: Path, feeds: FeedServer, database_url: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "talks.toml"
+    path.write_text(
+        f'topics_from = "{ROOT / "config" / "default.toml"}"\n'
+        f'[bot]\ndatabase_url = {json.dumps(database_url)}\npoll_jitter = "0.1s"\n'
+        '[[routes]]\nplatform = "console"\nchannel = "console"\ntopics = ["*"]\npush = "all"\n'
+        f'[[sources]]\nname = "wire"\nurl = "{feeds.url("/wire.xml")}"\n'
+        'outlet = "Levant Wire"\ninterval = "1s"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _alerts(stdout: str) -> list[str]:
+    return [
+        str(json.loads(line)["title"])
+        for line in stdout.splitlines()
+        if line.startswith("{") and json.loads(line).get("event") == "alert"
+    ]
+
+
+async def test_a_second_writer_is_refused_in_one_line_and_posts_nothing(
+    tmp_path: Path, feeds: FeedServer, database_url: str
+) -> None:
+    first_config = _config(tmp_path / "first", feeds, database_url)
+    second_config = _config(tmp_path / "second", feeds, database_url)
+    env = bot_env({})
+    args = ["--output", "jsonl"]
+    with BotProcess(first_config.parent, ["run", "--config", str(first_config), *args], env) as run:
+        await eventually(
+            lambda: len(_alerts(run.stdout())) == len(ITEMS), what="the first alerts", bot=run
+        )
+        # Something new arrives while the second processes try: only ``run`` may post it.
+        feeds.serve(
+            "/wire.xml",
+            rss("Levant Wire", [*ITEMS, ("s3", "Qatar hands Israel a new hostage list", "", NOW)]),
+            "application/rss+xml",
+        )
+        for command in (["poll-once"], ["run"]):
+            argv = [*command, "--config", str(second_config)]
+            with BotProcess(second_config.parent, argv, env) as other:
+                code = await other.finished(timeout=30)
+            errors = [line for line in other.stderr().splitlines() if line.strip()]
+            assert code != 0, other.output()
+            assert len(errors) == 1, other.stderr()
+            assert "already polling and posting" in errors[0], errors[0]
+            assert "Traceback" not in other.output()
+            assert _alerts(other.stdout()) == [], f"{command[0]} beside run must post nothing"
+
+        status = BotProcess(second_config.parent, ["status", "--config", str(second_config)], env)
+        with status:
+            assert await status.finished(timeout=30) == 0, "status only reads: it may run beside"
+
+        await eventually(
+            lambda: "Qatar hands Israel a new hostage list" in _alerts(run.stdout()),
+            what="run to alert the new item",
+            bot=run,
+        )
+        assert await run.terminate() == 0
+        titles = _alerts(run.stdout())
+        assert len(titles) == len(set(titles)) == len(ITEMS) + 1, titles
+
+    # With ``run`` gone, the lock is free: a cron poll-once works again (nothing new to post).
+    again = BotProcess(second_config.parent, ["poll-once", "--config", str(second_config)], env)
+    with again:
+        assert await again.finished(timeout=30) == 0, again.output()
+    assert "already polling" not in again.stderr()
