@@ -251,7 +251,19 @@ def _parse_at(value: str) -> datetime:
         raise TalksBotError(
             f"--at {value!r} is not an ISO time: write e.g. 2024-05-05T18:00Z"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if not AT_EARLIEST <= when <= AT_LATEST:
+        raise TalksBotError(
+            f"--at {value!r} is outside {AT_EARLIEST.year}-{AT_LATEST.year}: "
+            "give the time the status should be read at, e.g. 2024-05-05T18:00Z"
+        )
+    return when
+
+
+AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+AT_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""``status --at`` reads a window of up to 30 days around the time: far from the ends of the
+calendar, so that arithmetic on it cannot overflow."""
 
 
 def _demo(args: argparse.Namespace) -> int:

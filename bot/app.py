@@ -112,6 +112,14 @@ class CycleSummary:
         return [p for p in self.polls if not p.ok]
 
 
+OFF_LOOP_BYTES = 1_000_000
+"""Documents this big are parsed in a worker thread, so slash commands (Slack wants an answer
+within 3 s) are answered while a huge feed is read; smaller ones cost less on the loop."""
+
+ONCE_MAX_ROUNDS = 1000
+"""``poll-once`` delivers in rounds until nothing is left: a bound, not a target."""
+
+
 class TalksBot:
     """The running bot. Use as ``async with TalksBot(settings) as bot:``."""
 
@@ -269,9 +277,15 @@ class TalksBot:
         problems: list[str] = []
         for document in result.documents:
             try:
-                parsed = parse_feed(
-                    document.body, url=result.url, content_type=document.content_type
-                )
+                if len(document.body) >= OFF_LOOP_BYTES:
+                    kind = document.content_type
+                    parsed = await asyncio.to_thread(
+                        parse_feed, document.body, url=result.url, content_type=kind
+                    )
+                else:
+                    parsed = parse_feed(
+                        document.body, url=result.url, content_type=document.content_type
+                    )
             except FeedError as exc:
                 name = f"{document.name}: " if len(result.documents) > 1 else ""
                 problems.append(f"{name}{exc}")
@@ -575,9 +589,14 @@ class TalksBot:
     async def poll_once(self) -> CycleSummary:
         """``talks-bot poll-once``: one cycle, deliver everything (digests included), return."""
         cycle = await self.poll_all()
-        final = await self.deliver(flush_digests=True)
-        for name in ("sent", "updated", "folded", "digests", "retrying", "failed"):
-            setattr(cycle.delivery, name, getattr(cycle.delivery, name) + getattr(final, name))
+        # A courier round reads a bounded batch: keep going until a round has nothing left to
+        # do, or only deliveries that must wait (a chat outage), so none is left behind.
+        for _ in range(ONCE_MAX_ROUNDS):
+            final = await self.deliver(flush_digests=True)
+            for name in ("sent", "updated", "folded", "digests", "retrying", "failed"):
+                setattr(cycle.delivery, name, getattr(cycle.delivery, name) + getattr(final, name))
+            if not (final.sent or final.updated or final.folded or final.failed or final.adopted):
+                break
         return cycle
 
     # --- scheduled digests ---------------------------------------------------------------------

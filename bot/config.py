@@ -297,7 +297,7 @@ class Secrets(BaseSettings):
         out = []
         for name in type(self).model_fields:
             secret = getattr(self, name)
-            if secret is not None and secret.get_secret_value():
+            if name != "talks_bot_database_url" and secret and secret.get_secret_value():
                 out.append(secret.get_secret_value())
         url = self.talks_bot_database_url
         if url is not None:
@@ -307,6 +307,9 @@ class Secrets(BaseSettings):
             for key, values in parse_qs(parts.query).items():
                 if key.lower() in {"password", "sslpassword"}:
                     passwords.extend(values)
+            if any(passwords):
+                # A location without a password (a SQLite path) is no secret: errors name it.
+                out.append(url.get_secret_value())
             for password in passwords:
                 # As written (percent-encoded) and as the driver sees it.
                 out.extend(dict.fromkeys(p for p in (password, unquote(password)) if p))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.config import load_config, parse_duration
+from bot.config import Secrets, load_config, parse_duration
 from bot.errors import ConfigError
+from tests.bot_process import bot_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,3 +163,36 @@ def test_full_text_without_the_extractor_says_how_to_install_it(
         "bot.full_text: needs the article extractor: pip install 'talks-bot[fulltext]' "
         "(or set full_text = false)"
     ]
+
+
+def test_a_database_path_from_the_environment_is_named_in_errors_not_masked(
+    tmp_path: Path,
+) -> None:
+    """Only passwords are secret: a SQLite path the operator set in the environment is shown
+    when it is wrong, so they can see which one."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    path = blocker / "talks.db"
+    env = bot_env({"TALKS_BOT_DATABASE_URL": str(path)})
+    config = ROOT / "config" / "demo.toml"
+    for command in ("status", "poll-once"):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", command, "--config", str(config)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert str(path) in done.stderr, done.stderr
+        assert "***" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_database_password_stays_secret_with_the_url_that_carries_it() -> None:
+    secrets = Secrets(talks_bot_database_url="postgresql://desk:s3cr%40t@db.example/talks")
+    assert "s3cr@t" in secrets.values()
+    assert "postgresql://desk:s3cr%40t@db.example/talks" in secrets.values()
+    assert Secrets(talks_bot_database_url="/var/lib/talks-bot/talks.db").values() == []

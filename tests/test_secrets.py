@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.__main__ import _logging
-from bot.config import load_config
+from bot.config import Secrets, load_config
 from tests.bot_process import BotProcess, bot_env, eventually, free_port, rss, write_config
 from tests.chat.discord.fake_discord import GUILD_ID, NEWSROOM_CHANNEL, FakeDiscord
 from tests.chat.slack.fake_slack import FakeSlack
@@ -256,3 +256,15 @@ def test_database_password_given_as_query_parameter_is_redacted(
     err = capsys.readouterr().err
     assert "connection options sslmode=require&password=*** refused" in err
     assert_no_secret(err)
+
+
+def test_a_sqlite_path_from_the_environment_is_not_masked_in_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Only passwords are secret: "database at ***" for a plain file tells an operator nothing."""
+    path = "/var/lib/talks-bot/desk.db"
+    secrets = Secrets(talks_bot_database_url=path).values()
+    with cli_logging(secrets):
+        logging.getLogger("talks_bot").warning("could not save the poll at %s", path)
+    err = capsys.readouterr().err
+    assert f"could not save the poll at {path}" in err, err

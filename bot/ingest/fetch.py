@@ -235,6 +235,14 @@ class Fetcher:
                         )
                     return str(urljoin(str(response.url), location.strip()))
                 if status == 304:
+                    if not ("If-None-Match" in headers or "If-Modified-Since" in headers):
+                        # Nothing was asked about: "not modified since" nothing means the
+                        # server is answering someone else's question (a broken cache).
+                        raise FetchError(
+                            f"{_host(url)} answered 304 Not Modified to a request that asked "
+                            "for the whole feed; the server or a cache in front of it is "
+                            "misconfigured: tell its owner, or use another url"
+                        )
                     return self._result(response, (), started, not_modified=True)
                 if status >= 400:
                     raise _status_error(url, response)

@@ -68,6 +68,8 @@ class FileLock:
         if self._fd is not None:
             return
         try:
+            # The store creates a new database's folder; the lock beside it comes first.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StoreError(writer_lock_failed(str(self.path), exc.strerror or str(exc))) from None

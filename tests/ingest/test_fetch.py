@@ -234,3 +234,14 @@ def test_backoff_is_deterministic_with_a_seeded_rng_and_jittered_across_sources(
     rng = random.Random(2)
     spread = {round(backoff_delay(5, rng=rng), 3) for _ in range(20)}
     assert len(spread) > 15
+
+
+async def test_not_modified_to_a_first_unconditional_request_is_an_error_not_health(
+    feed_server: FeedServer,
+) -> None:
+    """A broken cache that answers 304 to everyone would otherwise leave the source "healthy"
+    forever with nothing ever read."""
+    feed_server.fail("/rss", 304)
+    async with Fetcher() as fetcher:
+        with pytest.raises(FetchError, match="304 Not Modified to a request that asked"):
+            await fetcher.fetch(feed_server.url("/rss"))
