@@ -9,15 +9,22 @@ Reproduce::
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.app import TalksBot
+from bot.config import load_config
 from bot.errors import StoreError
 from bot.store import SQLStore
+from tests.bot_process import rss, write_config
 from tests.faults.blackhole import SilentLink
+from tests.ingest.servers import FeedServer
 
 pytestmark = pytest.mark.postgres
 
@@ -76,3 +83,38 @@ async def test_after_the_link_heals_the_next_calls_use_fresh_connections(
         assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         await asyncio.wait_for(store.close(), DEADLINE * 3)
+
+
+async def test_a_poll_stuck_past_its_interval_is_reported_once_not_per_tick(
+    postgres_url: str,
+    link: SilentLink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with FeedServer() as feeds:
+        feeds.serve("/levant.xml", rss("Levant Wire", []))
+        config = write_config(
+            tmp_path,
+            {"levant": (feeds.url("/levant.xml"), "Levant Wire")},
+            extra='[store]\ntimeout = "4s"\n\n[[routes]]\nplatform = "console"\nchannel = "desk"\n',
+        )
+        monkeypatch.setenv("TALKS_BOT_DATABASE_URL", through(postgres_url, link))
+        settings = load_config(config, env_file=None)
+        caplog.set_level(logging.INFO)
+        async with TalksBot(settings, output="jsonl", out=io.StringIO()) as bot:
+            stop = asyncio.Event()
+            running = asyncio.create_task(bot.run(stop))
+            while bot._scheduler is None:  # noqa: ASYNC110 -- silent once run() read the sources
+                await asyncio.sleep(0.005)
+            link.silence()
+            await asyncio.sleep(3.5)  # the first poll is stuck; its 1s interval passed 3 times
+            link.heal()
+            stuck = [r.getMessage() for r in caplog.records if "stuck" in r.getMessage()]
+            skipped = [r for r in caplog.records if "maximum number of running" in r.getMessage()]
+            stop.set()
+            await asyncio.wait_for(running, 20)
+    assert len(stuck) == 1, stuck
+    assert "poll of levant stuck" in stuck[0]
+    assert "waiting for the database" in stuck[0]
+    assert not skipped, "APScheduler's per-tick warnings are silenced for polls"
