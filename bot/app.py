@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.console import ConsoleNotifier
 from bot.config import Config, Settings, SourceConfig
+from bot.core import messages as say
 from bot.core.boilerplate import strip_boilerplate
 from bot.core.commands import Commands, build_status
 from bot.core.courier import Courier, CourierReport
@@ -55,6 +56,8 @@ only queues coroutines on the database and the outbox lock (1,000 at once ran 2x
 
 STUB_CHARS = 160
 """A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
+
+SCHEDULER_LOGGER = "apscheduler.scheduler"
 
 
 def desk_settings(config: Config) -> DeskSettings:
@@ -103,6 +106,30 @@ class PollSummary:
 
 
 @dataclass(slots=True)
+class PollWatch:
+    """A scheduled poll in progress: since when (loop time), what it is doing, whether it was
+    reported stuck."""
+
+    started: float
+    doing: str = "database"
+    """``database``, ``feed``, ``articles`` or ``outbox`` (see ``messages.poll_stuck``)."""
+    stuck: bool = False
+
+
+class QuietSkips(logging.Filter):
+    """Drops APScheduler's warning that a poll job was skipped because its last run is still
+    going: it would repeat at every tick for as long as the poll hangs. The bot reports such a
+    poll itself, once, naming the source and what it waits on (``TalksBot._report_stuck``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" not in str(record.msg):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        job_id = str(getattr(args[0], "id", "")) if args else ""
+        return not job_id.startswith("poll:")
+
+
+@dataclass(slots=True)
 class CycleSummary:
     polls: list[PollSummary] = field(default_factory=list)
     delivery: CourierReport = field(default_factory=CourierReport)
@@ -147,7 +174,7 @@ class TalksBot:
         cfg = self.config
         self.sources = [s for s in cfg.sources if s.enabled]
         self.topics = cfg.topic_models
-        self.store = open_store(settings.database_url)
+        self.store = open_store(settings.database_url, timeout=cfg.store.timeout.total_seconds())
         self._writer = writer_lock(settings.database_url) if writer else None
         self.fetcher = Fetcher(
             timeout=cfg.fetch.timeout.total_seconds(),
@@ -199,6 +226,10 @@ class TalksBot:
         self._scheduler: Any = None
         """The running APScheduler (set by ``run``): each poll moves its own next run."""
         self._article_slots = asyncio.Semaphore(4)
+        self._polls: dict[str, PollWatch] = {}
+        """Scheduled polls running now, by source."""
+        self._intervals: dict[str, float] = {}
+        """Seconds from the end of each source's last scheduled poll to its next run."""
 
     async def __aenter__(self) -> TalksBot:
         await self.open()
@@ -422,7 +453,9 @@ class TalksBot:
                 reports[untitled_report.key] = untitled_report
         fresh = list(reports.values())
         if self.config.bot.full_text:
+            self._doing(source, "articles")
             fresh = list(await asyncio.gather(*(self._with_full_text(r) for r in fresh)))
+            self._doing(source, "database")
         return fresh
 
     async def _with_full_text(self, report: Report) -> Report:
@@ -446,13 +479,16 @@ class TalksBot:
     async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
         """One live poll: fetch, decide with the clock's time, save, wake the courier."""
         now = self.clock()
+        self._doing(source, "database")
         before = await self._health(source)
         # Only a failing source's backoff holds a poll back here; the scheduler times the rest,
         # so ``poll-once`` always polls a healthy source.
         due = before.next_poll_after
         if not force and before.consecutive_failures and due is not None and now < due:
             return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
+        self._doing(source, "feed")
         health, items, summary = await self._fetch_items(source, before, now)
+        self._doing(source, "database")
         if items is None:
             if summary.ok:
                 health = self._reschedule(source, before, health, summary, None, 0, now)
@@ -464,7 +500,9 @@ class TalksBot:
         fresh.sort(key=lambda r: (r.published, r.key))
         # Decided and saved under the outbox lock: the courier cannot record a send in between
         # and have it overwritten by the desk's older copy of the delivery.
+        self._doing(source, "outbox")
         async with self.courier.lock, self._deciding():
+            self._doing(source, "database")
             await self._ready_desk()
             # A source's first poll records undated items as seen: their age is unknown.
             outcome = await self.desk.take(
@@ -651,7 +689,9 @@ class TalksBot:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         bot_cfg = self.config.bot
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        quiet = QuietSkips()
+        scheduler_log = logging.getLogger(SCHEDULER_LOGGER)
+        scheduler = AsyncIOScheduler(timezone=UTC, logger=scheduler_log)
         start = self.clock()
         stored = {h.name: h for h in await self.store.list_sources()}
         self._scheduler = scheduler
@@ -685,6 +725,7 @@ class TalksBot:
                     max_instances=1,
                     misfire_grace_time=int(bot_cfg.misfire_grace.total_seconds()),
                 )
+        scheduler_log.addFilter(quiet)
         scheduler.start()
         courier = asyncio.create_task(self._courier_loop(stop), name="courier")
         tasks = [courier, *extra_tasks]
@@ -699,6 +740,7 @@ class TalksBot:
         finally:
             log.info("stopping: finishing deliveries in flight")
             scheduler.shutdown(wait=False)
+            scheduler_log.removeFilter(quiet)
             self._wake.set()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.gather(courier, return_exceptions=True), 10)
@@ -707,6 +749,35 @@ class TalksBot:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _poll_job(self, source: SourceConfig) -> None:
+        """A scheduled poll, watched: still running when its next run is due, it is reported
+        once (``_report_stuck``), and once more when it ends."""
+        loop = asyncio.get_running_loop()
+        watch = self._polls[source.name] = PollWatch(loop.time())
+        interval = self._intervals.get(source.name)
+        if interval is None:
+            interval = self.poll_bounds(source).interval.total_seconds()
+        timer = loop.call_later(interval, self._report_stuck, source.name, watch, interval)
+        try:
+            await self._poll_and_reschedule(source)
+        finally:
+            timer.cancel()
+            if self._polls.get(source.name) is watch:
+                del self._polls[source.name]
+            if watch.stuck:
+                log.info(say.poll_unstuck(source.name, loop.time() - watch.started))
+
+    def _report_stuck(self, source: str, watch: PollWatch, interval: float) -> None:
+        watch.stuck = True
+        running = asyncio.get_running_loop().time() - watch.started
+        log.warning(say.poll_stuck(source, running, interval, watch.doing))
+
+    def _doing(self, source: SourceConfig, what: str) -> None:
+        """Note what a scheduled poll of ``source`` waits on now, for a stuck report."""
+        watch = self._polls.get(source.name)
+        if watch is not None:
+            watch.doing = what
+
+    async def _poll_and_reschedule(self, source: SourceConfig) -> None:
         summary: PollSummary | None = None
         try:
             summary = await self.poll_source(source)
@@ -754,6 +825,7 @@ class TalksBot:
             due = self.clock() + self.poll_bounds(source).interval
         jitter = self.config.bot.poll_jitter.total_seconds()
         when = due + timedelta(seconds=self.rng.uniform(0, jitter))
+        self._intervals[source.name] = max((when - self.clock()).total_seconds(), 0.1)
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
             scheduler.modify_job(f"poll:{source.name}", next_run_time=when)
 

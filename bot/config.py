@@ -106,6 +106,25 @@ class FetchSettings(_Strict):
     backoff_max: Duration = timedelta(hours=1)
 
 
+class StoreSettings(_Strict):
+    """[store]: how long the bot waits for its database."""
+
+    timeout: Duration = timedelta(seconds=15)
+    """The deadline of one database transaction (connect, statements, commit). A database that
+    stops answering fails the poll or delivery round in hand, which is retried, instead of
+    freezing it."""
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=0.1) <= value <= timedelta(minutes=10):
+            raise ValueError(
+                f"{value.total_seconds():g}s is out of range: write a duration between "
+                "'0.1s' and '10m', e.g. '15s'"
+            )
+        return value
+
+
 class FloodSettings(_Strict):
     """[flood]: more than ``max_alerts`` within ``per`` to one destination fold into a digest."""
 
@@ -267,6 +286,7 @@ class Config(_Strict):
 
     bot: BotSettings = BotSettings()
     fetch: FetchSettings = FetchSettings()
+    store: StoreSettings = StoreSettings()
     flood: FloodSettings = FloodSettings()
     sources: tuple[SourceConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()

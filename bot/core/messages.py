@@ -150,3 +150,52 @@ def writer_lock_failed(where: str, reason: str) -> str:
         f"cannot take the writer lock on {where} ({reason}): check the folder is writable "
         "and the database reachable"
     )
+
+
+# --- operator log lines ---------------------------------------------------------------------
+
+_STUCK_ON = {
+    "database": (
+        "waiting for the database",
+        "check the database server and the network to it (store.timeout bounds each step)",
+    ),
+    "feed": (
+        "fetching the feed",
+        "the feed server is slow or silent (fetch.deadline bounds the fetch)",
+    ),
+    "articles": (
+        "fetching article pages",
+        "an article server is slow or silent (fetch.deadline bounds each page)",
+    ),
+    "outbox": (
+        "waiting for the delivery round in progress",
+        "check the chat platform: a slow send holds the outbox",
+    ),
+}
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration for a log line: ``45s``, ``3m20s``, ``2h05m``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def poll_stuck(source: str, running: float, interval: float, doing: str) -> str:
+    """One line when a poll is still running at its next due time (said once per such poll)."""
+    what, advice = _STUCK_ON.get(doing, ("running", "see the log lines above for this source"))
+    return (
+        f"poll of {source} stuck: running for {seconds_text(running)}, past its next due time "
+        f"({seconds_text(interval)} interval), {what}; its next polls wait until it ends — "
+        f"{advice}"
+    )
+
+
+def poll_unstuck(source: str, running: float) -> str:
+    """The end of a stuck poll, however it ended."""
+    return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"

@@ -4,18 +4,28 @@ One class serves both backends; the differences are confined to engine setup (SQ
 transaction control, PostgreSQL connect options) and to choosing the dialect's ``INSERT ... ON
 CONFLICT`` for upserts. Every public method runs in one transaction and turns driver errors into
 ``StoreError`` with one line that names the database (password masked) and what to check.
+
+Every transaction has a deadline (``timeout``, the ``[store] timeout`` setting): connecting, waiting
+for a pooled connection, each statement and the commit all happen within it, or the transaction
+fails with ``StoreError``. A database that stops answering without closing the connection (a link
+that drops packets, a frozen server) would otherwise hold the caller forever. On expiry the
+connection in use and every idle pooled one are cut at once: they crossed the same silent link,
+and a pre-ping on a dead connection would itself hang until the next deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
 import socket
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,9 +81,16 @@ T = TypeVar("T")
 CHUNK = 500
 """Most values bound in one IN list: well under SQLite's variable limit on every version."""
 
+DEFAULT_TIMEOUT_S = 15.0
+"""The deadline of one store transaction unless the configuration sets another."""
 SQLITE_BUSY_TIMEOUT_MS = 5000
+"""Longest wait for SQLite's write lock (shorter when the deadline is shorter)."""
 WAL_SWITCH_ATTEMPTS = 100
-POSTGRES_CONNECT_TIMEOUT_S = 10
+POOL_RECYCLE_S = 1800
+"""Pooled PostgreSQL connections older than this are replaced: a firewall or NAT that forgets
+idle flows after a while then never gets to strand one."""
+MIGRATION_TIMEOUT_S = 120.0
+"""Schema changes may take longer than ordinary work (and wait for another bot's migration)."""
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 _READ_ONLY = "talks_read_only"
@@ -84,12 +101,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def open_store(url: str, *, clock: Clock | None = None) -> SQLStore:
+def open_store(
+    url: str, *, clock: Clock | None = None, timeout: float = DEFAULT_TIMEOUT_S
+) -> SQLStore:
     """A store for ``url`` (a file path, ``sqlite:///...`` or ``postgresql://...``), not yet open.
 
     ``await store.open()`` connects and migrates; ``await store.close()`` releases connections.
+    ``timeout`` (seconds) is the deadline of every transaction.
     """
-    return SQLStore(url, clock=clock)
+    return SQLStore(url, clock=clock, timeout=timeout)
 
 
 class SQLStore:
@@ -107,7 +127,11 @@ class SQLStore:
         *,
         clock: Clock | None = None,
         migrations: Sequence[Migration] = MIGRATIONS,
+        timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
+        if not timeout > 0:
+            raise StoreError(f"the store timeout must be longer than zero (got {timeout!r})")
+        self._timeout = float(timeout)
         self._location = url
         self._url = normalise_url(url)
         self._secrets = secrets_of(self._url)
@@ -115,6 +139,8 @@ class SQLStore:
         self._migrations = tuple(migrations)
         self._engine: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        self._idle: weakref.WeakSet[Any] = weakref.WeakSet()
+        """PostgreSQL driver connections resting in the pool (cut when a deadline expires)."""
 
     # lifecycle ---------------------------------------------------------------------------------
     @property
@@ -126,6 +152,11 @@ class SQLStore:
     def backend(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._url.get_backend_name()
+
+    @property
+    def timeout(self) -> float:
+        """The deadline of one transaction, in seconds."""
+        return self._timeout
 
     @property
     def engine(self) -> AsyncEngine | None:
@@ -142,7 +173,10 @@ class SQLStore:
         try:
             if self.backend == "sqlite" and not is_memory(self._url):
                 await self._use_wal(engine)
-            async with self._transaction("update the schema") as conn:
+            limit = max(self._timeout, MIGRATION_TIMEOUT_S)
+            async with self._transaction("update the schema", limit=limit) as conn:
+                if self.backend == "postgresql":
+                    await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {_ms(limit)}")
                 await conn.run_sync(migrate, self._migrations)
         except BaseException:
             self._engine = self._reader = None
@@ -150,9 +184,23 @@ class SQLStore:
             raise
 
     async def close(self) -> None:
+        """Release every connection. Pooled connections that do not answer the goodbye within
+        the deadline are cut instead, so closing never hangs on a silent database."""
         engine, self._engine, self._reader = self._engine, None, None
-        if engine is not None:
-            await engine.dispose()
+        if engine is None:
+            return
+        # Goodbyes all at once, each within the deadline (asyncpg aborts the socket of one that
+        # gets no answer), so the pool's own one-by-one close finds them closed already.
+        idle, self._idle = list(self._idle), weakref.WeakSet()
+        await asyncio.gather(
+            *(driver.close(timeout=self._timeout) for driver in idle), return_exceptions=True
+        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                await engine.dispose()
+        except TimeoutError:
+            self._cut_idle()
+            await engine.dispose(close=False)
 
     async def schema_version(self) -> int:
         async with self._transaction("read the schema version", write=False) as conn:
@@ -414,22 +462,77 @@ class SQLStore:
     # internals ---------------------------------------------------------------------------------
     def _create_engine(self) -> AsyncEngine:
         if self.backend == "postgresql":
-            return create_async_engine(
-                self._url,
-                pool_pre_ping=True,
-                connect_args={
-                    "timeout": POSTGRES_CONNECT_TIMEOUT_S,
-                    "server_settings": {"application_name": "talks-bot"},
-                },
-            )
+            return self._create_postgres_engine()
         url, memory = self._url, is_memory(self._url)
         if not memory:
             url = url.set(database=str(self._sqlite_path(url)))
         engine = (
             create_async_engine(url, poolclass=StaticPool) if memory else (create_async_engine(url))
         )
-        _configure_sqlite(engine, wal=not memory)
+        busy_ms = min(SQLITE_BUSY_TIMEOUT_MS, int(self._timeout * 800))
+        _configure_sqlite(engine, wal=not memory, busy_timeout_ms=max(busy_ms, 1))
         return engine
+
+    def _create_postgres_engine(self) -> AsyncEngine:
+        """The engine, with a deadline at every layer the transaction deadline cannot reach.
+
+        The client deadline (``_transaction``) is the sure one. The rest make the other side
+        and the kernel give up too: the server cancels a statement or an abandoned transaction
+        (and frees its locks) after the same time; the driver bounds connect and every command,
+        including the rollback of a connection handed back to the pool; TCP keepalive on both
+        ends notices a dead peer under an idle pooled connection.
+        """
+        seconds = self._timeout
+        keepalive = _keepalive(seconds)
+        engine = create_async_engine(
+            self._url,
+            pool_pre_ping=True,
+            pool_timeout=seconds,
+            pool_recycle=POOL_RECYCLE_S,
+            connect_args={
+                "timeout": seconds,
+                "command_timeout": seconds,
+                "server_settings": {
+                    "application_name": "talks-bot",
+                    "statement_timeout": str(_ms(seconds)),
+                    "idle_in_transaction_session_timeout": str(_ms(seconds)),
+                    "tcp_keepalives_idle": str(keepalive.idle),
+                    "tcp_keepalives_interval": str(keepalive.interval),
+                    "tcp_keepalives_count": str(keepalive.count),
+                },
+            },
+        )
+        idle = self._idle
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _set_keepalive(dbapi_connection.driver_connection, keepalive, seconds)
+
+        @event.listens_for(engine.sync_engine, "checkin")
+        def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+            if dbapi_connection is not None and dbapi_connection.driver_connection is not None:
+                idle.add(dbapi_connection.driver_connection)
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            idle.discard(dbapi_connection.driver_connection)
+
+        return engine
+
+    def _expire(self, held: Sequence[Any]) -> None:
+        """A transaction's deadline: cut the connection it holds, if any, and the idle ones."""
+        self._cut_idle(*held)
+
+    def _cut_idle(self, *also: Any) -> None:
+        """Abort the sockets of every idle pooled connection (and of ``also``) without a word to
+        the server: closing politely would wait for an answer that is not coming. The pool finds
+        them closed at the next checkout and connects afresh."""
+        for driver in [*self._idle, *also]:
+            terminate = getattr(driver, "terminate", None)
+            if terminate is not None:
+                with contextlib.suppress(Exception):
+                    terminate()
+        self._idle.clear()
 
     async def _use_wal(self, engine: AsyncEngine) -> None:
         """Switch the file to write-ahead logging (persistent), so readers never block writers.
@@ -471,26 +574,64 @@ class SQLStore:
 
     @asynccontextmanager
     async def _transaction(
-        self, action: str, *, write: bool = True
+        self, action: str, *, write: bool = True, limit: float | None = None
     ) -> AsyncIterator[AsyncConnection]:
+        """One transaction, all of it (checkout, statements, commit) within ``limit`` seconds
+        (default: the store's timeout), or ``StoreError``.
+
+        On expiry the task is cancelled where it waits; SQLAlchemy invalidates a connection
+        interrupted that way, so it never returns to the pool. At the same instant its socket,
+        and those of the idle pooled connections, are aborted (``_cut_idle``), which spares the
+        invalidation its polite close to a server that will not answer. An in-memory SQLite
+        database has no deadline: it cannot go silent, and invalidating its only connection would
+        wipe it.
+        """
         engine = self._engine if write else self._reader
         if engine is None:
             raise StoreError("the store is not open: call open() before using it")
+        seconds = limit or self._timeout
+        postgres = self.backend == "postgresql"
+        held: list[Any] = []
+        loop = asyncio.get_running_loop()
+        scope = asyncio.timeout(None if is_memory(self._url) else seconds)
         try:
-            conn = await engine.connect()
-        except _DRIVER_ERRORS as exc:
-            raise self._unreachable(exc) from exc
-        try:
-            async with conn.begin():
-                yield conn
-        except StoreError:
+            async with scope:
+                when = scope.when()
+                cut = (
+                    None if when is None or not postgres else loop.call_at(when, self._expire, held)
+                )
+                try:
+                    try:
+                        conn = await engine.connect()
+                    except _DRIVER_ERRORS as exc:
+                        raise self._unreachable(exc) from exc
+                    try:
+                        if cut is not None:
+                            held.append((await conn.get_raw_connection()).driver_connection)
+                        async with conn.begin():
+                            yield conn
+                    except StoreError:
+                        raise
+                    except _DRIVER_ERRORS as exc:
+                        raise StoreError(
+                            f"could not {action} in the database at {self.url}: {self._reason(exc)}"
+                        ) from exc
+                    finally:
+                        await conn.close()
+                finally:
+                    if cut is not None:
+                        cut.cancel()
+        except (TimeoutError, StoreError) as exc:
+            if scope.expired():
+                raise self._silent(action, seconds) from exc
             raise
-        except _DRIVER_ERRORS as exc:
-            raise StoreError(
-                f"could not {action} in the database at {self.url}: {self._reason(exc)}"
-            ) from exc
-        finally:
-            await conn.close()
+
+    def _silent(self, action: str, seconds: float) -> StoreError:
+        return StoreError(
+            f"could not {action} in the database at {self.url}: no answer within {seconds:g}s "
+            "(store.timeout); its connections were dropped and the next attempt opens new ones "
+            "— check that the database server is up and the network path to it"
+        )
 
     def _unreachable(self, exc: BaseException) -> StoreError:
         cause = getattr(exc, "orig", None) or exc
@@ -747,8 +888,53 @@ def _digest_record(row: Mapping[Any, Any]) -> DigestRecord:
     )
 
 
+# PostgreSQL connection setup -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Keepalive:
+    idle: int
+    """Seconds of silence before the first probe."""
+    interval: int
+    """Seconds between probes."""
+    count: int
+    """Unanswered probes before the peer is declared dead."""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _keepalive(deadline: float) -> _Keepalive:
+    """Probes that declare a silent peer dead about two deadlines after it went quiet."""
+    return _Keepalive(idle=max(1, round(deadline)), interval=max(1, round(deadline / 3)), count=3)
+
+
+def _set_keepalive(driver: Any, keepalive: _Keepalive, deadline: float) -> None:
+    """TCP keepalive, and a limit on unacknowledged data, on a new asyncpg connection's socket.
+
+    asyncpg has no option for it, so the socket is taken from its transport; when a future
+    asyncpg hides it, the connection simply goes without (the transaction deadline still holds).
+    ``TCP_USER_TIMEOUT`` (Linux) makes the kernel drop a connection whose sent data goes
+    unacknowledged for a deadline: a write into a dead link fails instead of waiting.
+    """
+    transport = getattr(driver, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    options = [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), keepalive.idle),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), keepalive.interval),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), keepalive.count),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None), _ms(deadline)),
+    ]
+    for level, option, value in options:
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(level, option, value)
+
+
 # SQLite connection setup -----------------------------------------------------------------------
-def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, wal: bool, busy_timeout_ms: int) -> None:
     """Pragmas on every new connection, and BEGIN under our control (WAL is set by ``open``).
 
     Python's sqlite3 module starts transactions lazily and not before DDL, which would let a
@@ -761,7 +947,7 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
