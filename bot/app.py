@@ -59,6 +59,11 @@ STUB_CHARS = 160
 
 SCHEDULER_LOGGER = "apscheduler.scheduler"
 
+ROUND_PATIENCE_SECONDS = 2.0
+"""The longest a delivery round waits for one destination; a slower one finishes on its own."""
+STOP_GRACE_SECONDS = 3.0
+"""At stop, how long destinations still taking their messages get before they are cut off."""
+
 
 def desk_settings(config: Config) -> DeskSettings:
     """The desk's tuning, as the configuration sets it."""
@@ -219,6 +224,8 @@ class TalksBot:
             sources=[s.name for s in self.sources],
         )
         self._wake = asyncio.Event()
+        # A destination's turn that outlasted its round ends: its alerts that came meanwhile go.
+        self.courier.on_free = self._wake.set
         self._briefings_due: set[Destination] = set()
         """Destinations whose scheduled digest is due: the courier's next round sends them the
         background held for it."""
@@ -744,6 +751,9 @@ class TalksBot:
             self._wake.set()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.gather(courier, return_exceptions=True), 10)
+            # A destination still taking its messages gets a moment; what it has not sent stays
+            # pending (its attempt is recorded, so the next start looks before posting again).
+            await self.courier.settle(STOP_GRACE_SECONDS)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -837,7 +847,13 @@ class TalksBot:
             briefings, self._briefings_due = self._briefings_due, set()
             try:
                 # Once stopping, no new message is started: the rest stays pending for next time.
-                await self.courier.run_once(stop=stop, briefings=briefings)
+                # A destination slow to answer is not waited for beyond ROUND_PATIENCE_SECONDS:
+                # it finishes by itself while the next rounds serve everyone else.
+                report = await self.courier.run_once(
+                    stop=stop, briefings=briefings, patience=ROUND_PATIENCE_SECONDS
+                )
+                # A briefing for a destination still busy with an earlier turn waits for it.
+                self._briefings_due |= briefings & set(report.busy)
             except StoreError as exc:
                 self._briefings_due |= briefings
                 log.error("outbox not reachable, retrying: %s", exc)

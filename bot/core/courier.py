@@ -16,6 +16,14 @@ nonce is derived from (story, destination), so a resend returns the message alre
 The desk and the courier both write deliveries. ``Courier.lock`` keeps them from overwriting each
 other's newer state: the desk holds it from reading a delivery to committing its poll, the courier
 while it reads and writes one, never while it waits on the network.
+
+One slow channel never holds up the others. Each destination's turn runs as its own task; a round
+waits for the turns at most ``patience`` seconds, and a turn still going after that (a channel slow
+to answer) finishes by itself while later rounds leave that destination alone, so the next round's
+alerts for everyone else go out at once. Notifiers never sleep on a rate limit: they raise a
+``DeliveryError`` carrying the platform's Retry-After, and the courier defers that destination
+alone (all its due deliveries get the same next attempt) until then. Every resend therefore goes
+through the courier, which records the attempt and looks (``find_posted``) before posting again.
 """
 
 from __future__ import annotations
@@ -23,14 +31,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import random
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, Protocol
 
 from bot.core.desk import BRIEFING, FOLD
-from bot.core.messages import digest_title
+from bot.core.messages import digest_title, still_delivering, turn_crashed, waits_for
 from bot.core.models import Alert, Delivery, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store
 from bot.errors import DeliveryError
@@ -43,6 +55,8 @@ HOLD_RECHECK = timedelta(hours=1)
 """Background held for a scheduled digest is looked at again this often, not every round."""
 HOLD_AHEAD = timedelta(days=7)
 """How far ahead a briefing round looks for held background (their next look is in the future)."""
+MAX_RETRY_AFTER = timedelta(days=1)
+"""A platform's Retry-After is honoured up to this long: a bad header must not park a channel."""
 
 
 class PostedFinder(Protocol):
@@ -64,15 +78,54 @@ class CourierReport:
     """Alerts found already posted (after a crash) and recorded instead of posted again."""
     left: int = 0
     """Deliveries left pending because the bot is stopping."""
+    deferred: int = 0
+    """Deliveries not tried because their destination asked to wait (a rate limit, an outage)."""
+    busy: list[Destination] = field(default_factory=list)
+    """Destinations left out of this round: their turn from an earlier round is still going."""
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> timedelta:
-    """Exponential backoff with jitter, never sooner than the platform asked (Retry-After)."""
+    """Exponential backoff with jitter, never sooner than the platform asked (Retry-After), and
+    never longer than ``MAX_RETRY_AFTER`` however long it asked."""
     base = min(MAX_BACKOFF.total_seconds(), 5.0 * 2 ** max(0, attempts - 1))
     delay = base * (0.5 + rng.random() / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
+    if retry_after is not None and not math.isnan(retry_after):
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
     return timedelta(seconds=delay)
+
+
+def retry_after_seconds(value: object, now: datetime) -> float | None:
+    """A Retry-After header as seconds from ``now``: delta-seconds (``"90"``, and the ``"1.5"``
+    some servers send) or an HTTP date; at most ``MAX_RETRY_AFTER``. None when the value is
+    missing or unreadable (negative, "soon", a date without a zone): the caller then falls back
+    on its own backoff."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", "replace")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        seconds = float(text) if _DELTA_SECONDS.fullmatch(text) else _seconds_until(text, now)
+    else:
+        seconds = float(value)
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER.total_seconds())
+
+
+_DELTA_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+"""Delta-seconds as platforms send them: ``90``, ``1.5`` (not ``nan``, ``1e9``, ``-1``)."""
+
+
+def _seconds_until(text: str, now: datetime) -> float | None:
+    """An HTTP date as seconds from ``now`` (0 when it has passed); None when it is no date."""
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
 
 
 def digest_id_for(destination: Destination, story_ids: Sequence[str]) -> str:
@@ -101,6 +154,14 @@ class Courier:
         self.rng = rng or random.Random()
         self.lock = asyncio.Lock()
         """Held while a delivery is read and written; the desk holds it while it decides."""
+        self.on_free: Callable[[], None] | None = None
+        """Called when a turn that outlasted its round ends (the bot wakes its next round)."""
+        self._turns: dict[Destination, asyncio.Task[None]] = {}
+        """Each destination's turn while it runs."""
+        self._unwatched: set[asyncio.Task[None]] = set()
+        """Turns that outlasted their round: nobody awaits them, their end is logged instead."""
+        self._resume: dict[Destination, datetime] = {}
+        """Destinations that asked to wait (Retry-After, an outage): not tried before then."""
 
     async def run_once(
         self,
@@ -108,14 +169,22 @@ class Courier:
         flush_digests: bool = False,
         stop: asyncio.Event | None = None,
         briefings: Collection[Destination] = (),
+        patience: float | None = None,
     ) -> CourierReport:
         """Send everything due now. ``flush_digests`` sends folded alerts without waiting, and the
         background held for scheduled digests too; ``briefings``: the destinations whose
         scheduled digest is due now, which get their held background.
 
+        ``patience``: the longest this round waits for a destination's turn. A turn still going
+        after that goes on by itself; until it ends, rounds leave its destination out (listed in
+        ``CourierReport.busy``) so no two turns ever send the same delivery. None waits for every
+        turn, earlier rounds' included (``poll-once``, tests).
+
         Once ``stop`` is set no new message is started: what is not yet sent stays pending for
         the next start.
         """
+        if patience is None:
+            await self._await_turns()
         report = CourierReport()
         now = self.clock()
         ahead = now + HOLD_AHEAD if flush_digests or briefings else now
@@ -127,21 +196,64 @@ class Courier:
                 continue  # seen only because a briefing round looks ahead
             by_destination.setdefault(delivery.destination, []).append(delivery)
         briefed = set(briefings)
-        # Every destination finishes its turn before a store error is raised: a round still
-        # running in the background could otherwise race the next round over the same alerts.
-        results = await asyncio.gather(
-            *(
-                self._serve(
-                    dest, items, report, now, flush_digests, stop, flush_digests or dest in briefed
-                )
-                for dest, items in by_destination.items()
-            ),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        turns: dict[asyncio.Task[None], Destination] = {}
+        for dest, items in by_destination.items():
+            if dest in self._turns:
+                report.busy.append(dest)
+                continue
+            brief = flush_digests or dest in briefed
+            turn = asyncio.create_task(
+                self._serve(dest, items, report, now, flush_digests, stop, brief),
+                name=f"courier:{dest.label}",
+            )
+            self._turns[dest] = turn
+            turn.add_done_callback(partial(self._turn_ended, dest))
+            turns[turn] = dest
+        if not turns:
+            return report
+        # Every turn this round waits for finishes before a store error is raised; one it stops
+        # waiting for keeps its destination out of later rounds until it ends, so no two turns
+        # ever race over the same alerts.
+        try:
+            done, late = await asyncio.wait(turns, timeout=patience)
+        except asyncio.CancelledError:
+            self._unwatched.update(t for t in turns if not t.done())
+            raise
+        for turn in late:
+            self._unwatched.add(turn)
+            log.info("%s", still_delivering(turns[turn].label, patience or 0))
+        errors = [t.exception() for t in turns if t in done and not t.cancelled()]
+        for error in errors:
+            if error is not None:
+                raise error
         return report
+
+    async def settle(self, timeout: float) -> None:  # noqa: ASYNC109 -- a grace period at stop
+        """At stop: give the turns still going up to ``timeout`` seconds, then cancel the rest.
+        Nothing is lost: an attempt is recorded before its post, so the next start looks first."""
+        turns = list(self._turns.values())
+        if not turns:
+            return
+        _, late = await asyncio.wait(turns, timeout=timeout)
+        for turn in late:
+            turn.cancel()
+        await asyncio.gather(*turns, return_exceptions=True)
+
+    async def _await_turns(self) -> None:
+        """Wait for the turns earlier rounds left running (their errors were logged)."""
+        if self._turns:
+            await asyncio.gather(*self._turns.values(), return_exceptions=True)
+
+    def _turn_ended(self, destination: Destination, turn: asyncio.Task[None]) -> None:
+        if self._turns.get(destination) is turn:
+            del self._turns[destination]
+        if turn not in self._unwatched:
+            return  # its round awaits it and raises what it raised
+        self._unwatched.discard(turn)
+        if not turn.cancelled() and (error := turn.exception()) is not None:
+            log.error("%s", turn_crashed(destination.label), exc_info=error)
+        if self.on_free is not None:
+            self.on_free()
 
     async def _serve(
         self,
@@ -156,6 +268,7 @@ class Courier:
         notifier = self.notifiers.get(destination.platform)
         folded = [d for d in items if d.status == "pending" and d.digest_id == FOLD]
         held = [d for d in items if d.status == "pending" and d.digest_id == BRIEFING]
+        deferred = 0
         for delivery in items:
             if delivery.digest_id in {FOLD, BRIEFING} and delivery.status == "pending":
                 continue
@@ -165,6 +278,9 @@ class Courier:
             if notifier is None:
                 await self._fail(delivery, f"no {destination.platform} connection is configured")
                 report.failed += 1
+                continue
+            if await self._defer(delivery, now):
+                deferred += 1
                 continue
             await self._one(notifier, delivery, report, now)
         if held and not brief:
@@ -184,7 +300,25 @@ class Courier:
                     )
                     report.failed += 1
                 continue
+            if destination in self._resume and self._resume[destination] > now:
+                for delivery in batch:
+                    await self._defer(delivery, now)
+                deferred += len(batch)
+                continue
             await self._digest(notifier, destination, batch, report, now, flush_batch, background)
+        report.deferred += deferred
+        if deferred:
+            wait = (self._resume[destination] - now).total_seconds()
+            log.info("%s", waits_for(destination.label, wait, deferred))
+
+    async def _defer(self, delivery: Delivery, now: datetime) -> bool:
+        """Put ``delivery`` off, untried, while its destination asks to wait; False if not."""
+        resume = self._resume.get(delivery.destination)
+        if resume is None or resume <= now:
+            return False
+        if delivery.next_attempt != resume:
+            await self._write(delivery, next_attempt=resume)
+        return True
 
     async def _one(
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
@@ -379,6 +513,11 @@ class Courier:
             return
         attempts = delivery.attempts + 1 if count else max(delivery.attempts, 1)
         delay = retry_delay(attempts, exc.retry_after, self.rng)
+        # The whole destination waits, not just this delivery: its other alerts are not tried
+        # (into the same rate limit or outage) before then, and nobody else waits at all.
+        resume = self._resume.get(delivery.destination)
+        if resume is None or resume < now + delay:
+            self._resume[delivery.destination] = now + delay
         log.warning(
             "delivery to %s failed (attempt %d), retrying in %ds: %s",
             delivery.destination.label,

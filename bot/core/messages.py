@@ -199,3 +199,38 @@ def poll_stuck(source: str, running: float, interval: float, doing: str) -> str:
 def poll_unstuck(source: str, running: float) -> str:
     """The end of a stuck poll, however it ended."""
     return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"
+
+
+# --- delivery (operators read these in the log and in ``status``) ---------------------------
+
+
+def waits_for(where: str, seconds: float, waiting: int) -> str:
+    """Log line: a destination asked the bot to wait; only its own alerts wait with it."""
+    also = f"; {waiting} more alert(s) for it wait too" if waiting else ""
+    return f"{where} asked to wait {seconds:.1f}s{also}; other destinations are not held up"
+
+
+def still_delivering(where: str, seconds: float) -> str:
+    """Log line: a destination's turn outlasted a round; the next rounds go on without it."""
+    return (
+        f"{where} is still taking its messages after {seconds:g}s; the other destinations go on, "
+        "and its next alerts follow when it is done"
+    )
+
+
+def turn_crashed(where: str) -> str:
+    """Log line: a destination's turn that went on by itself ended with an error."""
+    return f"delivery to {where} crashed; its alerts stay pending and are tried again"
+
+
+def slack_rate_limited(channel: str, seconds: float) -> str:
+    return f"Slack rate limit for {channel}: will retry in {seconds:g}s"
+
+
+def discord_too_slow(where: str, seconds: float) -> str:
+    """A Discord send that did not finish in time (a rate-limit wait inside discord.py, or a
+    slow answer): retried later; the message nonce keeps a resend from posting twice."""
+    return (
+        f"Discord did not take the message to {where} within {seconds:g}s (rate limit or slow "
+        "answer): it is retried later"
+    )

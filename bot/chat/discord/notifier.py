@@ -7,26 +7,40 @@ Three wire-level promises live here:
 * A resend after a crash does not double-post: each message carries a ``nonce`` derived from
   (story or digest id, destination) with ``enforce_nonce``, so Discord returns the message it
   already created for that nonce (for a few minutes) instead of posting again.
-* Rate limits are discord.py's job (per-route buckets, the global limit, ``Retry-After``); only a
-  wait longer than the client's ``max_ratelimit_timeout`` comes back here, as a retryable error.
+* No send holds the courier for long. discord.py waits out rate limits inside the call (per-route
+  buckets, the global limit, any ``Retry-After`` up to the client's ``max_ratelimit_timeout``,
+  30 s at the least) and retries 5xx answers by itself; each call here is therefore bounded by
+  ``SEND_TIMEOUT_SECONDS``, and one that runs over is cancelled and comes back as a retryable
+  error, as does a longer rate limit with its wait. A resend after a cancelled post is safe for
+  the same reason a resend after a crash is: the nonce (discord.py sends ``enforce_nonce`` with
+  it). Discord keeps nonces for a few minutes, and the courier's first retries come well within.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import aiohttp
 import discord
 
 from bot.chat.discord.render import alert_embed, digest_embed, mention_line
+from bot.core.messages import discord_too_slow
 from bot.core.models import Alert, Destination, Digest
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 NONCE_LENGTH = 25
 """Discord accepts nonces of at most 25 characters."""
+SEND_TIMEOUT_SECONDS = 10.0
+"""The longest one send, edit or DM opening may take, rate-limit waits inside discord.py
+included; a normal one takes well under a second."""
 
 
 def message_nonce(kind: str, item_id: str, destination: Destination) -> str:
@@ -48,23 +62,26 @@ class DiscordNotifier:
 
     platform = "discord"
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(
+        self, client: discord.Client, *, send_timeout: float = SEND_TIMEOUT_SECONDS
+    ) -> None:
         self._client = client
+        self._timeout = send_timeout
         client.allowed_mentions = discord.AllowedMentions.none()
         self._reported: set[str] = set()
         """Destinations whose permanent failure has been logged already."""
 
     async def send(self, destination: Destination, alert: Alert) -> str:
         channel = await self._messageable(destination)
-        try:
-            message = await channel.send(
+        message = await self._bounded(
+            destination,
+            channel.send(
                 content=mention_line(alert.mentions),
                 embed=alert_embed(alert),
                 allowed_mentions=allowed_mentions_for(alert.mentions),
                 nonce=message_nonce("alert", alert.story_id, destination),
-            )
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
-            raise self._delivery_error(destination, error) from error
+            ),
+        )
         return str(message.id)
 
     async def update(self, destination: Destination, message_id: str, alert: Alert) -> None:
@@ -75,30 +92,44 @@ class DiscordNotifier:
                 permanent=True,
             )
         channel = await self._messageable(destination)
-        try:
-            await channel.get_partial_message(int(message_id)).edit(
+        await self._bounded(
+            destination,
+            channel.get_partial_message(int(message_id)).edit(
                 content=mention_line(alert.mentions),
                 embed=alert_embed(alert),
                 allowed_mentions=allowed_mentions_for(alert.mentions),
-            )
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
-            raise self._delivery_error(destination, error, message_id=message_id) from error
+            ),
+            message_id=message_id,
+        )
 
     async def send_digest(self, destination: Destination, digest: Digest) -> str:
         mentions = tuple(user for alert in digest.alerts for user in alert.mentions)
         channel = await self._messageable(destination)
-        try:
-            message = await channel.send(
+        message = await self._bounded(
+            destination,
+            channel.send(
                 content=mention_line(mentions),
                 embed=digest_embed(digest),
                 allowed_mentions=allowed_mentions_for(mentions),
                 nonce=message_nonce("digest", digest.id, destination),
-            )
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
-            raise self._delivery_error(destination, error) from error
+            ),
+        )
         return str(message.id)
 
     # -- plumbing --------------------------------------------------------------------------
+
+    async def _bounded(
+        self, destination: Destination, call: Awaitable[T], *, message_id: str = ""
+    ) -> T:
+        """Await one REST call for at most ``self._timeout`` seconds; every failure, running
+        over included, becomes a DeliveryError."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call
+        except TimeoutError as error:
+            raise DeliveryError(discord_too_slow(destination.label, self._timeout)) from error
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            raise self._delivery_error(destination, error, message_id=message_id) from error
 
     async def _messageable(
         self, destination: Destination
@@ -120,10 +151,7 @@ class DiscordNotifier:
         if not destination.direct:
             guild_id = int(destination.workspace) if destination.workspace.isdigit() else None
             return self._client.get_partial_messageable(target, guild_id=guild_id)
-        try:
-            return await self._client.create_dm(discord.Object(id=target))
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
-            raise self._delivery_error(destination, error) from error
+        return await self._bounded(destination, self._client.create_dm(discord.Object(id=target)))
 
     def _delivery_error(
         self, destination: Destination, error: BaseException, *, message_id: str = ""

@@ -25,7 +25,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.slack.notifier import add_retry_handlers
+from bot.chat.slack.notifier import without_resends
 from bot.chat.slack.render import reply_blocks
 from bot.core.replies import Caller, Reply
 from bot.errors import ConfigError, UserError
@@ -52,10 +52,14 @@ class CommandHandler(Protocol):
 def slack_client(
     bot_token: str, *, api_base_url: str | None = None, timeout: int = 30
 ) -> AsyncWebClient:
-    """A Web API client with retries, pointed at ``api_base_url`` (proxy, Grid gateway, tests)."""
+    """A Web API client pointed at ``api_base_url`` (proxy, Grid gateway, tests), with no retry
+    handlers: a retry belongs to the courier, which looks for an earlier post before resending
+    (``bot.chat.slack.notifier``)."""
     base = api_base_url or AsyncWebClient.BASE_URL
-    client = AsyncWebClient(token=bot_token, base_url=base.rstrip("/") + "/", timeout=timeout)
-    return add_retry_handlers(client)
+    client = AsyncWebClient(
+        token=bot_token, base_url=base.rstrip("/") + "/", timeout=timeout, retry_handlers=[]
+    )
+    return without_resends(client)
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:

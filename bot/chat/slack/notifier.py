@@ -1,9 +1,12 @@
 """Posting alerts to Slack: the ``Notifier`` port over slack_sdk's AsyncWebClient.
 
 Slack allows about one message per second per channel, so posts to one channel are paced while
-other channels go ahead. Rate limits (HTTP 429 with Retry-After), 500/503 answers and dropped
-connections are retried by slack_sdk's own retry handlers; what still fails becomes a
-``DeliveryError`` that says whether trying again later can help.
+other channels go ahead. Nothing is retried here: slack_sdk's retry handlers are taken off the
+client, because a handler that sleeps out a rate limit holds the courier inside the call, and one
+that resends after a 5xx or a dropped connection can post twice when Slack posted but its answer
+was lost. Every failure becomes a ``DeliveryError`` at once, saying whether trying again can help
+and when (Retry-After); the courier defers that channel alone and, before resending, looks in the
+channel (``find_posted``) for the message it may already have posted.
 """
 
 from __future__ import annotations
@@ -13,19 +16,16 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.render import alert_blocks, digest_blocks, escape
+from bot.core.courier import retry_after_seconds
+from bot.core.messages import slack_rate_limited
 from bot.core.models import Alert, Destination, Digest
 from bot.errors import DeliveryError
 
@@ -62,15 +62,11 @@ _TRANSIENT = {"ratelimited", "fatal_error", "internal_error", "service_unavailab
               "request_timeout"}  # fmt: skip
 
 
-def add_retry_handlers(client: AsyncWebClient, *, server_retries: int = 2) -> AsyncWebClient:
-    """Give ``client`` retries for 429 (honouring Retry-After), 500/503 and dropped connections."""
-    wanted: list[AsyncRetryHandler] = [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        AsyncServerErrorRetryHandler(max_retry_count=server_retries),
-        AsyncConnectionErrorRetryHandler(max_retry_count=server_retries),
-    ]
-    present = {type(h) for h in client.retry_handlers}
-    client.retry_handlers.extend(h for h in wanted if type(h) not in present)
+def without_resends(client: AsyncWebClient) -> AsyncWebClient:
+    """Take every retry handler off ``client`` (slack_sdk adds a connection-error one by default):
+    a retry inside the SDK sleeps where the courier waits, or resends a post before anyone has
+    looked whether the first one arrived."""
+    client.retry_handlers = []
     return client
 
 
@@ -90,7 +86,7 @@ class SlackNotifier:
         pace_seconds: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._client = add_retry_handlers(client)
+        self._client = without_resends(client)
         self._pace = pace_seconds
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
         self._locks: dict[str, asyncio.Lock] = {}
@@ -221,11 +217,9 @@ def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
     code = str(data.get("error") or "")
     status = response.status_code
     retry_after = _retry_after(response.headers)
-    wait = retry_after or TRANSIENT_RETRY_SECONDS
+    wait = TRANSIENT_RETRY_SECONDS if retry_after is None else retry_after
     if status == 429 or code == "ratelimited":
-        return DeliveryError(
-            f"Slack rate limit for {channel}: will retry in {wait:g}s", retry_after=wait
-        )
+        return DeliveryError(slack_rate_limited(channel, wait), retry_after=wait)
     if status >= 500 or code in _TRANSIENT:
         trouble = code or f"HTTP {status}"
         return DeliveryError(
@@ -236,11 +230,9 @@ def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Seconds Slack asked to wait (None when it did not say, or said it unreadably)."""
     value = None
     for key, raw in dict(headers or {}).items():
         if str(key).lower() == "retry-after":
             value = raw[0] if isinstance(raw, list) and raw else raw
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    return retry_after_seconds(value, datetime.now(UTC))

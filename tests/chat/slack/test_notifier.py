@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.slack.notifier import SlackNotifier
+from bot.chat.slack.app import slack_client
+from bot.chat.slack.notifier import TRANSIENT_RETRY_SECONDS, SlackNotifier
 from bot.core.models import Alert, Destination, Digest
 from bot.errors import DeliveryError
-from tests.chat.slack.fake_slack import BOT_ID, FakeSlack
+from tests.chat.slack.fake_slack import BOT_ID, FakeSlack, Scripted
 
 DESK = Destination(platform="slack", channel="C0DESK", workspace="T0NEWSDESK")
 OTHER_DESK = Destination(platform="slack", channel="C0WORLD", workspace="T0NEWSDESK")
@@ -121,24 +123,43 @@ async def test_same_channel_is_paced_while_other_channel_is_not_delayed(
     assert world[0] < desk[1]
 
 
-async def test_rate_limited_call_is_retried_after_retry_after_and_succeeds(
+@pytest.mark.parametrize(("header", "wait"), [("1", 1.0), ("1.5", 1.5), ("90", 90.0)])
+async def test_rate_limit_comes_back_at_once_with_the_wait_slack_asked_for(
+    fake: FakeSlack, notifier: SlackNotifier, header: str, wait: float
+) -> None:
+    fake.script(
+        "chat.postMessage",
+        Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": header}),
+    )
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as raised:
+        await notifier.send(DESK, ALERT)
+    assert time.monotonic() - started < 1.0, "the notifier slept on the rate limit"
+    assert raised.value.permanent is False
+    assert raised.value.retry_after == pytest.approx(wait)
+    assert len(fake.calls_to("chat.postMessage")) == 1, "the SDK retried by itself"
+
+
+async def test_unreadable_retry_after_falls_back_on_a_default_wait(
     fake: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    fake.rate_limit("chat.postMessage", retry_after=1)
-    ts = await notifier.send(DESK, ALERT)
-    posts = fake.calls_to("chat.postMessage")
-    assert len(posts) == 2
-    assert posts[1].at - posts[0].at >= 0.9
-    assert ts == fake.history["C0DESK"][0]["ts"]
+    fake.script(
+        "chat.postMessage",
+        Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "soon"}),
+    )
+    with pytest.raises(DeliveryError) as raised:
+        await notifier.send(DESK, ALERT)
+    assert raised.value.retry_after == TRANSIENT_RETRY_SECONDS
 
 
-async def test_server_error_is_retried_and_succeeds(
+async def test_server_error_is_not_resent_by_the_sdk(
     fake: FakeSlack, notifier: SlackNotifier
 ) -> None:
     fake.server_error("chat.postMessage", status=500)
-    ts = await notifier.send(DESK, ALERT)
-    assert len(fake.calls_to("chat.postMessage")) == 2
-    assert ts
+    with pytest.raises(DeliveryError) as raised:
+        await notifier.send(DESK, ALERT)
+    assert raised.value.permanent is False
+    assert len(fake.calls_to("chat.postMessage")) == 1
 
 
 async def test_persistent_outage_is_a_temporary_delivery_error(
@@ -228,13 +249,10 @@ async def test_find_posted_recognises_story_whose_link_changed(
     assert await notifier.find_posted(DESK, moved) == ts
 
 
-def test_notifier_adds_slack_retry_handlers_once(client: AsyncWebClient) -> None:
-    SlackNotifier(client)
-    SlackNotifier(client)
-    names = sorted(type(h).__name__ for h in client.retry_handlers)
-    assert names == [
-        "AsyncConnectionErrorRetryHandler",
-        "AsyncRateLimitErrorRetryHandler",
-        "AsyncServerErrorRetryHandler",
-    ]
+def test_notifier_takes_every_retry_handler_off_the_client(fake: FakeSlack) -> None:
+    default = AsyncWebClient(token="xoxb-x", base_url=fake.base_url)
+    assert default.retry_handlers, "slack_sdk adds a connection-error retry by default"
+    SlackNotifier(default)
+    assert default.retry_handlers == []
+    assert slack_client("xoxb-x", api_base_url=fake.base_url).retry_handlers == []
     assert BOT_ID  # the fake's bot identity is what find_posted matches on
