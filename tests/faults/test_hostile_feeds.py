@@ -217,13 +217,6 @@ def _alerted(done: subprocess.CompletedProcess[str]) -> list[str]:
     return titles
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'talks.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_poisoned_item_costs_no_other_item_or_source(
     name: str, feeds: FeedServer, tmp_path: Path, database_url: str

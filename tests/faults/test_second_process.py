@@ -33,13 +33,6 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def _config(folder: Path, feeds: FeedServer, database_url: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "talks.toml"
