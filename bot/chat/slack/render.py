@@ -1,9 +1,12 @@
 """Neutral alerts, digests and replies as Slack Block Kit: pure functions, no I/O.
 
 Everything that comes from a feed is untrusted: a headline must never ping ``<!channel>`` or a
-person, nor forge a link. Slack's mrkdwn treats only ``&``, ``<`` and ``>`` as control characters,
-so escaping those three makes feed text inert; the only mentions ever produced are the user ids the
-bot itself put in ``Alert.mentions``, and only when they look like Slack user ids.
+person, nor forge a link, nor restyle the message. Slack's mrkdwn treats ``&``, ``<`` and ``>`` as
+control characters, escaped as entities; it has no escape for its emphasis marks (``*bold*``,
+``_italic_``, ``~strike~``, `` `code` ``), so in feed text those become look-alike characters
+(``inert``): "*Hamas*" reads as written instead of turning bold or closing the headline's own bold.
+The only mentions ever produced are the user ids the bot itself put in ``Alert.mentions``, and only
+when they look like Slack user ids.
 
 Block Kit refuses a whole message when one limit is exceeded, so every text is cut to fit, at a
 word boundary, with "…".
@@ -49,10 +52,19 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_EMPHASIS = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+"""mrkdwn's emphasis marks -> characters that look the same and mean nothing to Slack."""
+
+
+def inert(text: str) -> str:
+    """Feed text made inert in mrkdwn: ``escape`` and no emphasis marks either."""
+    return escape(text).translate(_EMPHASIS)
+
+
 def _link_label(text: str) -> str:
     # Inside <url|label> a "|" or ">" would end the label early; ">" is escaped, "|" becomes a
     # look-alike so the headline still reads the same.
-    return escape(text).replace("|", "\u2223")
+    return inert(text).replace("|", "\u2223")
 
 
 def _safe_url(url: str) -> str | None:
@@ -69,7 +81,7 @@ def link(url: str, label: str) -> str:
     """A mrkdwn link with an inert label; just the label when the URL is not http(s)."""
     safe = _safe_url(url)
     shown = _link_label(label) if label else (safe or "")
-    return f"<{safe}|{shown}>" if safe else escape(label)
+    return f"<{safe}|{shown}>" if safe else inert(label)
 
 
 def mention(user_id: str) -> str | None:
@@ -93,10 +105,10 @@ def shorten(text: str, limit: int) -> str:
 
 
 def fit(text: str, limit: int) -> str:
-    """Escape ``text`` and cut it so the escaped form is at most ``limit`` characters."""
+    """Make ``text`` inert and cut it so that form is at most ``limit`` characters."""
     budget = limit
     while True:
-        out = escape(shorten(text, budget))
+        out = inert(shorten(text, budget))
         if len(out) <= limit or budget <= 1:
             return out[:limit]
         budget -= len(out) - limit
@@ -167,7 +179,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[Block]]:
     if alert.summary.strip():
         blocks.append(_section(fit(alert.summary, SUMMARY_LIMIT)))
     facts = [
-        ("Outlets", escape(outlets_line(alert.outlets)) or "–"),
+        ("Outlets", inert(outlets_line(alert.outlets)) or "–"),
         ("Topics", escape(", ".join(alert.topics)) or "–"),
         ("Score", f"{alert.score:.2f}"),
         ("Published", slack_date(alert.published)),
@@ -182,7 +194,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[Block]]:
     if mentions:
         blocks.append(_section(f"For {mentions}"[:SECTION_LIMIT]))
     blocks.append(_context(_why_line(alert)))
-    source = escape(outlets_line(alert.outlets))
+    source = inert(outlets_line(alert.outlets))
     text = _fallback(
         mentions,
         link(alert.url, shorten(alert.title, HEADLINE_LIMIT)),
@@ -196,7 +208,7 @@ def _digest_line(alert: Alert) -> str:
     facts = " · ".join(
         p
         for p in (
-            escape(outlets_line(alert.outlets)),
+            inert(outlets_line(alert.outlets)),
             escape(", ".join(alert.topics)),
             slack_date(alert.published),
         )
@@ -223,13 +235,13 @@ def digest_blocks(digest: Digest) -> tuple[str, list[Block]]:
         if len(blocks) >= BLOCKS_LIMIT:
             blocks.pop(-2)
         blocks.append(_section(f"For {mentions}"[:SECTION_LIMIT]))
-    headlines = "; ".join(escape(shorten(a.title, 80)) for a in digest.alerts[:5])
+    headlines = "; ".join(inert(shorten(a.title, 80)) for a in digest.alerts[:5])
     return _fallback(mentions, escape(shorten(title, HEADER_LIMIT)) + ":", headlines), blocks
 
 
 # command replies ------------------------------------------------------------------------------
 def _item_line(item: Item) -> str:
-    text = link(item.url, item.text) if item.url else escape(item.text)
+    text = link(item.url, item.text) if item.url else inert(item.text)
     return f"• {text}"
 
 

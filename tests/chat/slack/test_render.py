@@ -106,6 +106,30 @@ def test_hostile_headline_cannot_ping_channel_or_forge_link() -> None:
     assert "<https://news.example.org/a%7Cb%3Ec|" in rendered
 
 
+def test_emphasis_marks_in_feed_text_do_not_restyle_the_alert() -> None:
+    """A headline "*Hamas* _accepts_ ~the~ `deal`" reads as written: nothing turns bold,
+    italic, struck or code, and the headline's own bold is not closed early."""
+    styled = replace(
+        ALERT,
+        title="*Hamas* _accepts_ ~the~ `deal`",
+        summary="Mediators *say* the _text_ is ~final~ `now`",
+        outlets=("*Wire*",),
+    )
+    text, blocks = alert_blocks(styled)
+    headline, summary, *_ = mrkdwn_texts(blocks)
+    assert headline.startswith("*<")
+    assert headline.endswith(">*")
+    label = headline[2:-2].split("|", 1)[1]
+    assert not set("*_~`") & set(label)
+    assert "Hamas" in label
+    assert "accepts" in label
+    assert not set("*_~`") & set(summary)
+    facts = next(b for b in blocks if "fields" in b)["fields"][0]["text"]
+    assert facts.startswith("*Outlets*\n")
+    assert "*" not in facts.split("\n", 1)[1]
+    assert not set("*_~`") & set(text)
+
+
 def test_pipe_in_headline_does_not_end_the_link_label() -> None:
     _, blocks = alert_blocks(replace(ALERT, title="Gaza | live: crossings reopen"))
     headline = mrkdwn_texts(blocks)[0]
