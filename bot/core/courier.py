@@ -62,8 +62,13 @@ MAX_RETRY_AFTER = timedelta(days=1)
 class PostedFinder(Protocol):
     """A notifier that can tell whether an alert is already in a channel (Slack can)."""
 
-    async def find_posted(self, destination: Destination, alert: Alert) -> str | None:
-        """The id of a message this bot already posted about ``alert``'s story, or None."""
+    async def find_posted(
+        self, destination: Destination, alert: Alert, *, since: datetime | None = None
+    ) -> str | None:
+        """The id of a message this bot already posted about ``alert``'s story, or None.
+
+        ``since``: when the delivery was created; no message about it can be older, so the
+        look-up need not read the channel further back than that."""
 
 
 @dataclass(slots=True)
@@ -338,7 +343,9 @@ class Courier:
             return  # changed while it waited its turn
         try:
             if tried_before and finder is not None:
-                found = await _look(finder, delivery.destination, delivery.alert)
+                found = await _look(
+                    finder, delivery.destination, delivery.alert, since=delivery.created
+                )
                 if found:
                     log.info(
                         "alert %s was already in %s (posted before a restart): recorded it",
@@ -423,7 +430,7 @@ class Courier:
             for delivery in recorded:
                 if finder is None or delivery.story_id not in tried or delivery.alert is None:
                     continue
-                found = await _look(finder, destination, delivery.alert)
+                found = await _look(finder, destination, delivery.alert, since=delivery.created)
                 if found:
                     await self._folded(delivery, delivery.extra.get("digest", planned), found, now)
                     remaining.remove(delivery)
@@ -535,11 +542,13 @@ class Courier:
         await self._write(delivery, status="failed", error=reason, updated=self.clock())
 
 
-async def _look(finder: PostedFinder, destination: Destination, alert: Alert) -> str | None:
+async def _look(
+    finder: PostedFinder, destination: Destination, alert: Alert, *, since: datetime | None
+) -> str | None:
     """``find_posted``, where a permanent refusal (say, no history scope) means "cannot tell":
     the alert is posted then, as losing it would be worse than a rare second copy."""
     try:
-        return await finder.find_posted(destination, alert)
+        return await finder.find_posted(destination, alert, since=since)
     except DeliveryError as exc:
         if not exc.permanent:
             raise

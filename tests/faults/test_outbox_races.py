@@ -58,7 +58,9 @@ class Channel:
         self.digests.append(digest)
         return f"g{len(self.digests)}"
 
-    async def find_posted(self, destination: Destination, alert: Alert) -> str | None:
+    async def find_posted(
+        self, destination: Destination, alert: Alert, *, since: datetime | None = None
+    ) -> str | None:
         if self.history_error is not None:
             raise self.history_error
         for message_id, posted in self.posts:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -70,6 +71,14 @@ def without_resends(client: AsyncWebClient) -> AsyncWebClient:
     return client
 
 
+HISTORY_PAGE = 200
+"""Messages per ``conversations.history`` page (Slack's advised page size)."""
+HISTORY_PAGES = 10
+"""Most pages one look-up reads: 2,000 messages since the delivery was created."""
+HISTORY_SKEW = 120.0
+"""Seconds read before the delivery's creation, for a clock that differs from Slack's."""
+
+
 class SlackNotifier:
     """Posts alerts and digests to Slack channels and direct messages.
 
@@ -114,28 +123,39 @@ class SlackNotifier:
         return await self._post(destination, text, blocks)
 
     async def find_posted(
-        self, destination: Destination, alert: Alert, *, limit: int = 50
+        self, destination: Destination, alert: Alert, *, since: datetime | None = None
     ) -> str | None:
         """The ts of a message this bot already posted about ``alert``'s story, if any.
 
-        Looks at the channel's latest ``limit`` messages for the story's link or its
-        ``/talks why <id>`` hint: after a crash between posting and recording, the outbox asks
-        this before posting again.
+        Looks for the story's link or its ``/talks why <id>`` hint in the bot's own messages:
+        after a crash or a lost answer between posting and recording, the outbox asks this
+        before posting again. The channel's history is read newest first, page by page, back to
+        ``since`` (a little before the delivery was created: the message cannot be older), at
+        most ``HISTORY_PAGES`` pages: a busy channel's later chatter does not hide the alert.
         """
         channel = await self._channel(destination)
-        response = await self._call(
-            channel, self._client.conversations_history(channel=channel, limit=limit)
-        )
         bot_id, bot_user = await self._own_ids()
         marks = [f"/talks why {escape(alert.story_id)}`"]
         if alert.url:
             marks += [alert.url, escape(alert.url)]
-        for message in response.get("messages") or []:
-            if not _is_own(message, bot_id, bot_user):
-                continue
-            body = str(message.get("text", "")) + json.dumps(message.get("blocks", []))
-            if any(mark in body for mark in marks):
-                return str(message["ts"])
+        query: dict[str, Any] = {"channel": channel, "limit": HISTORY_PAGE}
+        if since is not None:
+            # Never later than now: a clock running ahead must not hide what was just posted.
+            oldest = min(since.timestamp(), time.time()) - HISTORY_SKEW
+            query["oldest"] = f"{max(0.0, oldest):.6f}"
+        for _ in range(HISTORY_PAGES):
+            response = await self._call(channel, self._client.conversations_history(**query))
+            for message in response.get("messages") or []:
+                if not _is_own(message, bot_id, bot_user):
+                    continue
+                body = str(message.get("text", "")) + json.dumps(message.get("blocks", []))
+                if any(mark in body for mark in marks):
+                    return str(message["ts"])
+            metadata = response.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not response.get("has_more") or not cursor:
+                break
+            query["cursor"] = cursor
         return None
 
     # plumbing -----------------------------------------------------------------------------

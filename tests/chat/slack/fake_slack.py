@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import time
 from collections import defaultdict
@@ -50,7 +49,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.socket_acks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._script: dict[str, list[Scripted]] = defaultdict(list)
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._socket: web.WebSocketResponse | None = None
         self._socket_ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -103,7 +102,9 @@ class FakeSlack:
         return [c for c in self.calls if c.method == method]
 
     def add_message(self, channel: str, **message: Any) -> str:
-        ts = f"1714000000.{next(self._ts):06d}"
+        # Slack's ts is the posting time (seconds.micros), unique within a channel.
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        ts = f"{self._last_ts:.6f}"
         self.history[channel].append({"type": "message", "ts": ts, **message})
         return ts
 
@@ -190,8 +191,13 @@ class FakeSlack:
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         messages = list(reversed(self.history.get(str(params.get("channel")), [])))
+        if params.get("oldest"):
+            messages = [m for m in messages if float(m["ts"]) >= float(params["oldest"])]
+        start = int(params.get("cursor") or 0)
         limit = int(params.get("limit") or 100)
-        return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
+        page, more = messages[start : start + limit], len(messages) > start + limit
+        metadata = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": metadata}
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user", ""))

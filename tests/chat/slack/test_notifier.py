@@ -228,7 +228,32 @@ async def test_find_posted_finds_our_alert_by_its_link(
     ts = await notifier.send(DESK, ALERT)
     fake.add_message("C0DESK", text="later chatter", user="U0HUMAN")
     assert await notifier.find_posted(DESK, ALERT) == ts
-    assert fake.calls_to("conversations.history")[0].params["limit"] == "50"
+
+
+async def test_find_posted_reads_past_a_busy_channels_later_chatter(
+    fake: FakeSlack, notifier: SlackNotifier
+) -> None:
+    """A desk channel can take hundreds of messages while a post's answer was lost and the bot
+    restarted: the alert is still found, reading back to the delivery's creation."""
+    created = datetime.now(UTC)
+    ts = await notifier.send(DESK, ALERT)
+    for i in range(450):
+        fake.add_message("C0DESK", text=f"desk chatter {i}", user="U0HUMAN")
+    assert await notifier.find_posted(DESK, ALERT, since=created) == ts
+    pages = fake.calls_to("conversations.history")
+    assert len(pages) == 3
+    assert all(created.timestamp() - 200 < float(p.params["oldest"]) <= float(ts) for p in pages)
+    assert fake.calls_to("conversations.history")[-1].params.get("cursor") == "400"
+
+
+async def test_find_posted_gives_up_after_its_page_budget(
+    fake: FakeSlack, notifier: SlackNotifier
+) -> None:
+    await notifier.send(DESK, ALERT)
+    for i in range(2_100):
+        fake.add_message("C0DESK", text=f"desk chatter {i}", user="U0HUMAN")
+    assert await notifier.find_posted(DESK, ALERT) is None
+    assert len(fake.calls_to("conversations.history")) == 10
 
 
 async def test_find_posted_ignores_other_stories_and_messages_by_people(
