@@ -41,7 +41,7 @@ from bot.core.normalize import (
 from bot.core.ports import Notifier, PollRecord
 from bot.core.route import Route
 from bot.core.schedule import PollBounds, poll_interval, retry_delay
-from bot.errors import FeedError, FetchError, StoreError, TalksBotError
+from bot.errors import DeliveryError, FeedError, FetchError, StoreError, TalksBotError
 from bot.ingest.article import fetch_article_text
 from bot.ingest.feeds import parse_feed
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
@@ -59,6 +59,10 @@ STUB_CHARS = 160
 
 SCHEDULER_LOGGER = "apscheduler.scheduler"
 
+BRIEFING_ATTEMPTS = 4
+"""Tries of one scheduled briefing turned away by a rate limit, before it is given up."""
+BRIEFING_MAX_WAIT = 300.0
+"""The longest wait between those tries (a bad Retry-After must not hold the job for a day)."""
 ROUND_PATIENCE_SECONDS = 2.0
 """The longest a delivery round waits for one destination; a slower one finishes on its own."""
 STOP_GRACE_SECONDS = 3.0
@@ -678,10 +682,23 @@ class TalksBot:
             created=now,
             title=f"Briefing: the talks in the last {int(period.total_seconds() // 3600)}h",
         )
-        try:
-            await notifier.send_digest(route.destination, digest)
-        except TalksBotError as exc:
-            log.error("briefing to %s failed: %s", route.destination.label, exc)
+        label = route.destination.label
+        for attempt in range(1, BRIEFING_ATTEMPTS + 1):
+            try:
+                await notifier.send_digest(route.destination, digest)
+                return
+            except DeliveryError as exc:
+                # Only a message the platform turned away (a rate limit) is sent again: after a
+                # 5xx or a lost answer it may have been posted, and a briefing twice is noise.
+                if not exc.unposted or exc.permanent or attempt == BRIEFING_ATTEMPTS:
+                    log.error("%s", say.briefing_failed(label, exc))
+                    return
+                wait = min(max(exc.retry_after or 0.0, 1.0), BRIEFING_MAX_WAIT)
+                log.warning("%s", say.briefing_waits(label, wait, attempt, BRIEFING_ATTEMPTS))
+                await asyncio.sleep(wait)
+            except TalksBotError as exc:
+                log.error("%s", say.briefing_failed(label, exc))
+                return
 
     # --- running -------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, extra_tasks: Sequence[Any] = ()) -> None:

@@ -35,11 +35,19 @@ class DeliveryError(TalksBotError):
     """A chat platform refused or failed a message."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unposted: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unposted = unposted
+        """The platform turned the message away before taking it (a rate limit): sending it
+        again cannot make a second copy. False when unknown (a 5xx, a dropped connection)."""
 
 
 class UserError(TalksBotError):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import TalksBot
+from bot.chat.slack.app import slack_client
+from bot.chat.slack.notifier import SlackNotifier
 from bot.config import load_config
 from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
+from tests.chat.slack.fake_slack import FakeSlack
 from tests.core.helpers import RecordingPlatform, report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,35 +33,39 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
     return load_config(path, env_file=None)
 
 
+async def _store_developments(bot: TalksBot) -> None:
+    outcome = await bot.desk.take(
+        [
+            report(
+                "a1",
+                "Hamas delegation leaves Cairo as cease-fire talks stall",
+                "The Hamas delegation left Cairo without a truce deal.",
+                NOW - timedelta(hours=3),
+            ),
+            report(
+                "b1",
+                "Egypt reopens Rafah crossing for aid convoys",
+                "Egyptian officials reopened the Rafah crossing on Sunday.",
+                NOW - timedelta(hours=2),
+            ),
+            report(
+                "c1",
+                "Heatwave grips the Nile delta",
+                "Temperatures rose to 44C.",
+                NOW - timedelta(hours=1),
+            ),
+        ],
+        now_of=lambda r: r.published,
+    )
+    await bot.store.commit_poll(
+        PollRecord(SourceHealth("wire", "x"), tuple(outcome.stories.values()))
+    )
+
+
 async def test_briefing_lists_the_top_developments_of_the_period(settings) -> None:  # type: ignore[no-untyped-def]
     platform = RecordingPlatform()
     async with TalksBot(settings, clock=lambda: NOW, notifiers={"console": platform}) as bot:
-        outcome = await bot.desk.take(
-            [
-                report(
-                    "a1",
-                    "Hamas delegation leaves Cairo as cease-fire talks stall",
-                    "The Hamas delegation left Cairo without a truce deal.",
-                    NOW - timedelta(hours=3),
-                ),
-                report(
-                    "b1",
-                    "Egypt reopens Rafah crossing for aid convoys",
-                    "Egyptian officials reopened the Rafah crossing on Sunday.",
-                    NOW - timedelta(hours=2),
-                ),
-                report(
-                    "c1",
-                    "Heatwave grips the Nile delta",
-                    "Temperatures rose to 44C.",
-                    NOW - timedelta(hours=1),
-                ),
-            ],
-            now_of=lambda r: r.published,
-        )
-        await bot.store.commit_poll(
-            PollRecord(SourceHealth("wire", "x"), tuple(outcome.stories.values()))
-        )
+        await _store_developments(bot)
         [route] = bot.routes
         assert route.digest_cron == "0 7,19 * * *"
         await bot.send_briefing(route)
@@ -78,3 +86,42 @@ def test_a_bad_cron_expression_is_a_config_error(tmp_path: Path, cron: str) -> N
     with pytest.raises(ConfigError) as caught:
         load_config(path, env_file=None)
     assert any(p.startswith("routes[0].digest:") for p in caught.value.problems)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.close()
+
+
+async def test_a_rate_limited_briefing_is_sent_after_the_wait(  # type: ignore[no-untyped-def]
+    settings, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack answers the briefing's post with 429 Retry-After 1: the desk still gets it, once."""
+    notifier = SlackNotifier(slack_client("xoxb-test", api_base_url=fake_slack.base_url))
+    fake_slack.rate_limit("chat.postMessage", retry_after=1)
+    async with TalksBot(settings, clock=lambda: NOW, notifiers={"console": notifier}) as bot:
+        await _store_developments(bot)
+        [route] = bot.routes
+        await bot.send_briefing(route)
+    posts = fake_slack.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert len(fake_slack.history["desk"]) == 1
+    assert "Briefing" in str(fake_slack.history["desk"][0].get("text", ""))
+    assert "rate limited: sending it again in 1s" in caplog.text
+
+
+async def test_a_briefing_slack_may_have_posted_is_not_sent_twice(  # type: ignore[no-untyped-def]
+    settings, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 500 may come after Slack posted: the briefing is not resent, and the log says so."""
+    notifier = SlackNotifier(slack_client("xoxb-test", api_base_url=fake_slack.base_url))
+    fake_slack.server_error("chat.postMessage")
+    async with TalksBot(settings, clock=lambda: NOW, notifiers={"console": notifier}) as bot:
+        await _store_developments(bot)
+        [route] = bot.routes
+        await bot.send_briefing(route)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert "briefing to console:channel:desk failed" in caplog.text

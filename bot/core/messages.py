@@ -223,6 +223,19 @@ def turn_crashed(where: str) -> str:
     return f"delivery to {where} crashed; its alerts stay pending and are tried again"
 
 
+def briefing_waits(where: str, seconds: float, attempt: int, attempts: int) -> str:
+    """Log line: a briefing was turned away by a rate limit and is sent again after a wait."""
+    return (
+        f"briefing to {where} was rate limited: sending it again in {seconds:g}s "
+        f"(try {attempt} of {attempts})"
+    )
+
+
+def briefing_failed(where: str, error: object) -> str:
+    """Log line: a briefing could not be sent; the next one is on schedule."""
+    return f"briefing to {where} failed: {error}; the next briefing is sent on schedule"
+
+
 def slack_rate_limited(channel: str, seconds: float) -> str:
     return f"Slack rate limit for {channel}: will retry in {seconds:g}s"
 

@@ -162,6 +162,7 @@ class DiscordNotifier:
                 f"{error.retry_after:.0f}s: the alert is retried after that",
                 permanent=False,
                 retry_after=error.retry_after,
+                unposted=True,
             )
         if isinstance(error, discord.Forbidden | discord.NotFound):
             failure = DeliveryError(_refusal(destination, error, message_id), permanent=True)

@@ -239,7 +239,7 @@ def _api_error(channel: str, exc: SlackApiError) -> DeliveryError:
     retry_after = _retry_after(response.headers)
     wait = TRANSIENT_RETRY_SECONDS if retry_after is None else retry_after
     if status == 429 or code == "ratelimited":
-        return DeliveryError(slack_rate_limited(channel, wait), retry_after=wait)
+        return DeliveryError(slack_rate_limited(channel, wait), retry_after=wait, unposted=True)
     if status >= 500 or code in _TRANSIENT:
         trouble = code or f"HTTP {status}"
         return DeliveryError(
