@@ -3,7 +3,9 @@
 Feed links are written by third parties, so fetching them is a server-side request forgery risk:
 before every hop (the first URL and each redirect) the host is resolved and refused when any of its
 addresses is loopback, private, link-local, multicast, reserved or a cloud metadata endpoint,
-unless the operator allow-listed the host name, the address or its network.
+unless the operator allow-listed the host name, the address or its network. The request then
+connects to the address that was checked, not to a second resolution of the name, so a DNS answer
+that changes between the check and the connection (rebinding) cannot reach a private address.
 
 The text extraction uses trafilatura, an optional extra (``pip install talks-bot[fulltext]``):
 without it this returns None and logs a warning once.
@@ -53,20 +55,24 @@ class AddressGuard:
             except ValueError:
                 self._hosts.add(text.lower().rstrip("."))
 
-    async def __call__(self, url: str) -> None:
+    async def __call__(self, url: str) -> str | None:
+        """Vet ``url``'s host; return the checked address to connect to (None: allow-listed
+        by name, resolved by the client)."""
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")
         if not host:
             raise FetchError(f"refused to fetch article at {url!r}: it has no host")
         if host.lower() in self._hosts:
-            return
-        for address in await _resolve(host, parts.port):
+            return None
+        addresses = await _resolve(host, parts.port)
+        for address in addresses:
             if _is_public(address) or self._allowed(address):
                 continue
             raise FetchError(
                 f"refused to fetch article at {host}: it resolves to a private address "
                 "(allow it in config if intended)"
             )
+        return str(addresses[0])
 
     def _allowed(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self._networks)

@@ -51,8 +51,12 @@ _CONTENT_TYPES = {
     ".xml": "application/xml",
 }
 
-Guard = Callable[[str], Awaitable[None]]
-"""Called with every URL before it is requested (first and each redirect); raises to refuse."""
+Guard = Callable[[str], Awaitable[str | None]]
+"""Called with every URL before it is requested (first and each redirect); raises to refuse.
+Returns the address it vetted, which the request then connects to (the host name still goes in
+the Host header and TLS's SNI and certificate check), so a name that resolves to a public address
+for the guard and a private one a moment later (DNS rebinding) cannot slip through; None to let
+the client resolve the name itself (an allow-listed host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +197,10 @@ class Fetcher:
         seen: set[str] = set()
         current = url
         for _hop in range(self.max_redirects + 1):
-            if guard is not None:
-                await guard(current)
+            pin = await guard(current) if guard is not None else None
             seen.add(current)
             async with self._host_slot(current):
-                result = await self._request(current, headers, started)
+                result = await self._request(current, headers, started, pin)
             if isinstance(result, FetchResult):
                 return result
             target = result
@@ -220,11 +223,25 @@ class Fetcher:
         return slot
 
     async def _request(
-        self, url: str, headers: dict[str, str], started: float
+        self, url: str, headers: dict[str, str], started: float, pin: str | None = None
     ) -> FetchResult | str:
-        """One hop: a final result, or the absolute URL a redirect points to."""
+        """One hop: a final result, or the absolute URL a redirect points to.
+
+        ``pin``: the address to connect to instead of resolving the URL's host again."""
+        wire: str | httpx.URL = url
+        extensions: dict[str, str] = {}
+        if pin is not None:
+            parsed = httpx.URL(url)
+            wire = parsed.copy_with(host=pin)
+            headers = {**headers, "Host": parsed.netloc.decode("ascii")}
+            if parsed.scheme == "https":
+                extensions["sni_hostname"] = parsed.host
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            async with self._client.stream(
+                "GET", wire, headers=headers, extensions=extensions
+            ) as response:
+                if pin is not None:
+                    response.request.url = httpx.URL(url)  # what readers and redirects see
                 status = response.status_code
                 if status in _REDIRECTS:
                     location = response.headers.get("location")

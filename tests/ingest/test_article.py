@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from bot.errors import FetchError
+from bot.ingest import article
 from bot.ingest.article import fetch_article_text
 from bot.ingest.fetch import Fetcher
 from tests.ingest.servers import FeedServer
@@ -89,3 +92,29 @@ async def test_allow_list_by_network_admits_redirects_inside_it(feed_server: Fee
         )
     assert text is not None
     assert "Qatari mediators" in text
+
+
+async def test_the_request_goes_to_the_address_the_guard_checked(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name that resolves to a vetted address for the guard and to another a
+    moment later must not reach the other. The guard's answer is the only resolution used: here
+    the name exists for the guard alone (no resolver knows ``.test``), and the article, behind a
+    relative redirect, still arrives, asked for under its own name."""
+    host = "courier-rebind.test"
+
+    async def resolve(name: str, port: int | None) -> list[object]:
+        assert name == host
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(article, "_resolve", resolve)
+    feed_server.redirect("/story", "/final")
+    feed_server.serve("/final", ARTICLE, "text/html")
+    async with Fetcher() as fetcher:
+        text = await fetch_article_text(
+            f"http://{host}:{feed_server.port}/story", fetcher, allow_private=["127.0.0.1"]
+        )
+    assert text is not None
+    assert "Qatari mediators" in text
+    assert feed_server.seen("/story")[0].headers["host"] == f"{host}:{feed_server.port}"
+    assert feed_server.seen("/final")[0].headers["host"] == f"{host}:{feed_server.port}"
