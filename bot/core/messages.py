@@ -236,6 +236,22 @@ def briefing_failed(where: str, error: object) -> str:
     return f"briefing to {where} failed: {error}; the next briefing is sent on schedule"
 
 
+def slack_http_crowded(limit: int) -> str:
+    """Log line (once): the HTTP-mode endpoint hit its connection cap and drops the oldest."""
+    return (
+        f"Slack HTTP mode has {limit} connections open: the oldest are closed to make room "
+        "(a flood of idle clients, or a proxy that keeps too many open); said once"
+    )
+
+
+def slack_http_out_of_files() -> str:
+    """Log line (once): the process ran out of file descriptors while accepting connections."""
+    return (
+        "the process is out of open files while accepting Slack connections: raise its limit "
+        "(LimitNOFILE in the systemd unit, ulimit -n); said once"
+    )
+
+
 def slack_rate_limited(channel: str, seconds: float) -> str:
     return f"Slack rate limit for {channel}: will retry in {seconds:g}s"
 

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.notifier import without_resends
 from bot.chat.slack.render import reply_blocks
+from bot.core import messages as say
 from bot.core.replies import Caller, Reply
 from bot.errors import ConfigError, UserError
 
@@ -230,6 +231,51 @@ def http_application(app: AsyncApp, *, path: str = EVENTS_PATH) -> web.Applicati
     return web_app
 
 
+HTTP_MAX_CONNECTIONS = 256
+"""Open connections the HTTP-mode endpoint keeps; a newcomer beyond closes the oldest. Slack's
+requests take well under a second, so the oldest are the idle or half-sent ones: a flood of
+half-open connections cannot use up the process's files and starve ``/talks``."""
+HTTP_IDLE_SECONDS = 10.0
+"""A connection that has not sent a whole request (or a next one) within this is closed."""
+
+
+class _BoundedConnections:
+    """Protocol factory over aiohttp's server that keeps at most ``limit`` connections."""
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self._server = server
+        self._limit = limit
+        self._warned = False
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        live = self._server.connections
+        if len(live) >= self._limit:
+            if not self._warned:
+                self._warned = True
+                log.warning("%s", say.slack_http_crowded(self._limit))
+            for handler in live[: len(live) - self._limit + 1]:
+                handler.force_close()
+        return self._server()
+
+
+class _OnceAboutFiles(logging.Filter):
+    """asyncio logs a traceback for every failed accept when the process is out of files: let
+    the first through as one line, and drop the repeats (the connection cap prevents the rest)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("socket.accept() out of system resource"):
+            return True
+        if self._seen:
+            return False
+        self._seen = True
+        record.msg, record.args, record.exc_info = say.slack_http_out_of_files(), (), None
+        return True
+
+
 async def run_http_mode(
     app: AsyncApp,
     port: int,
@@ -237,25 +283,38 @@ async def run_http_mode(
     *,
     path: str = EVENTS_PATH,
     on_started: Callable[[int], None] | None = None,
+    max_connections: int = HTTP_MAX_CONNECTIONS,
+    idle_seconds: float = HTTP_IDLE_SECONDS,
 ) -> None:
     """Serve Slack's requests at ``http://host:port/slack/events`` until cancelled.
 
-    ``on_started`` receives the bound port (useful with ``port=0``).
+    ``on_started`` receives the bound port (useful with ``port=0``). At most
+    ``max_connections`` stay open (the oldest give way) and each must send its request within
+    ``idle_seconds``.
     """
-    runner = web.AppRunner(http_application(app, path=path), access_log=None)
+    runner = web.AppRunner(
+        http_application(app, path=path), access_log=None, keepalive_timeout=idle_seconds
+    )
     await runner.setup()
+    assert runner.server is not None
+    quiet = _OnceAboutFiles()
+    logging.getLogger("asyncio").addFilter(quiet)
+    server: asyncio.Server | None = None
     try:
-        site = web.TCPSite(runner, host, port)
+        factory = _BoundedConnections(runner.server, max_connections)
         try:
-            await site.start()
+            server = await asyncio.get_running_loop().create_server(factory, host, port)
         except OSError as exc:
             raise ConfigError(
                 [f"cannot listen on {host}:{port} for Slack ({exc.strerror}): change [slack] port"]
             ) from exc
-        bound = int(runner.addresses[0][1]) if runner.addresses else port
+        bound = int(server.sockets[0].getsockname()[1]) if server.sockets else port
         log.info("Slack HTTP mode listening on %s:%s%s", host, bound, path)
         if on_started is not None:
             on_started(bound)
         await asyncio.Event().wait()
     finally:
+        if server is not None:
+            server.close()
+        logging.getLogger("asyncio").removeFilter(quiet)
         await runner.cleanup()

@@ -7,6 +7,7 @@ replies checked here are the ones editors will see.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,7 @@ async def serve(fake: FakeSlack) -> AsyncIterator[Serve]:
     """Start run_http_mode for a commands object; returns the events URL."""
     tasks: list[asyncio.Task[None]] = []
 
-    async def start(handler: Any, **options: Any) -> str:
+    async def start(handler: Any, http: dict[str, Any] | None = None, **options: Any) -> str:
         app = build_slack_app(
             handler,
             bot_token="xoxb-test-token",
@@ -106,7 +107,9 @@ async def serve(fake: FakeSlack) -> AsyncIterator[Serve]:
         )
         bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         tasks.append(
-            asyncio.create_task(run_http_mode(app, 0, "127.0.0.1", on_started=bound.set_result))
+            asyncio.create_task(
+                run_http_mode(app, 0, "127.0.0.1", on_started=bound.set_result, **(http or {}))
+            )
         )
         port = await asyncio.wait_for(bound, 5)
         return f"http://127.0.0.1:{port}/slack/events"
@@ -344,6 +347,53 @@ async def test_request_with_stale_timestamp_is_refused(
     status, _ = await post_signed(url, slash_form(fake, "subscribe hostages"), timestamp=stale)
     assert status == 401
     assert await desk_store.subscriptions_of("slack", TEAM, "U0REPORTER", False) == []
+
+
+async def test_a_flood_of_half_open_connections_does_not_starve_talks(
+    serve: Serve, fake: FakeSlack, commands: Commands, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sixty clients connect and send half a request, then nothing: the endpoint keeps at most
+    its cap open (the oldest give way), answers ``/talks help`` within Slack's 3 s, closes the
+    idle ones after the idle time, says so once, and asyncio's out-of-files traceback, when it
+    comes, is one line."""
+    url = await serve(commands, http={"max_connections": 20, "idle_seconds": 1.0})
+    port = int(url.split(":")[2].split("/")[0])
+    idle = []
+    for _ in range(60):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: desk\r\nContent-Le")
+        await writer.drain()
+        idle.append((reader, writer))
+    started = time.monotonic()
+    status, body = await post_signed(url, slash_form(fake, "help"))
+    assert status == 200
+    assert time.monotonic() - started < 3
+    assert body
+
+    async def closed(reader: asyncio.StreamReader) -> bool:
+        try:
+            return await asyncio.wait_for(reader.read(), 0.05) == b""
+        except (TimeoutError, ConnectionError):
+            return False
+
+    evicted = sum([await closed(r) for r, _ in idle])
+    assert evicted >= 40
+    await asyncio.sleep(1.6)
+    assert all([await closed(r) for r, _ in idle])
+    for _, writer in idle:
+        writer.close()
+    noisy = logging.getLogger("asyncio")
+    for _ in range(50):
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            noisy.error("socket.accept() out of system resource", exc_info=True)
+    crowded = [r for r in caplog.records if "connections open" in r.getMessage()]
+    files = [r for r in caplog.records if "out of open files" in r.getMessage()]
+    assert len(crowded) == 1
+    assert len(files) == 1
+    assert files[0].exc_info is None
+    assert "LimitNOFILE" in files[0].getMessage()
 
 
 def test_http_mode_refuses_to_start_without_a_signing_secret(commands: Commands) -> None:
