@@ -201,6 +201,16 @@ def poll_unstuck(source: str, running: float) -> str:
     return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"
 
 
+def replay_not_saved(error: object) -> str:
+    """Log line: a ``run --replay`` cycle could not be saved; the next cycle decides again."""
+    return f"replay cycle not saved: {error}; the next cycle tries again"
+
+
+def replay_crashed() -> str:
+    """Log line: a ``run --replay`` cycle failed unexpectedly (the traceback follows)."""
+    return "replay cycle crashed; the next cycle tries again"
+
+
 # --- delivery (operators read these in the log and in ``status``) ---------------------------
 
 
