@@ -9,9 +9,10 @@ or broken channel never holds up the others.
 Nothing lost, nothing twice. The one window a crash can hit is between "the platform posted it" and
 "the store knows": so every attempt is recorded (``attempts + 1``) *before* the message goes out. A
 delivery still pending with ``attempts > 0`` may therefore already be in the channel; when it is
-due again and the notifier can look (``find_posted``, Slack reads the channel history), the courier
-adopts the message it finds instead of posting a second one. Discord needs no look-up: its message
-nonce is derived from (story, destination), so a resend returns the message already created.
+due again and the notifier can look (``find_posted``: Slack and Discord read the channel's history
+since the delivery was created), the courier adopts the message it finds instead of posting a
+second one. On Discord the message nonce, derived from (story, destination), covers the first
+minutes as well: a resend inside them returns the message already created.
 
 The desk and the courier both write deliveries. ``Courier.lock`` keeps them from overwriting each
 other's newer state: the desk holds it from reading a delivery to committing its poll, the courier

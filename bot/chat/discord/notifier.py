@@ -13,7 +13,9 @@ Three wire-level promises live here:
   ``SEND_TIMEOUT_SECONDS``, and one that runs over is cancelled and comes back as a retryable
   error, as does a longer rate limit with its wait. A resend after a cancelled post is safe for
   the same reason a resend after a crash is: the nonce (discord.py sends ``enforce_nonce`` with
-  it). Discord keeps nonces for a few minutes, and the courier's first retries come well within.
+  it). Discord keeps nonces for a few minutes only, so a resend after a longer wait (a long
+  backoff, a restart hours later) first looks in the channel (``find_posted``): the bot's own
+  messages since the delivery was created, for the story's ``/talks why`` footer or link.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
 import discord
 
-from bot.chat.discord.render import alert_embed, digest_embed, mention_line
+from bot.chat.discord.render import alert_embed, digest_embed, mention_line, why_command
 from bot.core.messages import discord_too_slow
 from bot.core.models import Alert, Destination, Digest
 from bot.errors import DeliveryError
@@ -41,6 +44,12 @@ NONCE_LENGTH = 25
 SEND_TIMEOUT_SECONDS = 10.0
 """The longest one send, edit or DM opening may take, rate-limit waits inside discord.py
 included; a normal one takes well under a second."""
+
+
+HISTORY_LIMIT = 500
+"""Most messages one ``find_posted`` reads, from the delivery's creation on (5 pages)."""
+HISTORY_SKEW = timedelta(minutes=2)
+"""Read from this long before the delivery was created, for a clock that differs from Discord's."""
 
 
 def message_nonce(kind: str, item_id: str, destination: Destination) -> str:
@@ -115,6 +124,30 @@ class DiscordNotifier:
             ),
         )
         return str(message.id)
+
+    async def find_posted(
+        self, destination: Destination, alert: Alert, *, since: datetime | None = None
+    ) -> str | None:
+        """The id of a message this bot posted about ``alert``'s story since ``since``, if any:
+        its footer names the story (``/talks why <id>``) or its title links the story's URL."""
+        channel = await self._messageable(destination)
+        me = self._client.user
+        marker = why_command(alert.story_id)
+        after = (
+            discord.Object(id=discord.utils.time_snowflake(since - HISTORY_SKEW)) if since else None
+        )
+
+        async def scan() -> str | None:
+            async for message in channel.history(limit=HISTORY_LIMIT, after=after):
+                if me is not None and message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    footer = embed.footer.text or ""
+                    if footer.endswith(marker) or (alert.url and embed.url == alert.url):
+                        return str(message.id)
+            return None
+
+        return await self._bounded(destination, scan())
 
     # -- plumbing --------------------------------------------------------------------------
 

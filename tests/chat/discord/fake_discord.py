@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from discord.utils import time_snowflake
 
 API_PREFIX = "/api/v10"
 
@@ -88,6 +89,7 @@ class FakeDiscord:
         self._scripts: list[Scripted] = []
         self._nonces: dict[tuple[int, str], int] = {}
         self._ids = itertools.count(730000000000000001)
+        self._last_message = 0
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -282,7 +284,8 @@ class FakeDiscord:
         for method, pattern, handler in self._routes():
             match = pattern.fullmatch(path)
             if method == request.method and match:
-                return await handler(body, *match.groups())
+                given = dict(request.query) if request.method == "GET" else body
+                return await handler(given, *match.groups())
         return _error(404, 0, "404: Not Found")
 
     def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any]]]:
@@ -294,6 +297,7 @@ class FakeDiscord:
             ("PUT", r"/applications/(\d+)/guilds/(\d+)/commands", self._overwrite_commands),
             ("POST", r"/channels/(\d+)/messages", self._create_message),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message),
+            ("GET", r"/channels/(\d+)/messages", self._history),
             ("POST", r"/users/@me/channels", self._create_dm),
             ("POST", r"/interactions/(\d+)/([\w-]+)/callback", self._interaction_callback),
             ("POST", r"/webhooks/(\d+)/([\w-]+)", self._followup),
@@ -362,6 +366,19 @@ class FakeDiscord:
             self._nonces[(channel, str(nonce))] = int(message["id"])
         return _ok(message)
 
+    async def _history(self, query: dict[str, str], channel_id: str) -> web.Response:
+        """A channel's messages, newest first, between ``after`` and ``before`` (ids)."""
+        after, before = int(query.get("after", 0)), int(query.get("before", 1 << 63))
+        limit = min(int(query.get("limit", 50)), 100)
+        found = [
+            m
+            for i, m in sorted(self.messages.items(), reverse=True)
+            if m["channel_id"] == channel_id and after < i < before
+        ]
+        if "after" in query and "before" not in query:
+            found = found[-limit:]  # Discord pages up from ``after``: the oldest ``limit`` first
+        return _ok(found[:limit])
+
     async def _edit_message(self, body: Json, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(int(message_id))
         if message is None or message["channel_id"] != channel_id:
@@ -409,7 +426,9 @@ class FakeDiscord:
         return _ok(self._message(NEWSROOM_CHANNEL, body))
 
     def _message(self, channel: int, body: Json, *, author: Json | None = None) -> Json:
-        message_id = next(self._ids)
+        # A snowflake of the posting time, as Discord's are (history pages by them).
+        self._last_message = max(self._last_message + 1, time_snowflake(datetime.now(UTC)))
+        message_id = self._last_message
         message = {
             "id": str(message_id),
             "channel_id": str(channel),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.chat.discord.client import TalksDiscordClient
 from bot.chat.discord.notifier import DiscordNotifier
-from bot.core.models import Destination
+from bot.core.courier import Courier
+from bot.core.models import Delivery, Destination
 from bot.errors import DeliveryError
+from bot.store import SQLStore
 from tests.chat.discord.fake_discord import GUILD_ID, NEWSROOM_CHANNEL, FakeDiscord
 from tests.chat.discord.samples import alert, digest
 
@@ -227,3 +230,61 @@ async def test_feed_text_reaches_the_embed_as_written_never_as_a_live_link_or_ma
     assert "evil.example/phish" in alert_embed["description"], "shown, not hidden behind a label"
     assert not alert_embed["description"].splitlines()[1].startswith("#")
     assert alert_embed["url"] == "https://news.example.org/world/cairo-round-ends"
+
+
+async def test_find_posted_finds_the_alert_after_discord_forgot_its_nonce(notifier, fake):
+    """Discord keeps a nonce for minutes; a resend after a long backoff or a restart looks in
+    the channel first: the bot's own message for the story is found, another story's is not."""
+    since = datetime.now(UTC)
+    first = await notifier.send(NEWSROOM, alert())
+    fake._nonces.clear()  # the nonce window has passed
+    await notifier.send(NEWSROOM, alert(story_id="st-other", url="https://news.example.org/o"))
+    assert await notifier.find_posted(NEWSROOM, alert(), since=since) == first
+    moved = alert(url="https://another-outlet.example/cairo")
+    assert await notifier.find_posted(NEWSROOM, moved, since=since) == first
+    never = alert(story_id="st-never", url="https://news.example.org/never")
+    assert await notifier.find_posted(NEWSROOM, never, since=since) is None
+    [history, *_] = fake.calls("GET", MESSAGES)
+    assert int(history.query["after"]) < int(first)
+
+
+async def test_find_posted_does_not_read_before_the_delivery(notifier, fake):
+    await notifier.send(NEWSROOM, alert())
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert await notifier.find_posted(NEWSROOM, alert(), since=later) is None
+
+
+async def test_alert_posted_before_a_crash_is_adopted_hours_later_not_posted_again(
+    notifier, fake, tmp_path
+):
+    """The bot posted, then died before recording it; it is back hours later, when Discord has
+    long forgotten the nonce: the courier finds the message in the channel and records it."""
+    store = SQLStore(f"sqlite:///{tmp_path / 'outbox.db'}")
+    await store.open()
+    try:
+        created = datetime.now(UTC) - timedelta(minutes=1)
+        story = alert()
+        posted = await notifier.send(NEWSROOM, story)
+        fake._nonces.clear()
+        await store.save_delivery(
+            Delivery(
+                story_id=story.story_id,
+                destination=NEWSROOM,
+                status="pending",
+                alert=story,
+                attempts=1,
+                created=created,
+                updated=created,
+                outlets=len(story.outlets),
+                title=story.title,
+            )
+        )
+        later = datetime.now(UTC) + timedelta(hours=3)
+        report = await Courier(store, {"discord": notifier}, lambda: later).run_once()
+        found = await store.get_delivery(story.story_id, NEWSROOM)
+    finally:
+        await store.close()
+    assert (report.adopted, report.sent) == (1, 0)
+    assert len(fake.messages) == 1
+    assert found is not None
+    assert (found.status, found.message_id) == ("sent", posted)
