@@ -266,6 +266,8 @@ def stem(word: str) -> str:
         base = word[:-1]
     elif len(word) > 4 and word.endswith("ies"):
         base = word[:-3] + "y"
+    elif len(word) > 5 and word.endswith(("shes", "ches", "xes", "sses", "zzes")):
+        base = word[:-2]
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         base = word[:-1]
     return _CONCEPTS.get(base, base)

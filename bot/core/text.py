@@ -45,6 +45,15 @@ _PUNCT_MAP = str.maketrans(
 
 _WORD = re.compile(r"[0-9a-z]+(?:'[a-z]+)?")
 _SPACES = re.compile(r"\s+")
+_DOTTED = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,})(?![A-Za-z])")
+"""An acronym written with dots ("U.S.", "C.I.A.", "I.D.F."): one word, as its undotted form."""
+
+
+def _acronyms(text: str) -> str:
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group(1).replace(".", "").upper(), text)
+    return text
+
 
 STOPWORDS = frozenset(
     [
@@ -209,8 +218,9 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
-    """Lower-case, accent-free, ASCII-punctuated, single-spaced form of ``text``."""
-    text = unicodedata.normalize("NFKD", text.translate(_PUNCT_MAP))
+    """Lower-case, accent-free, ASCII-punctuated, single-spaced form of ``text``; dotted
+    acronyms undotted ("C.I.A." and "CIA" fold alike; "U.S." is "us", a stopword, as before)."""
+    text = unicodedata.normalize("NFKD", _acronyms(text.translate(_PUNCT_MAP)))
     if not text.isascii():  # combining marks are never ASCII: most English copy skips this
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _SPACES.sub(" ", text).strip().casefold()

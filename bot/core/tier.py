@@ -69,6 +69,33 @@ _FIRST_PERSON = re.compile(r"^\W*(?:i|i'm|i've|my|we must|we need|we want|we can
 _QUESTION = re.compile(r"\?\s*(?:['\"’”]\s*)?(?:$|[-|:])")
 """A headline that asks (an explainer or analysis), not one that quotes a question mid-way."""
 
+_MOMENT = re.compile(
+    r"\b(?:shocking|sickening|chilling|horrifying|heartbreaking|heart-?wrenching|astonishing|"
+    r"emotional|incredible|dramatic|terrifying|harrowing|touching|heartwarming|tearful|joyful|"
+    r"tense|awkward|extraordinary|amazing|tender)\s+moments?\b",
+    re.IGNORECASE,
+)
+"""The tabloid's "Chilling moment ..." anywhere in the headline: a scene, not a step."""
+
+_PUNDIT = re.compile(
+    r"[:\-\u2013\u2014]\s*(?:an?\s+|the\s+)?(?:experts?|analysts?|observers?|commentators?|"
+    r"pundits?|scholars?|historians?|former\s+[\w' -]{2,40})\s*$",
+    re.IGNORECASE,
+)
+"""A view credited to commentators after the headline ("... 'incompatible': Experts", "...:
+Former Israeli leader"): a reading of events, not an event."""
+
+_WATCH_LIVE = re.compile(r"(?::|-|\|)\s*watch(?:\s+live|\s+now)?\s*$", re.IGNORECASE)
+"""A stream or a clip announced after the headline ("Blinken speaks in Israel: Watch live")."""
+
+_ROUNDUP = re.compile(
+    r"\b(?:and more top headlines|top headlines|news roundup|round-?up|week in review|"
+    r"what to watch)\b|^\W*(?:first thing|morning report|evening report)\s*:|^\W*here(?:'s|"
+    r"\s+is|\s+are)\b",
+    re.IGNORECASE,
+)
+"""A roundup or newsletter of the day's news, or a list ("Here are the ...")."""
+
 _FEATURE_OPENING = re.compile(
     r"^\W*(?:moment|revealed|inside|meet|how|why|what|who|the story|the stories)\b", re.IGNORECASE
 )
@@ -229,6 +256,14 @@ def report_tier(title: str, outlet: str = "") -> tuple[Tier, str]:
         return Tier.BACKGROUND, "written in the first person"
     if match := _FEATURE_OPENING.search(headline):
         return Tier.BACKGROUND, f"opens like a feature ({match.group(0).strip().lower()})"
+    if match := _MOMENT.search(headline):
+        return Tier.BACKGROUND, f"a scene ({match.group(0).lower()})"
+    if _PUNDIT.search(headline):
+        return Tier.BACKGROUND, "a view of commentators"
+    if _WATCH_LIVE.search(headline):
+        return Tier.BACKGROUND, "a stream or a clip"
+    if match := _ROUNDUP.search(headline):
+        return Tier.BACKGROUND, f"a roundup ({match.group(0).strip(' :').lower()})"
     if _PEOPLE.search(headline) and _TELLING.search(headline):
         return Tier.BACKGROUND, "a personal story"
     proper = _proper(headline)

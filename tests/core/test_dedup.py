@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.dedup import DedupSettings, StoryIndex, story_id_for
+from bot.core.fingerprint import fingerprint
 from bot.core.models import Report, Verdict
 
 T0 = datetime(2023, 11, 20, 8, 0, tzinfo=UTC)
@@ -560,3 +561,26 @@ def test_headlines_told_apart_by_a_place_stay_apart_over_leads_that_agree() -> N
         )
     )
     assert decision.verdict is Verdict.NEW
+
+
+def test_dotted_and_undotted_acronyms_are_one_word() -> None:
+    """ "C.I.A." and "CIA" are the same agency, and "U.S." is the country, not a dropped "us":
+    two outlets spelling them apart must still be seen telling one development."""
+    index = StoryIndex()
+    _, story = index.add(report("n1", "C.I.A. chief lands in Doha for talks on freeing captives"))
+    decision, _ = index.add(
+        report(
+            "w4", "CIA chief lands in Doha for talks on freeing captives", source="other", hours=0.5
+        )
+    )
+    assert decision.verdict is Verdict.ATTACHED
+    assert decision.story_id == story.id
+    assert fingerprint("I.D.F. says").tokens == fingerprint("IDF says").tokens
+
+
+def test_plural_verbs_in_es_fold_to_their_stem() -> None:
+    assert fingerprint("Qatar pushes for a longer pause").tokens >= {"push"}
+    assert (
+        fingerprint("Envoy launches new round").tokens
+        == fingerprint("Envoy launch new round").tokens
+    )

@@ -191,6 +191,19 @@ async def test_push_all_pushes_background_even_with_a_digest(store: SQLStore) ->
         ("Families of hostages meet the prime minister before the vote", "", Tier.DEVELOPMENT),
         ("Hamas delegation arrives in Cairo for a new round", "", Tier.DEVELOPMENT),
         ("Israel rejects Hamas terms, says the offensive will go on", "", Tier.DEVELOPMENT),
+        (
+            "Heartbreaking moment a freed girl runs to her father at the kibbutz",
+            "",
+            Tier.BACKGROUND,
+        ),
+        ("Truce leaves Hamas weaker than it looks: analysts", "", Tier.BACKGROUND),
+        ("The pause is a trap for Israel, says a former general", "", Tier.DEVELOPMENT),
+        ("The pause is a trap for Israel: Former army chief", "", Tier.BACKGROUND),
+        ("Envoys brief reporters in Doha: Watch live", "", Tier.BACKGROUND),
+        ("Here are the names of the captives freed on Sunday", "", Tier.BACKGROUND),
+        ("Truce holds, markets rally and more top headlines", "", Tier.BACKGROUND),
+        ("First Thing: swap delayed over the list of names", "", Tier.BACKGROUND),
+        ("Israeli troops watch as aid lorries cross at Kerem Shalom", "", Tier.DEVELOPMENT),
     ],
 )
 def test_what_deserves_a_push_is_read_from_the_headline_form(
