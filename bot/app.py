@@ -59,6 +59,8 @@ STUB_CHARS = 160
 
 SCHEDULER_LOGGER = "apscheduler.scheduler"
 
+OPEN_PATIENCE_SECONDS = 30.0
+"""How long start-up waits for a database server that ends its sessions (restarting)."""
 BRIEFING_ATTEMPTS = 4
 """Tries of one scheduled briefing turned away by a rate limit, before it is given up."""
 BRIEFING_MAX_WAIT = 300.0
@@ -246,18 +248,36 @@ class TalksBot:
         await self.open()
         return self
 
+    async def _connect(self) -> None:
+        """Take the writer lock and open the store. A server that ends the session while the
+        bot starts (a restart, a failover) is waited for, up to ``OPEN_PATIENCE_SECONDS``, one
+        line per try; any other refusal (credentials, a missing database) fails at once."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + OPEN_PATIENCE_SECONDS
+        pause = 0.5
+        while True:
+            try:
+                if self._writer is not None:
+                    await self._writer.acquire()
+                try:
+                    await self.store.open()
+                except BaseException:
+                    if self._writer is not None:
+                        await self._writer.release()
+                    raise
+                return
+            except StoreError as exc:
+                if not exc.dropped or loop.time() + pause > give_up:
+                    raise
+                log.warning("%s", say.database_not_ready(exc, pause))
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 4.0)
+
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def open(self) -> None:
-        if self._writer is not None:
-            await self._writer.acquire()
-        try:
-            await self.store.open()
-        except BaseException:
-            if self._writer is not None:
-                await self._writer.release()
-            raise
+        await self._connect()
         try:
             loaded = await self.desk.start(self.clock())
         except StoreError as exc:

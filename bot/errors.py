@@ -30,6 +30,13 @@ class FeedError(TalksBotError):
 class StoreError(TalksBotError):
     """The database could not be reached or written."""
 
+    def __init__(self, message: str, *, dropped: bool = False) -> None:
+        super().__init__(message)
+        self.dropped = dropped
+        """The server closed or refused the session while starting up, shutting down or
+        restarting (a failover, ``pg_terminate_backend``): trying again shortly can work, unlike
+        a wrong password or database name."""
+
 
 class DeliveryError(TalksBotError):
     """A chat platform refused or failed a message."""

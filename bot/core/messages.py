@@ -201,6 +201,11 @@ def poll_unstuck(source: str, running: float) -> str:
     return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"
 
 
+def database_not_ready(error: object, seconds: float) -> str:
+    """Log line: at start-up the database server ended the session; the bot tries again."""
+    return f"{error}; trying again in {seconds:g}s"
+
+
 def replay_not_saved(error: object) -> str:
     """Log line: a ``run --replay`` cycle could not be saved; the next cycle decides again."""
     return f"replay cycle not saved: {error}; the next cycle tries again"

@@ -93,6 +93,40 @@ MIGRATION_TIMEOUT_S = 120.0
 """Schema changes may take longer than ordinary work (and wait for another bot's migration)."""
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+_DROPPED_STATES = frozenset({"57P01", "57P02", "57P03", "08003", "08006"})
+"""SQLSTATEs of a session the server ended or would not start yet: admin shutdown (what
+``pg_terminate_backend`` and a restart send), crash shutdown, "the database system is starting
+up", connection does not exist, connection failure."""
+_DROPPED_TYPES = frozenset(
+    {"ConnectionDoesNotExistError", "AdminShutdownError", "CrashShutdownError",
+     "CannotConnectNowError", "ConnectionResetError", "BrokenPipeError"}
+)  # fmt: skip
+
+
+def session_dropped(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the server ended the session, as opposed to a
+    refusal that trying again cannot fix (credentials, a missing database)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if type(current).__name__ in _DROPPED_TYPES:
+            return True
+        if getattr(current, "sqlstate", None) in _DROPPED_STATES:
+            return True
+        orig = getattr(current, "orig", None)
+        todo += [
+            orig if isinstance(orig, BaseException) else None,
+            current.__cause__,
+            current.__context__,
+        ]
+    return False
+
+
 _READ_ONLY = "talks_read_only"
 _CLASS_PREFIX = re.compile(r"^<class '[^']+'>:\s*")
 
@@ -613,8 +647,10 @@ class SQLStore:
                     except StoreError:
                         raise
                     except _DRIVER_ERRORS as exc:
+                        reason = self._reason(exc)
                         raise StoreError(
-                            f"could not {action} in the database at {self.url}: {self._reason(exc)}"
+                            f"could not {action} in the database at {self.url}: {reason}",
+                            dropped=session_dropped(exc),
                         ) from exc
                     finally:
                         await conn.close()
@@ -635,6 +671,12 @@ class SQLStore:
 
     def _unreachable(self, exc: BaseException) -> StoreError:
         cause = getattr(exc, "orig", None) or exc
+        if self.backend == "postgresql" and session_dropped(exc):
+            return StoreError(
+                f"database unreachable at {self.url}: {self._reason(exc)} — the server ended "
+                "the session (a restart or a failover?)",
+                dropped=True,
+            )
         if self.backend == "postgresql":
             if isinstance(cause, socket.gaierror):
                 hint = "check the host name in the URL"

@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.core.messages import another_writer, writer_lock_failed
 from bot.errors import StoreError
+from bot.store.sql import session_dropped
 from bot.store.url import describe_url, is_memory, normalise_url, secrets_of
 
 
@@ -149,7 +150,9 @@ class AdvisoryLock:
         except Exception as exc:
             await engine.dispose()
             reason = self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            raise StoreError(writer_lock_failed(self._shown, reason)) from None
+            raise StoreError(
+                writer_lock_failed(self._shown, reason), dropped=session_dropped(exc)
+            ) from None
         if not got:
             await conn.close()
             await engine.dispose()

@@ -138,3 +138,47 @@ async def test_postgres_connections_cut_mid_run_lose_and_repeat_nothing(
     assert result.duplicated == 0, f"alerts posted twice: {result.doubled()}"
     assert not result.strays, result.strays
     assert exit_code == 0, desk.tail()
+
+
+@pytest.mark.postgres
+async def test_start_up_waits_out_a_server_that_ends_its_sessions(
+    tmp_path: Path,
+    postgres_url: str,
+    postgres_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A PostgreSQL restart or failover while the bot starts: every session is ended for two
+    seconds; the bot waits, says so one line per try, and starts. A wrong database name is
+    not waited for."""
+    database = make_url(postgres_url).database or ""
+    config = write_config(
+        tmp_path, {}, extra='[[routes]]\nplatform = "console"\nchannel = "desk"\n'
+    )
+    monkeypatch.setenv("TALKS_BOT_DATABASE_URL", postgres_url)
+    settings = load_config(config, env_file=None)
+
+    async def restarting() -> None:
+        stop = time.monotonic() + 2
+        while time.monotonic() < stop:
+            await cut_connections(postgres_server, database)
+            await asyncio.sleep(0.01)
+
+    cutting = asyncio.create_task(restarting())
+    await asyncio.sleep(0.05)
+    async with TalksBot(settings, writer=True) as bot:
+        assert await bot.store.schema_version() > 0
+    await cutting
+    waits = [r.getMessage() for r in caplog.records if "trying again in" in r.getMessage()]
+    assert waits, "the restart was not seen: the test cut nothing"
+    assert all("terminating connection" in w for w in waits)
+    assert all("\n" not in w for w in waits)
+
+    missing = make_url(postgres_url).set(database=database + "_missing")
+    monkeypatch.setenv("TALKS_BOT_DATABASE_URL", missing.render_as_string(hide_password=False))
+    started = time.monotonic()
+    with pytest.raises(StoreError) as refused:
+        async with TalksBot(load_config(config, env_file=None), writer=True):
+            pass
+    assert time.monotonic() - started < 5
+    assert not refused.value.dropped
