@@ -199,7 +199,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     async with TalksBot(settings, output=args.output, replay=args.replay, writer=True) as bot:
         tasks = await connect_chats(bot)
         await bot.run(stop, extra_tasks=tasks)
-    return 0
+    # Stopped because another process took the database over: a supervisor should know.
+    return 1 if bot.lost_writer else 0
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:

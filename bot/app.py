@@ -46,7 +46,7 @@ from bot.ingest.article import fetch_article_text
 from bot.ingest.feeds import parse_feed
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
 from bot.store import open_store
-from bot.store.writer import writer_lock
+from bot.store.writer import AnotherWriter, writer_lock
 
 log = logging.getLogger("talks_bot")
 
@@ -59,6 +59,8 @@ STUB_CHARS = 160
 
 SCHEDULER_LOGGER = "apscheduler.scheduler"
 
+WRITER_CHECK_SECONDS = 5.0
+"""How often a running bot makes sure it still holds the writer lock."""
 OPEN_PATIENCE_SECONDS = 30.0
 """How long start-up waits for a database server that ends its sessions (restarting)."""
 BRIEFING_ATTEMPTS = 4
@@ -187,6 +189,8 @@ class TalksBot:
         self.topics = cfg.topic_models
         self.store = open_store(settings.database_url, timeout=cfg.store.timeout.total_seconds())
         self._writer = writer_lock(settings.database_url) if writer else None
+        self.lost_writer = False
+        """Set when another process took the writer lock while this one ran (it then stops)."""
         self.fetcher = Fetcher(
             timeout=cfg.fetch.timeout.total_seconds(),
             deadline=cfg.fetch.deadline.total_seconds(),
@@ -787,6 +791,8 @@ class TalksBot:
         scheduler.start()
         courier = asyncio.create_task(self._courier_loop(stop), name="courier")
         tasks = [courier, *extra_tasks]
+        if self._writer is not None:
+            tasks.append(asyncio.create_task(self._hold_writer(stop), name="writer lock"))
         log.info(
             "talks-bot running: %d sources, %d topics, %d routes; Ctrl-C to stop",
             len(self.sources),
@@ -899,6 +905,25 @@ class TalksBot:
         self._intervals[source.name] = max((when - self.clock()).total_seconds(), 0.1)
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
             scheduler.modify_job(f"poll:{source.name}", next_run_time=when)
+
+    async def _hold_writer(self, stop: asyncio.Event) -> None:
+        """Keep the writer lock while running: a PostgreSQL restart ends the lock's session, and
+        another process may take it then. Taken back at once when free; when someone else has
+        it, this bot stops (two writers would post every alert twice)."""
+        assert self._writer is not None
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), WRITER_CHECK_SECONDS)
+            if stop.is_set():
+                return
+            try:
+                await self._writer.check()
+            except AnotherWriter as exc:
+                log.error("%s", say.writer_lost(exc))
+                self.lost_writer = True
+                stop.set()
+            except StoreError as exc:
+                log.warning("%s", say.writer_unchecked(exc))
 
     async def _courier_loop(self, stop: asyncio.Event) -> None:
         while True:

@@ -201,6 +201,16 @@ def poll_unstuck(source: str, running: float) -> str:
     return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"
 
 
+def writer_lost(error: object) -> str:
+    """Log line: the writer lock was lost to another process while running; this bot stops."""
+    return f"stopping: the writer lock was lost while the database restarted, and {error}"
+
+
+def writer_unchecked(error: object) -> str:
+    """Log line: the writer lock could not be checked; the bot checks again shortly."""
+    return f"could not check the writer lock: {error}; checking again shortly"
+
+
 def database_not_ready(error: object, seconds: float) -> str:
     """Log line: at start-up the database server ended the session; the bot tries again."""
     return f"{error}; trying again in {seconds:g}s"

@@ -11,13 +11,17 @@ itself: closing any descriptor of a file drops the process's POSIX locks on it, 
 relies on). The kernel releases it when the process ends, however it ends.
 
 PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection of its own, held
-open for the life of the process; the server releases it when that session ends.
+open for the life of the process; the server releases it when that session ends. A restart or
+``pg_terminate_backend`` ends it under a running bot, so ``check`` (every few seconds while the
+bot runs) takes it again on a new session, or raises ``AnotherWriter`` when another process got
+it in between: the bot then stops rather than write beside it.
 
 Readers (``status``, ``why``) take no lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -46,6 +50,10 @@ class WriterLock(Protocol):
     async def release(self) -> None:
         """Give the lock back; releasing a lock not held does nothing."""
 
+    async def check(self) -> None:
+        """Still held? Take it again if its session died; ``AnotherWriter`` if someone else
+        holds it now; ``StoreError`` if the database cannot be asked (try again later)."""
+
 
 class _NoLock:
     """An in-memory database belongs to its process: nothing to share, nothing to lock."""
@@ -54,6 +62,9 @@ class _NoLock:
         return None
 
     async def release(self) -> None:
+        return None
+
+    async def check(self) -> None:
         return None
 
 
@@ -94,6 +105,9 @@ class FileLock:
                 os.ftruncate(fd, 0)
             os.close(fd)
 
+    async def check(self) -> None:
+        return None  # the kernel holds it for as long as the process lives
+
 
 def _read_pid(fd: int) -> int | None:
     with contextlib.suppress(OSError, ValueError):
@@ -102,6 +116,8 @@ def _read_pid(fd: int) -> int | None:
 
 
 ADVISORY_NAMESPACE = "talks-bot writer"
+CHECK_TIMEOUT_SECONDS = 5.0
+"""How long the lock's session may take to answer ``check`` before it counts as dead."""
 
 
 def advisory_key(database: str) -> int:
@@ -158,6 +174,19 @@ class AdvisoryLock:
             await engine.dispose()
             raise AnotherWriter(another_writer(self._shown, None, session=holder))
         self._engine, self._conn = engine, conn
+
+    async def check(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                await conn.execute(text("SELECT 1"))
+                await conn.commit()
+            return
+        except Exception:  # the session is gone (or silent): the lock went with it
+            await self.release()
+        await self.acquire()
 
     async def release(self) -> None:
         conn, self._conn = self._conn, None

@@ -9,14 +9,21 @@ works again. On SQLite and on PostgreSQL, with the real CLI and a feed over a re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from bot.app import WRITER_CHECK_SECONDS, TalksBot
+from bot.config import load_config
+from bot.store.writer import AnotherWriter, writer_lock
 from tests.bot_process import ROOT, BotProcess, bot_env, eventually, rss
+from tests.faults.test_store_faults import cut_connections
 from tests.ingest.servers import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -101,3 +108,60 @@ async def test_a_second_writer_is_refused_in_one_line_and_posts_nothing(
     with again:
         assert await again.finished(timeout=30) == 0, again.output()
     assert "already polling" not in again.stderr()
+
+
+@pytest.mark.postgres
+async def test_a_bot_that_loses_its_lock_in_a_restart_stops_rather_than_write_beside_another(
+    tmp_path: Path, postgres_url: str, postgres_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL restarts under a running bot: the session holding its writer lock ends, and
+    a second process takes the lock first. The first bot sees it within seconds and stops; had
+    nobody taken it, it would simply have taken it back (the second case below)."""
+    database = make_url(postgres_url).database or ""
+    async with _running_bot(tmp_path, postgres_url) as (bot, stop, running):
+        await _terminate_sessions(postgres_server, database)
+        rival = writer_lock(postgres_url)
+        await rival.acquire()
+        try:
+            await asyncio.wait_for(running, WRITER_CHECK_SECONDS + 10)
+        finally:
+            await rival.release()
+        assert bot.lost_writer
+    assert any("the writer lock was lost" in r.getMessage() for r in caplog.records)
+
+    async with _running_bot(tmp_path, postgres_url) as (bot, stop, running):
+        await _terminate_sessions(postgres_server, database)
+        await asyncio.sleep(WRITER_CHECK_SECONDS + 2)
+        rival = writer_lock(postgres_url)
+        with pytest.raises(AnotherWriter):
+            await rival.acquire()
+        assert not running.done()
+        stop.set()
+        await asyncio.wait_for(running, 15)
+        assert not bot.lost_writer
+
+
+async def _terminate_sessions(server: str, database: str) -> None:
+    assert await cut_connections(server, database) > 0, "no session of the bot was ended"
+
+
+@contextlib.asynccontextmanager
+async def _running_bot(
+    folder: Path, database_url: str
+) -> AsyncIterator[tuple[TalksBot, asyncio.Event, asyncio.Task[None]]]:
+    """``run`` in process on ``database_url`` with no sources: only the lock matters here."""
+    config = folder / "lock.toml"
+    config.write_text('[[routes]]\nplatform = "console"\nchannel = "desk"\n', encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TALKS_BOT_DATABASE_URL", database_url)
+        settings = load_config(config, env_file=None)
+    async with TalksBot(settings, writer=True) as bot:
+        stop = asyncio.Event()
+        running = asyncio.create_task(bot.run(stop))
+        await asyncio.sleep(0.5)
+        try:
+            yield bot, stop, running
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running, 15)
