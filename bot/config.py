@@ -27,34 +27,27 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.duration import read_duration
 from bot.core.models import Term, Topic
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/default.toml")
 DEFAULT_DATABASE = "sqlite:///talks-bot.db"
 
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?\s*$", re.I
-)
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600}
-_UNITS |= {"hrs": 3600, "d": 86400, "day": 86400, "days": 86400}
-
 
 def parse_duration(value: object) -> timedelta:
-    """ "90s", "5m", "24h", "2d" or a number of seconds."""
+    """ "90s", "5m", "24h", "2d" or a number of seconds (one grammar: ``bot.core.duration``)."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("expected a duration like '5m' or '24h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
-    else:
-        raise ValueError(f"{value!r} is not a duration: write it like '90s', '5m', '24h' or '2d'")
-    if seconds <= 0:
+    text = value if isinstance(value, str) else f"{float(value):f}"
+    parsed = read_duration(text.lstrip("-") if text.strip().startswith("-") else text)
+    if parsed is not None and not text.strip().startswith("-"):
+        return parsed
+    if parsed is not None or (text.strip() and read_duration(f"1{text.strip()}") is not None):
         raise ValueError(f"{value!r} must be longer than zero")
-    return timedelta(seconds=seconds)
+    raise ValueError(f"{value!r} is not a duration: write it like '90s', '5m', '24h' or '2d'")
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -10,7 +10,6 @@ Construct with ``Commands(store, topics, clock)``; optional keyword arguments tu
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,12 +17,12 @@ from datetime import datetime, timedelta
 from rapidfuzz import fuzz, process
 
 from bot.core import messages as say
+from bot.core.duration import read_duration
 from bot.core.models import Mute, Story, Subscription, Topic
 from bot.core.ports import Clock, Store, StoryFilter
 from bot.core.replies import Caller, Item, Reply, Section
 from bot.core.score import explain
 
-_DURATION = re.compile(r"^(\d{1,4})\s*(m|min|mins|h|hr|hrs|d|day|days)$", re.I)
 MAX_MUTE = timedelta(days=7)
 MAX_STATUS = timedelta(days=30)
 MAX_INPUT = 500
@@ -60,16 +59,8 @@ _SYNONYMS = {"follow": "subscribe", "unfollow": "unsubscribe", "subs": "subscrip
 
 
 def parse_duration(value: str) -> timedelta | None:
-    """ "30m", "2h", "1d" (chat-friendly; no seconds)."""
-    match = _DURATION.match(value.strip())
-    if not match:
-        return None
-    amount = int(match.group(1))
-    unit = match.group(2)[0].lower()
-    delta = timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount)
-    if unit == "d":
-        delta = timedelta(days=amount)
-    return delta if delta > timedelta(0) else None
+    """ "30m", "2h", "1d", "90s": the config's grammar (``bot.core.duration``), unit required."""
+    return read_duration(value, unit_required=True)
 
 
 def format_age(delta: timedelta) -> str:
@@ -273,7 +264,7 @@ class Commands:
             return _error(say.admin_only("mute alerts"))
         duration = parse_duration(args[0]) if args else None
         if duration is None or duration > MAX_MUTE:
-            return _error(say.bad_duration(args[0] if args else ""))
+            return _error(say.bad_duration(args[0] if args else "", longest="7d"))
         until = now + duration
         subject = caller.channel if where == "channel" else caller.user
         await self.store.set_mute(Mute(caller.platform, caller.workspace, subject, until))
@@ -350,7 +341,7 @@ class Commands:
         if args:
             parsed = parse_duration(args[0])
             if parsed is None or parsed > MAX_STATUS:
-                return _error(say.bad_duration(args[0]).replace("at most 7d", "at most 30d"))
+                return _error(say.bad_duration(args[0], longest="30d"))
             period = parsed
         return await build_status(
             self.store,

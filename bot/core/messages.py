@@ -71,8 +71,11 @@ def bad_mode(value: str) -> str:
     return f"“{echo(value)}” is not a mode: write `mode dm` or `mode mention`."
 
 
-def bad_duration(value: str) -> str:
-    return f"“{echo(value)}” is not a duration: write e.g. `30m`, `2h` or `1d` (at most 7d)."
+def bad_duration(value: str, *, longest: str) -> str:
+    return (
+        f"“{echo(value)}” is not a duration: write e.g. `90s`, `30m`, `2h` or `1d` "
+        f"(at most {longest})."
+    )
 
 
 def muted(where: str, until: str, urgent: float) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.config import load_config
-from bot.core.commands import Commands
+from bot.config import parse_duration as config_duration
+from bot.core.commands import Commands, parse_duration
 from bot.core.desk import Desk
 from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
@@ -175,3 +178,28 @@ async def test_topics_help_and_slow_commands(store: SQLStore) -> None:
     assert not talks.is_slow("subscribe rafah")
     assert talks.complete_topic("host")[0][0] == "hostages"
     assert talks.complete_topic("")[:1] == [(TOPICS[0].id, TOPICS[0].name)]
+
+
+@pytest.mark.parametrize(
+    ("written", "period"),
+    [("90s", timedelta(seconds=90)), ("45m", timedelta(minutes=45)),
+     ("1.5h", timedelta(minutes=90)), ("2d", timedelta(days=2))],
+)  # fmt: skip
+async def test_commands_read_durations_as_the_config_does(
+    store: SQLStore, written: str, period: timedelta
+) -> None:
+    """One grammar: what ``poll_interval = "90s"`` accepts, ``status 90s`` accepts too."""
+    assert parse_duration(written) == period == config_duration(written)
+    assert not (await commands(store).handle(ANNA, f"status {written}")).error
+    assert not (await commands(store).handle(ANNA, f"mute {written}")).error
+
+
+async def test_a_duration_in_chat_needs_its_unit_and_says_the_limit(store: SQLStore) -> None:
+    talks = commands(store)
+    bare = await talks.handle(ANNA, "mute 30")
+    assert bare.error
+    assert "`30m`" in bare.text
+    assert "at most 7d" in bare.text
+    too_long = await talks.handle(ANNA, "status 40d")
+    assert too_long.error
+    assert "at most 30d" in too_long.text
