@@ -183,6 +183,8 @@ class TalksBot:
         self.clock = clock
         self.rng = rng or random.Random()
         self._crashes: dict[str, int] = {}
+        self._parse_warned: set[tuple[str, str]] = set()
+        """(source, warning) already logged: a feed's standing quirk is said once, not per poll."""
         """Polls in a row that crashed or were not saved, per source (for their backoff)."""
         cfg = self.config
         self.sources = [s for s in cfg.sources if s.enabled]
@@ -357,6 +359,10 @@ class TalksBot:
                 problems.append(f"{name}{exc}")
                 continue
             raws.extend(parsed.items)
+            for warning in parsed.warnings:
+                if (source.name, warning) not in self._parse_warned:
+                    self._parse_warned.add((source.name, warning))
+                    log.warning("%s", say.feed_quirk(source.name, warning))
         if problems and not raws:
             message = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
             return self._failed(health, message, now, None), None, summary_error(summary, message)

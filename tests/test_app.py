@@ -14,8 +14,10 @@ from bot.chat.slack.notifier import SlackNotifier
 from bot.config import load_config
 from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
+from tests.bot_process import write_config
 from tests.chat.slack.fake_slack import FakeSlack
 from tests.core.helpers import RecordingPlatform, report
+from tests.ingest.servers import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 5, 5, 12, 0, tzinfo=UTC)
@@ -125,3 +127,25 @@ async def test_a_briefing_slack_may_have_posted_is_not_sent_twice(  # type: igno
         await bot.send_briefing(route)
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     assert "briefing to console:channel:desk failed" in caplog.text
+
+
+async def test_a_feeds_standing_quirk_is_logged_once_not_every_poll(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed that declares an encoding nobody knows is still read; the desk hears of it once."""
+    body = (
+        b'<?xml version="1.0" encoding="x-newsroom-7"?><rss version="2.0"><channel>'
+        b"<title>Quirky Wire</title><item><guid>q1</guid><title>Truce talks resume in Doha"
+        b"</title><link>https://quirky.example/q1</link></item></channel></rss>"
+    )
+    with FeedServer() as feeds:
+        feeds.serve("/quirky.xml", body, "application/rss+xml")
+        config = write_config(tmp_path, {"quirky": (feeds.url("/quirky.xml"), "Quirky Wire")})
+        monkeypatch.setenv("TALKS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'q.db'}")
+        async with TalksBot(load_config(config, env_file=None)) as bot:
+            first = await bot.poll_once()
+            await bot.poll_once()
+    assert first.polls[0].items == 1
+    quirks = [r.getMessage() for r in caplog.records if "x-newsroom-7" in r.getMessage()]
+    assert len(quirks) == 1
+    assert quirks[0].startswith("source quirky: unknown encoding")

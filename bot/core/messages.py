@@ -219,6 +219,11 @@ def database_not_ready(error: object, seconds: float) -> str:
     return f"{error}; trying again in {seconds:g}s"
 
 
+def feed_quirk(source: str, warning: str) -> str:
+    """Log line (once per source and kind): the feed was read, but not as written."""
+    return f"source {source}: {warning} (its items were read; said once)"
+
+
 def replay_not_saved(error: object) -> str:
     """Log line: a ``run --replay`` cycle could not be saved; the next cycle decides again."""
     return f"replay cycle not saved: {error}; the next cycle tries again"
