@@ -226,8 +226,8 @@ class MemoryStore:
     async def save_digest(self, record: DigestRecord) -> None:
         return None
 
-    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]:
-        return []
+    async def get_digest(self, digest_id: str, destination: Destination) -> DigestRecord | None:
+        return None
 
     async def add_subscription(self, subscription: Subscription) -> bool:
         return False

@@ -439,6 +439,13 @@ class Courier:
             if not remaining:
                 return
             digest_id = digest_id_for(destination, [d.story_id for d in remaining])
+            sent = await self.store.get_digest(digest_id, destination)
+            if sent is not None and sent.status == "sent" and sent.message_id:
+                # Sent and recorded, then the bot died before marking its alerts folded.
+                for delivery in remaining:
+                    await self._folded(delivery, digest_id, sent.message_id, now)
+                report.adopted += len(remaining)
+                return
             digest = Digest(
                 id=digest_id,
                 alerts=tuple(d.alert for d in remaining if d.alert is not None),

@@ -116,7 +116,8 @@ class Store(Protocol):
 
     async def save_digest(self, record: DigestRecord) -> None: ...
 
-    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]: ...
+    async def get_digest(self, digest_id: str, destination: Destination) -> DigestRecord | None:
+        """The digest of that id sent (or tried) to ``destination``, if any."""
 
     # subscriptions and mutes ------------------------------------------------------------------
     async def add_subscription(self, subscription: Subscription) -> bool:

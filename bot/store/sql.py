@@ -149,7 +149,7 @@ def open_store(
 class SQLStore:
     """Persistent state for talks-bot; implements ``bot.core.ports.Store``.
 
-    Orderings: ``stories`` newest ``updated`` first; ``due_deliveries``, ``due_digests`` and
+    Orderings: ``stories`` newest ``updated`` first; ``due_deliveries`` and
     ``deliveries_since`` oldest ``created`` first; ``failed_deliveries`` newest ``updated`` first;
     subscriptions by topic then subscriber. A delivery keeps the ``created`` time of its first
     save (flood control counts from it); ``updated`` is the delivery's own value or now.
@@ -372,17 +372,11 @@ class SQLStore:
         async with self._transaction("save a digest") as conn:
             await self._upsert(conn, digests, [row])
 
-    async def due_digests(self, now: datetime, limit: int = 100) -> list[DigestRecord]:
-        c = digests.c
-        query = (
-            select(digests)
-            .where(c.status == "pending", or_(c.next_attempt.is_(None), c.next_attempt <= now))
-            .order_by(c.created, c.id)
-            .limit(limit)
-        )
-        async with self._transaction("read due digests", write=False) as conn:
-            rows = (await conn.execute(query)).mappings()
-            return [_digest_record(row) for row in rows]
+    async def get_digest(self, digest_id: str, destination: Destination) -> DigestRecord | None:
+        async with self._transaction("read a digest", write=False) as conn:
+            where = and_(digests.c.id == digest_id, _at(digests, destination))
+            row = (await conn.execute(select(digests).where(where))).mappings().first()
+        return _digest_record(row) if row else None
 
     # subscriptions and mutes -------------------------------------------------------------------
     async def add_subscription(self, subscription: Subscription) -> bool:

@@ -21,6 +21,7 @@ from bot.config import load_config
 from bot.core.courier import Courier, digest_id_for
 from bot.core.desk import FOLD
 from bot.core.models import Alert, Delivery, Destination, Digest
+from bot.core.ports import DigestRecord
 from bot.errors import DeliveryError
 from bot.store import SQLStore
 from tests.bot_process import write_config
@@ -183,6 +184,31 @@ async def test_digest_cut_short_by_a_crash_is_found_and_the_rest_sent_once(
         saved = await sqlite_store.get_delivery(story, DESK)
         assert saved is not None
         assert saved.status == "folded"
+
+
+async def test_digest_sent_and_recorded_before_a_crash_is_not_sent_again(
+    sqlite_store: SQLStore,
+) -> None:
+    """The digest went out and was recorded; the bot died before marking its alerts folded.
+    Even where the channel cannot be searched, the record is enough: nothing is sent twice."""
+    channel = Channel(history_error=DeliveryError("no history scope", permanent=True))
+    stories = ["f-1", "f-2"]
+    for story in stories:
+        await sqlite_store.save_delivery(pending(story, attempts=1, digest_id=FOLD))
+    planned = digest_id_for(DESK, stories)
+    sent = Digest(id=planned, alerts=tuple(alert(s) for s in stories), created=NOW, title="2")
+    await sqlite_store.save_digest(
+        DigestRecord(sent, DESK, status="sent", message_id="1714.0042", attempts=1)
+    )
+    report = await Courier(sqlite_store, {"slack": channel}, lambda: NOW).run_once(
+        flush_digests=True
+    )
+    assert channel.digests == []
+    assert report.adopted == 2
+    for story in stories:
+        saved = await sqlite_store.get_delivery(story, DESK)
+        assert saved is not None
+        assert (saved.status, saved.message_id) == ("folded", "1714.0042")
 
 
 async def test_development_updated_while_its_alert_is_being_posted_is_posted_once_then_edited(

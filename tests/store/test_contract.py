@@ -344,17 +344,17 @@ def _digest(digest_id: str, minutes: float) -> Digest:
     return Digest(id=digest_id, alerts=(a, b), created=at(minutes), title="2 more developments")
 
 
-async def test_digest_round_trips_and_leaves_due_list_once_sent(store: SQLStore) -> None:
-    pending = DigestRecord(digest=_digest("d1", 0), destination=DESK)
-    later = DigestRecord(digest=_digest("d2", 5), destination=DISCORD, next_attempt=at(30))
-    await store.save_digest(later)
-    await store.save_digest(pending)
-
-    assert await store.due_digests(now=at(10)) == [pending]
-    assert await store.due_digests(now=at(30)) == [pending, later]
-
-    await store.save_digest(replace(pending, status="sent", message_id="1715.9", attempts=1))
-    assert await store.due_digests(now=at(30)) == [later]
+async def test_digest_round_trips_per_destination_and_keeps_its_last_state(
+    store: SQLStore,
+) -> None:
+    tried = DigestRecord(digest=_digest("d1", 0), destination=DESK)
+    await store.save_digest(tried)
+    assert await store.get_digest("d1", DESK) == tried
+    assert await store.get_digest("d1", DISCORD) is None
+    assert await store.get_digest("d9", DESK) is None
+    sent = replace(tried, status="sent", message_id="1715.9", attempts=1)
+    await store.save_digest(sent)
+    assert await store.get_digest("d1", DESK) == sent
 
 
 # subscriptions and mutes ----------------------------------------------------------------------
