@@ -29,7 +29,7 @@ from bot.core.commands import Commands, build_status
 from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings, Outcome
-from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth
+from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth, Verdict
 from bot.core.normalize import (
     Identity,
     SourceInfo,
@@ -622,7 +622,7 @@ class TalksBot:
                 if poll is not None:
                     poll.alerts += len(decision.alerted)
                     poll.updates += len(decision.updated)
-                    poll.new_stories += decision.dedup.verdict.value == "new"
+                    poll.new_stories += decision.dedup.verdict is Verdict.NEW
             if outcome.deliveries:
                 report = await self.deliver()
                 cycle.delivery.sent += report.sent
@@ -660,7 +660,7 @@ class TalksBot:
         for decision in outcome.decisions:
             summary.alerts += len(decision.alerted)
             summary.updates += len(decision.updated)
-            summary.new_stories += decision.dedup.verdict.value == "new"
+            summary.new_stories += decision.dedup.verdict is Verdict.NEW
 
     async def deliver(self, *, flush_digests: bool = False) -> CourierReport:
         return await self.courier.run_once(flush_digests=flush_digests)

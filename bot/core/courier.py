@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from bot.core.desk import BRIEFING, FOLD
 from bot.core.messages import digest_title, still_delivering, turn_crashed, waits_for
-from bot.core.models import Alert, Delivery, Destination, Digest
+from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store
 from bot.errors import DeliveryError
 
@@ -197,7 +197,7 @@ class Courier:
         due = await self.store.due_deliveries(ahead, limit=1000)
         by_destination: dict[Destination, list[Delivery]] = {}
         for delivery in due:
-            held = delivery.digest_id == BRIEFING and delivery.status == "pending"
+            held = delivery.digest_id == BRIEFING and delivery.status == DeliveryStatus.PENDING
             if not held and delivery.next_attempt is not None and delivery.next_attempt > now:
                 continue  # seen only because a briefing round looks ahead
             by_destination.setdefault(delivery.destination, []).append(delivery)
@@ -272,11 +272,11 @@ class Courier:
         brief: bool = False,
     ) -> None:
         notifier = self.notifiers.get(destination.platform)
-        folded = [d for d in items if d.status == "pending" and d.digest_id == FOLD]
-        held = [d for d in items if d.status == "pending" and d.digest_id == BRIEFING]
+        folded = [d for d in items if d.status == DeliveryStatus.PENDING and d.digest_id == FOLD]
+        held = [d for d in items if d.status == DeliveryStatus.PENDING and d.digest_id == BRIEFING]
         deferred = 0
         for delivery in items:
-            if delivery.digest_id in {FOLD, BRIEFING} and delivery.status == "pending":
+            if delivery.digest_id in {FOLD, BRIEFING} and delivery.status == DeliveryStatus.PENDING:
                 continue
             if stop is not None and stop.is_set():
                 report.left += 1
@@ -333,14 +333,14 @@ class Courier:
             await self._fail(delivery, "the stored alert is missing")
             report.failed += 1
             return
-        if delivery.status == "sent":
+        if delivery.status == DeliveryStatus.SENT:
             await self._edit(notifier, delivery, report, now)
             return
         finder = _finder(notifier)
         tried_before = delivery.attempts > 0
         # Recorded before posting: if we die after the post, the next start knows to look.
         delivery = await self._write(delivery, attempts=delivery.attempts + 1, updated=now)
-        if delivery.status != "pending" or delivery.alert is None:
+        if delivery.status != DeliveryStatus.PENDING or delivery.alert is None:
             return  # changed while it waited its turn
         try:
             if tried_before and finder is not None:
@@ -424,7 +424,7 @@ class Courier:
             written = await self._write(
                 delivery, attempts=delivery.attempts + 1, extra=extra, updated=now
             )
-            if written.status == "pending" and written.alert is not None:
+            if written.status == DeliveryStatus.PENDING and written.alert is not None:
                 recorded.append(written)
         remaining: list[Delivery] = list(recorded)
         try:
@@ -440,7 +440,7 @@ class Courier:
                 return
             digest_id = digest_id_for(destination, [d.story_id for d in remaining])
             sent = await self.store.get_digest(digest_id, destination)
-            if sent is not None and sent.status == "sent" and sent.message_id:
+            if sent is not None and sent.status == DeliveryStatus.SENT and sent.message_id:
                 # Sent and recorded, then the bot died before marking its alerts folded.
                 for delivery in remaining:
                     await self._folded(delivery, digest_id, sent.message_id, now)
@@ -458,7 +458,9 @@ class Courier:
                 await self._setback(delivery, exc, now, report)
             return
         await self.store.save_digest(
-            DigestRecord(digest, destination, status="sent", message_id=message_id, attempts=1)
+            DigestRecord(
+                digest, destination, status=DeliveryStatus.SENT, message_id=message_id, attempts=1
+            )
         )
         for delivery in remaining:
             await self._folded(delivery, digest_id, message_id, now)
@@ -487,7 +489,7 @@ class Courier:
             await self.store.save_delivery(
                 replace(
                     current,
-                    status="sent",
+                    status=DeliveryStatus.SENT,
                     message_id=message_id,
                     needs_update=stale,
                     error=None,
@@ -501,7 +503,7 @@ class Courier:
     ) -> None:
         await self._write(
             delivery,
-            status="folded",
+            status=DeliveryStatus.FOLDED,
             digest_id=digest_id,
             message_id=message_id,
             error=None,
@@ -547,7 +549,9 @@ class Courier:
 
     async def _fail(self, delivery: Delivery, reason: str) -> None:
         log.error("delivery to %s failed for good: %s", delivery.destination.label, reason)
-        await self._write(delivery, status="failed", error=reason, updated=self.clock())
+        await self._write(
+            delivery, status=DeliveryStatus.FAILED, error=reason, updated=self.clock()
+        )
 
 
 async def _look(

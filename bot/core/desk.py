@@ -19,6 +19,7 @@ from bot.core.models import (
     Alert,
     DedupDecision,
     Delivery,
+    DeliveryStatus,
     Destination,
     Mute,
     Report,
@@ -292,7 +293,7 @@ class Desk:
                 changed = self._refresh(existing, alert, now)
                 if changed is not None:
                     out.deliveries[key] = changed
-                    if changed.status == "sent":
+                    if changed.status == DeliveryStatus.SENT:
                         updated.append(target.destination.label)
                 continue
             if not fresh:
@@ -306,7 +307,7 @@ class Desk:
             out.deliveries[key] = Delivery(
                 story_id=story.id,
                 destination=target.destination,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 alert=alert,
                 digest_id=digest_id,
                 created=now,
@@ -323,10 +324,10 @@ class Desk:
         Sent alerts are edited in place (``needs_update``) when the outlets or the headline
         changed; folded ones stay in their digest.
         """
-        if existing.status in {"failed", "folded"}:
+        if existing.status in {DeliveryStatus.FAILED, DeliveryStatus.FOLDED}:
             return None
         if (
-            existing.status == "pending"
+            existing.status == DeliveryStatus.PENDING
             and existing.digest_id == BRIEFING
             and alert.tier == Tier.DEVELOPMENT
         ):
@@ -348,7 +349,7 @@ class Desk:
             outlets=len(alert.outlets),
             title=alert.title,
             updated=now,
-            needs_update=existing.status == "sent" and existing.digest_id is None,
+            needs_update=existing.status == DeliveryStatus.SENT and existing.digest_id is None,
         )
 
     async def _recent_times(self, destination: Destination, now: datetime) -> list[datetime]:

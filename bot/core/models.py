@@ -314,6 +314,19 @@ class Mute:
     until: datetime
 
 
+class DeliveryStatus(StrEnum):
+    """Where one alert to one destination stands (stored as its value)."""
+
+    PENDING = "pending"
+    """Waiting for the courier: not yet posted, or due again after a failure."""
+    SENT = "sent"
+    """Posted as its own message (edited in place when the story grows)."""
+    FOLDED = "folded"
+    """Part of a digest message instead of a message of its own."""
+    FAILED = "failed"
+    """Refused for good (a missing channel, a revoked scope); shown in ``status``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One alert to one destination, as recorded in the store."""
@@ -321,7 +334,7 @@ class Delivery:
     story_id: str
     destination: Destination
     status: str
-    """"pending", "sent", "folded", "failed"."""
+    """A ``DeliveryStatus`` value."""
     message_id: str | None = None
     digest_id: str | None = None
     error: str | None = None

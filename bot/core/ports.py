@@ -15,6 +15,7 @@ from typing import Protocol
 from bot.core.models import (
     Alert,
     Delivery,
+    DeliveryStatus,
     Destination,
     Digest,
     Mute,
@@ -48,8 +49,8 @@ class DigestRecord:
 
     digest: Digest
     destination: Destination
-    status: str = "pending"
-    """"pending", "sent" or "failed"."""
+    status: str = DeliveryStatus.PENDING
+    """A ``DeliveryStatus`` value: pending, sent or failed."""
     message_id: str | None = None
     error: str | None = None
     attempts: int = 0

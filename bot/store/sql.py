@@ -51,6 +51,7 @@ from sqlalchemy.pool import StaticPool
 from bot.core.models import (
     Alert,
     Delivery,
+    DeliveryStatus,
     Destination,
     Digest,
     Mute,
@@ -330,7 +331,10 @@ class SQLStore:
         query = (
             select(deliveries)
             .where(
-                or_(c.status == "pending", and_(c.status == "sent", c.needs_update)),
+                or_(
+                    c.status == DeliveryStatus.PENDING,
+                    and_(c.status == DeliveryStatus.SENT, c.needs_update),
+                ),
                 or_(c.next_attempt.is_(None), c.next_attempt <= now),
             )
             .order_by(c.created, c.story_id, c.platform, c.channel)
@@ -351,7 +355,7 @@ class SQLStore:
         c = deliveries.c
         query = (
             select(deliveries)
-            .where(c.status == "failed", c.updated >= since)
+            .where(c.status == DeliveryStatus.FAILED, c.updated >= since)
             .order_by(c.updated.desc(), c.story_id)
         )
         return await self._deliveries(query)
