@@ -88,6 +88,21 @@ def bot_env(secrets: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def poll_once(
+    folder: Path, config: Path, *, timeout: float = 120, secrets: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot poll-once --config CONFIG --output jsonl`` in ``folder``, to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "poll-once", "--config", str(config), "--output", "jsonl"],
+        cwd=folder,
+        env=bot_env(secrets or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 # waiting ---------------------------------------------------------------------------------------
 async def eventually(
     probe: Callable[[], T | None],

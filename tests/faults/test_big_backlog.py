@@ -8,12 +8,10 @@ delivering until nothing is due, or the rest waits for the next cron tick at bes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.bot_process import ROOT, bot_env, rss
+from tests.bot_process import ROOT, poll_once, rss
 from tests.ingest.servers import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -34,18 +32,6 @@ def _items() -> list[tuple[str, str, str, datetime]]:
     ]
 
 
-def _poll_once(folder: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "poll-once", "--config", str(config), "--output", "jsonl"],
-        cwd=folder,
-        env=bot_env({}),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def _events(stdout: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
@@ -63,12 +49,12 @@ def test_poll_once_delivers_a_backlog_larger_than_one_round(tmp_path: Path) -> N
             'outlet = "Levant Wire"\n',
             encoding="utf-8",
         )
-        first = _poll_once(tmp_path, config)
+        first = poll_once(tmp_path, config, timeout=300)
         assert first.returncode == 0, first.stderr[-2000:]
         shown = [e for e in _events(first.stdout) if e.get("event") in {"alert", "queued"}]
         assert len(shown) == COUNT, f"{len(shown)} of {COUNT} shown; {first.stderr[-500:]}"
 
         # Nothing was left pending for later: a second run has nothing to deliver.
-        second = _poll_once(tmp_path, config)
+        second = poll_once(tmp_path, config, timeout=300)
         assert second.returncode == 0, second.stderr[-2000:]
         assert [e for e in _events(second.stdout) if e.get("event") != "digest"] == []

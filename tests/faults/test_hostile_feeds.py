@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.bot_process import ROOT, bot_env, rss
+from tests.bot_process import ROOT, poll_once, rss
 from tests.ingest.servers import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -177,7 +176,7 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-def _poll_once(
+def _serve_and_poll(
     folder: Path, server: FeedServer, name: str, database_url: str
 ) -> subprocess.CompletedProcess[str]:
     body, headers, _ = CASES[name]
@@ -196,15 +195,7 @@ def _poll_once(
         f'[[sources]]\nname = "nile"\nurl = "{server.url("/clean")}"\noutlet = "Nile Courier"\n',
         encoding="utf-8",
     )
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "poll-once", "--config", str(config), "--output", "jsonl"],
-        cwd=folder,
-        env=bot_env({}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return poll_once(folder, config)
 
 
 def _alerted(done: subprocess.CompletedProcess[str]) -> list[str]:
@@ -221,7 +212,7 @@ def _alerted(done: subprocess.CompletedProcess[str]) -> list[str]:
 def test_a_poisoned_item_costs_no_other_item_or_source(
     name: str, feeds: FeedServer, tmp_path: Path, database_url: str
 ) -> None:
-    done = _poll_once(tmp_path, feeds, name, database_url)
+    done = _serve_and_poll(tmp_path, feeds, name, database_url)
     alerted = _alerted(done)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
