@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from bot.core import messages as say
 
 if TYPE_CHECKING:
     from bot.app import TalksBot
@@ -72,11 +74,50 @@ async def connect_chats(bot: TalksBot) -> list[asyncio.Task[None]]:
         token_d = secrets.discord_token.get_secret_value()
         tasks.append(
             asyncio.create_task(
-                _guarded("discord", client_d.start(token_d), closer=client_d.close),
+                keep_discord(client_d, token_d),
                 name="discord",
             )
         )
     return tasks
+
+
+DISCORD_RETRY_FIRST = 30.0
+"""Seconds before the first new login after Discord refused or could not be reached."""
+DISCORD_RETRY_MAX = 900.0
+"""The longest wait between logins (doubling from ``DISCORD_RETRY_FIRST``)."""
+
+
+async def keep_discord(
+    client: Any,
+    token: str,
+    *,
+    first: float = DISCORD_RETRY_FIRST,
+    longest: float = DISCORD_RETRY_MAX,
+) -> None:
+    """Hold the Discord connection for as long as the bot runs. discord.py reconnects a dropped
+    gateway by itself, but a login that fails (a refused token, Discord unreachable at start)
+    ends ``start``: log in again after a wait that doubles up to ``longest``, one line each
+    time, so a Discord outage or a token refused by mistake does not silence Discord until the
+    next restart. Alerts for it stay pending meanwhile."""
+    wait = first
+    while True:
+        try:
+            await client.start(token)
+            return  # closed on purpose (the bot is stopping)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("%s", say.discord_login_failed(exc, wait))
+        finally:
+            await client.close()
+        client.clear()  # discord.py's way to make a closed client startable again...
+        connector = getattr(client.http, "connector", None)
+        if connector is not None and getattr(connector, "closed", False):
+            from discord.utils import MISSING
+
+            client.http.connector = MISSING  # ...but it keeps the closed connection pool
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, longest)
 
 
 async def _guarded(

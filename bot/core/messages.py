@@ -289,6 +289,14 @@ def slack_rate_limited(channel: str, seconds: float) -> str:
     return f"Slack rate limit for {channel}: will retry in {seconds:g}s"
 
 
+def discord_login_failed(error: object, seconds: float) -> str:
+    """Log line: the Discord connection ended (refused token, Discord unreachable)."""
+    return (
+        f"Discord connection stopped: {error}; logging in again in {seconds:g}s (alerts for "
+        "Discord stay pending; a refused token needs DISCORD_TOKEN reset and a restart)"
+    )
+
+
 def discord_too_slow(where: str, seconds: float) -> str:
     """A Discord send that did not finish in time (a rate-limit wait inside discord.py, or a
     slow answer): retried later; the message nonce keeps a resend from posting twice."""

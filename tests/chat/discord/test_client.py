@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import discord
 import pytest
 
+from bot.chat.connect import keep_discord
 from bot.chat.discord.client import TalksDiscordClient
+from bot.core.commands import Commands
 from bot.errors import ConfigError
-from tests.chat.discord.conftest import start_bot, stop_bot
+from tests.chat.discord.conftest import TOKEN, start_bot, stop_bot
 from tests.chat.discord.fake_discord import APP_ID, GUILD_ID, FakeDiscord
 
 TALKS_SUBCOMMANDS = [
@@ -94,3 +98,37 @@ def test_bad_discord_settings_name_the_key_to_fix(commands, options, key):
         TalksDiscordClient(commands, **options)
 
     assert str(raised.value).startswith(key)
+
+
+async def test_a_refused_login_is_tried_again_until_discord_takes_it(
+    fake: FakeDiscord, commands: Commands, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses the token twice (an outage, or a token it briefly did not know): the
+    bot logs each refusal in one line and logs in again after a growing wait, instead of
+    leaving Discord silent until a restart."""
+    fake.fail("GET", r"/users/@me", 401, message="401: Unauthorized", times=2)
+    client = TalksDiscordClient(
+        commands,
+        guilds=[GUILD_ID],
+        api_base_url=fake.api_base,
+        gateway_url=fake.gateway_url,
+        guild_ready_timeout=0.05,
+    )
+    kept = asyncio.create_task(keep_discord(client, TOKEN, first=0.1, longest=0.2))
+    try:
+        async with asyncio.timeout(10):
+            while not client.is_ready():
+                assert not kept.done(), kept
+                await asyncio.sleep(0.02)
+    finally:
+        kept.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await kept
+        await client.close()
+    stopped = [
+        r.getMessage() for r in caplog.records if "Discord connection stopped" in r.getMessage()
+    ]
+    assert len(stopped) == 2
+    assert "logging in again in 0.1s" in stopped[0]
+    assert "logging in again in 0.2s" in stopped[1]
+    assert TOKEN not in " ".join(stopped)
