@@ -148,11 +148,14 @@ def another_writer(database: str, pid: int | None, *, session: int | None = None
     )
 
 
-def writer_lock_failed(where: str, reason: str) -> str:
-    return (
-        f"cannot take the writer lock on {where} ({reason}): check the folder is writable "
-        "and the database reachable"
+def writer_lock_failed(where: str, reason: str, *, server: bool = False) -> str:
+    """The writer lock could not be asked for: a lock file (SQLite) or the server (PostgreSQL)."""
+    fix = (
+        "check the database server is up and reachable"
+        if server
+        else ("check the folder is writable")
     )
+    return f"cannot take the writer lock on {where} ({reason}): {fix}"
 
 
 # --- operator log lines ---------------------------------------------------------------------

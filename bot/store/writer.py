@@ -167,7 +167,7 @@ class AdvisoryLock:
             await engine.dispose()
             reason = self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise StoreError(
-                writer_lock_failed(self._shown, reason), dropped=session_dropped(exc)
+                writer_lock_failed(self._shown, reason, server=True), dropped=session_dropped(exc)
             ) from None
         if not got:
             await conn.close()
