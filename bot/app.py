@@ -183,9 +183,9 @@ class TalksBot:
         self.clock = clock
         self.rng = rng or random.Random()
         self._crashes: dict[str, int] = {}
+        """Polls in a row that crashed or were not saved, per source (for their backoff)."""
         self._parse_warned: set[tuple[str, str]] = set()
         """(source, warning) already logged: a feed's standing quirk is said once, not per poll."""
-        """Polls in a row that crashed or were not saved, per source (for their backoff)."""
         cfg = self.config
         self.sources = [s for s in cfg.sources if s.enabled]
         self.topics = cfg.topic_models
