@@ -180,7 +180,7 @@ async def test_failing_chat_calls_under_verbose_logging_show_no_secret(
             bot=bot,
         )
         await eventually(
-            lambda: "discord connection stopped" in bot.stderr(),
+            lambda: "Discord connection stopped" in bot.stderr(),
             what="the Discord login failure line",
             bot=bot,
         )

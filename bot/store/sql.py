@@ -98,10 +98,12 @@ _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 _DROPPED_STATES = frozenset({"57P01", "57P02", "57P03", "08003", "08006"})
 """SQLSTATEs of a session the server ended or would not start yet: admin shutdown (what
 ``pg_terminate_backend`` and a restart send), crash shutdown, "the database system is starting
-up", connection does not exist, connection failure."""
+up", connection does not exist, connection failure. asyncpg's ``InternalClientError`` ("cannot
+switch to state ...") is what a session cut in the middle of an operation can leave behind."""
 _DROPPED_TYPES = frozenset(
     {"ConnectionDoesNotExistError", "AdminShutdownError", "CrashShutdownError",
-     "CannotConnectNowError", "ConnectionResetError", "BrokenPipeError"}
+     "CannotConnectNowError", "ConnectionResetError", "BrokenPipeError",
+     "InternalClientError"}
 )  # fmt: skip
 
 
