@@ -862,25 +862,32 @@ class TalksBot:
 
     async def _poll_and_reschedule(self, source: SourceConfig) -> None:
         summary: PollSummary | None = None
+        unsaved = False
         try:
             summary = await self.poll_source(source)
         except StoreError as exc:
+            unsaved = True
             log.error("poll of %s not saved: %s", source.name, exc)
         except Exception:
             log.exception("poll of %s crashed; the other sources go on", source.name)
         due = summary.next_poll if summary else None
         if summary is None:
-            # A poll that crashed or was not saved backs off like a failing fetch, so a
-            # source that breaks every poll is not hammered at its interval.
+            # A poll that crashed backs off like a failing fetch, so a source that breaks every
+            # poll is not hammered at its interval. One the database did not save is not the
+            # source's fault: its reports wait to be decided again, so it comes back soon (the
+            # source's own interval, doubling while the database stays away).
             crashes = self._crashes[source.name] = self._crashes.get(source.name, 0) + 1
             fetch = self.config.fetch
+            interval = self.poll_bounds(source).interval.total_seconds()
             delay = backoff_delay(
                 crashes,
-                base=fetch.backoff_base.total_seconds(),
+                base=min(interval, fetch.backoff_base.total_seconds())
+                if unsaved
+                else fetch.backoff_base.total_seconds(),
                 cap=fetch.backoff_max.total_seconds(),
                 rng=self.rng,
             )
-            due = self.clock() + max(self.poll_bounds(source).interval, timedelta(seconds=delay))
+            due = self.clock() + timedelta(seconds=max(interval, delay))
         else:
             self._crashes.pop(source.name, None)
         self._schedule_next(source, due)
