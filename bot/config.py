@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.core.duration import read_duration
+from bot.core.duration import read_duration, written_seconds
 from bot.core.models import Term, Topic
 from bot.errors import ConfigError
 
@@ -42,10 +42,11 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("expected a duration like '5m' or '24h'")
     text = value if isinstance(value, str) else f"{float(value):f}"
-    parsed = read_duration(text.lstrip("-") if text.strip().startswith("-") else text)
-    if parsed is not None and not text.strip().startswith("-"):
+    parsed = read_duration(text)
+    if parsed is not None:
         return parsed
-    if parsed is not None or (text.strip() and read_duration(f"1{text.strip()}") is not None):
+    seconds = written_seconds(text)
+    if seconds is not None and seconds <= 0:
         raise ValueError(f"{value!r} must be longer than zero")
     raise ValueError(f"{value!r} is not a duration: write it like '90s', '5m', '24h' or '2d'")
 

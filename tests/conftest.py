@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from bot.store import SQLStore, describe_url
 from bot.store.schema import metadata
 from bot.store.url import normalise_url
+from tests.chat.slack.fake_slack import FakeSlack
 
 T = TypeVar("T")
 
@@ -181,3 +182,12 @@ async def store(_store_url: str) -> AsyncIterator[SQLStore]:
             assert leaked == 0, f"{leaked} database connection(s) left checked out"
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API on 127.0.0.1, for any test that posts to Slack."""
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.close()

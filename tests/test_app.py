@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -88,14 +87,6 @@ def test_a_bad_cron_expression_is_a_config_error(tmp_path: Path, cron: str) -> N
     with pytest.raises(ConfigError) as caught:
         load_config(path, env_file=None)
     assert any(p.startswith("routes[0].digest:") for p in caught.value.problems)
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_a_rate_limited_briefing_is_sent_after_the_wait(  # type: ignore[no-untyped-def]

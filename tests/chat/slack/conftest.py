@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -10,11 +8,9 @@ from tests.chat.slack.fake_slack import FakeSlack
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.close()
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    """The shared fake Slack (``tests/conftest.py``), under the short name these tests use."""
+    return fake_slack
 
 
 @pytest.fixture
