@@ -6,7 +6,7 @@ max_per_host``, default 4) then allows 32 requests in flight, as 1,000 feeds spr
 outlets would. Every feed carries 20 items and an ETag. Between cycles half the feeds publish two
 new items (their ETag changes); the other half answer 304 Not Modified to the conditional request.
 
-Cycles, all through the real ``TalksBot.poll_all`` with a temporary SQLite database and the
+Cycles, all through the real ``Poller.cycle`` with a temporary SQLite database and the
 shipped topics (alerts are recorded in the outbox; nothing is delivered):
   cold         the first poll of every feed (1,000 documents, 20,000 items).
   warm         half 304, half two new items: the steady state. This is the figure that counts.
@@ -163,9 +163,9 @@ async def cycle(bot: TalksBot, sequential: bool = False) -> tuple[float, float, 
     """(wall s, CPU s, polls ok, new reports) of one cycle."""
     wall, cpu = time.perf_counter(), cpu_seconds()
     if sequential:
-        polls = [await bot.poll_source(s) for s in bot.sources]
+        polls = [await bot.poller.poll(s) for s in bot.sources]
     else:
-        polls = (await bot.poll_all()).polls
+        polls = (await bot.poller.cycle(bot.sources)).polls
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     return wall, cpu, sum(p.ok for p in polls), sum(p.new_reports for p in polls)
 

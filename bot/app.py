@@ -10,52 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.chat.console import ConsoleNotifier
 from bot.config import Config, Settings, SourceConfig
 from bot.core import messages as say
-from bot.core.boilerplate import strip_boilerplate
+from bot.core.backoff import Backoff
 from bot.core.commands import Commands, build_status
-from bot.core.courier import Courier, CourierReport
 from bot.core.dedup import DedupSettings
-from bot.core.desk import Desk, DeskSettings, Outcome
-from bot.core.models import Destination, Digest, RawItem, Report, SourceHealth, Verdict
-from bot.core.normalize import (
-    Identity,
-    SourceInfo,
-    canonical_url,
-    dated_times,
-    identify,
-    normalize_item,
-)
-from bot.core.ports import Notifier, PollRecord
+from bot.core.desk import Desk, DeskSettings
+from bot.core.models import Destination, Digest
+from bot.core.ports import Notifier
 from bot.core.route import Route
-from bot.core.schedule import PollBounds, poll_interval, retry_delay
-from bot.errors import DeliveryError, FeedError, FetchError, StoreError, TalksBotError
-from bot.ingest.article import fetch_article_text
-from bot.ingest.feeds import parse_feed
-from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
+from bot.courier import Courier, CourierReport
+from bot.errors import DeliveryError, StoreError, TalksBotError
+from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
+from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
 from bot.store import open_store
 from bot.store.writer import AnotherWriter, writer_lock
 
 log = logging.getLogger("talks_bot")
-
-CYCLE_CONCURRENCY = 32
-"""Polls in flight at once in a ``poll-once`` cycle. Network waits overlap well below this; more
-only queues coroutines on the database and the outbox lock (1,000 at once ran 2x slower)."""
-
-STUB_CHARS = 160
-"""A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
 
 SCHEDULER_LOGGER = "apscheduler.scheduler"
 
@@ -90,34 +71,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def resolve_url(url: str, base_dir: Path) -> str:
-    """``file://relative/path`` resolves against the project folder of the config file."""
-    if url.startswith("file://") and not url.startswith("file:///"):
-        return (base_dir / url.removeprefix("file://")).resolve().as_uri()
-    return url
-
-
-@dataclass(slots=True)
-class PollSummary:
-    """What one poll of one source did, for logs and the CLI."""
-
-    source: str
-    ok: bool
-    not_modified: bool = False
-    items: int = 0
-    new_reports: int = 0
-    new_stories: int = 0
-    alerts: int = 0
-    updates: int = 0
-    error: str | None = None
-    cache_max_age: float | None = None
-    """The response's Cache-Control max-age (adaptive polling honours it)."""
-    next_poll: datetime | None = None
-    """When this source is due again (adaptive interval, or backoff after a failure)."""
-    unsaved: bool = False
-    """The poll crashed or its save failed: its items are decided again next time."""
-
-
 @dataclass(slots=True)
 class PollWatch:
     """A scheduled poll in progress: since when (loop time), what it is doing, whether it was
@@ -141,20 +94,6 @@ class QuietSkips(logging.Filter):
         job_id = str(getattr(args[0], "id", "")) if args else ""
         return not job_id.startswith("poll:")
 
-
-@dataclass(slots=True)
-class CycleSummary:
-    polls: list[PollSummary] = field(default_factory=list)
-    delivery: CourierReport = field(default_factory=CourierReport)
-
-    @property
-    def failed(self) -> list[PollSummary]:
-        return [p for p in self.polls if not p.ok]
-
-
-OFF_LOOP_BYTES = 1_000_000
-"""Documents this big are parsed in a worker thread, so slash commands (Slack wants an answer
-within 3 s) are answered while a huge feed is read; smaller ones cost less on the loop."""
 
 ONCE_MAX_ROUNDS = 1000
 """``poll-once`` delivers in rounds until nothing is left: a bound, not a target."""
@@ -184,8 +123,6 @@ class TalksBot:
         self.rng = rng or random.Random()
         self._crashes: dict[str, int] = {}
         """Polls in a row that crashed or were not saved, per source (for their backoff)."""
-        self._parse_warned: set[tuple[str, str]] = set()
-        """(source, warning) already logged: a feed's standing quirk is said once, not per poll."""
         cfg = self.config
         self.sources = [s for s in cfg.sources if s.enabled]
         self.topics = cfg.topic_models
@@ -217,15 +154,19 @@ class TalksBot:
             )
             for r in cfg.routes
         ]
-        self.desk = Desk(
-            self.store,
-            self.topics,
-            self.routes,
-            desk_settings(cfg),
-            source_weights={s.name: s.weight for s in self.sources},
-        )
         self.courier = Courier(
             self.store, self.notifiers, self.clock, flood_per=cfg.flood.per, rng=self.rng
+        )
+        weights = {s.name: s.weight for s in self.sources}
+        self.poller = Poller(
+            self.store,
+            self.fetcher,
+            lambda: Desk(self.store, self.topics, self.routes, desk_settings(cfg), weights),
+            PollerSettings.of(cfg, settings.base_dir, replay=replay),
+            outbox=self.courier.lock,
+            clock=self.clock,
+            rng=self.rng,
+            hooks=PollerHooks(saved=self._wake_courier, deliver=self.deliver, doing=self._doing),
         )
         self.commands = Commands(
             self.store,
@@ -241,10 +182,8 @@ class TalksBot:
         self._briefings_due: set[Destination] = set()
         """Destinations whose scheduled digest is due: the courier's next round sends them the
         background held for it."""
-        self._desk_loaded = False
         self._scheduler: Any = None
         """The running APScheduler (set by ``run``): each poll moves its own next run."""
-        self._article_slots = asyncio.Semaphore(4)
         self._polls: dict[str, PollWatch] = {}
         """Scheduled polls running now, by source."""
         self._intervals: dict[str, float] = {}
@@ -285,22 +224,15 @@ class TalksBot:
     async def open(self) -> None:
         await self._connect()
         try:
-            loaded = await self.desk.start(self.clock())
+            loaded = await self.poller.start()
         except StoreError as exc:
             # A database that answered the migrations and then dropped the connection: start
-            # anyway; the desk is loaded before its first decision (``_ready_desk``).
+            # anyway; the poller loads the desk before its first decision.
             log.warning(
                 "recent stories not loaded yet, trying again before the first poll: %s", exc
             )
             return
-        self._desk_loaded = True
         log.debug("loaded %d recent stories into the dedup window", loaded)
-
-    async def _ready_desk(self) -> None:
-        """Reload the desk's memory from the store if a failed save made it untrustworthy."""
-        if not self._desk_loaded:
-            await self.desk.start(self.clock())
-            self._desk_loaded = True
 
     async def close(self) -> None:
         await self.fetcher.aclose()
@@ -315,359 +247,15 @@ class TalksBot:
         self.notifiers[notifier.platform] = notifier
         self.courier.notifiers[notifier.platform] = notifier
 
-    # --- polling -------------------------------------------------------------------------------
-    def _info(self, source: SourceConfig) -> SourceInfo:
-        return SourceInfo(source.name, source.outlet, source.weight, source.aggregator)
-
-    async def _fetch_items(
-        self, source: SourceConfig, health: SourceHealth, now: datetime
-    ) -> tuple[SourceHealth, list[RawItem] | None, PollSummary]:
-        """Fetch and parse one source. Returns (health, items or None when unchanged, summary)."""
-        summary = PollSummary(source.name, ok=True)
-        url = resolve_url(source.url, self.settings.base_dir)
-        try:
-            result = await self.fetcher.fetch(
-                url,
-                etag=None if self.replay else health.etag,
-                last_modified=None if self.replay else health.last_modified,
-            )
-        except FetchError as exc:
-            return (
-                self._failed(health, str(exc), now, exc.retry_after),
-                None,
-                summary_error(summary, str(exc)),
-            )
-        summary.cache_max_age = result.cache_max_age
-        if result.not_modified:
-            summary.not_modified = True
-            return self._succeeded(health, now, result.etag, result.last_modified), None, summary
-        raws: list[RawItem] = []
-        problems: list[str] = []
-        for document in result.documents:
-            try:
-                if len(document.body) >= OFF_LOOP_BYTES:
-                    kind = document.content_type
-                    parsed = await asyncio.to_thread(
-                        parse_feed, document.body, url=result.url, content_type=kind
-                    )
-                else:
-                    parsed = parse_feed(
-                        document.body, url=result.url, content_type=document.content_type
-                    )
-            except FeedError as exc:
-                name = f"{document.name}: " if len(result.documents) > 1 else ""
-                problems.append(f"{name}{exc}")
-                continue
-            raws.extend(parsed.items)
-            for warning in parsed.warnings:
-                if (source.name, warning) not in self._parse_warned:
-                    self._parse_warned.add((source.name, warning))
-                    log.warning("%s", say.feed_quirk(source.name, warning))
-        if problems and not raws:
-            message = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-            return self._failed(health, message, now, None), None, summary_error(summary, message)
-        for problem in problems:
-            log.warning("source %s: %s", source.name, problem)
-        summary.items = len(raws)
-        health = self._succeeded(health, now, result.etag, result.last_modified)
-        return health, raws, summary
-
-    def _succeeded(
-        self, health: SourceHealth, now: datetime, etag: str | None, last_modified: str | None
-    ) -> SourceHealth:
-        return replace(
-            health,
-            etag=etag,
-            last_modified=last_modified,
-            last_polled=now,
-            last_success=now,
-            consecutive_failures=0,
-            failing_since=None,
-            next_poll_after=None,
-        )
-
-    def _failed(
-        self, health: SourceHealth, error: str, now: datetime, retry_after: float | None
-    ) -> SourceHealth:
-        failures = health.consecutive_failures + 1
-        fetch = self.config.fetch
-        delay = backoff_delay(
-            failures,
-            base=fetch.backoff_base.total_seconds(),
-            cap=fetch.backoff_max.total_seconds(),
-            rng=self.rng,
-        )
-        wait = retry_delay(delay, retry_after)
-        log.warning("source %s failed (%d in a row): %s", health.name, failures, error)
-        return replace(
-            health,
-            last_polled=now,
-            last_error=error,
-            last_error_at=now,
-            failing_since=health.failing_since or now,
-            consecutive_failures=failures,
-            next_poll_after=now + wait,
-        )
-
-    def poll_bounds(self, source: SourceConfig) -> PollBounds:
-        """The adaptive-polling bounds of a source (see ``bot.core.schedule``).
-
-        A source with its own ``interval`` is polled at that fixed interval unless it also sets
-        ``min_interval`` / ``max_interval``; the others adapt between the ``[bot]`` bounds.
-        """
-        bot_cfg = self.config.bot
-        if source.interval is not None:
-            interval = source.interval
-            low, high = source.min_interval or interval, source.max_interval or interval
-        else:
-            interval = bot_cfg.poll_interval
-            low = source.min_interval or min(bot_cfg.min_poll_interval, interval)
-            high = source.max_interval or max(bot_cfg.max_poll_interval, interval)
-        low = min(low, interval)
-        return PollBounds(interval, low, max(high, interval))
-
-    def _reschedule(
-        self,
-        source: SourceConfig,
-        before: SourceHealth,
-        health: SourceHealth,
-        summary: PollSummary,
-        items: Sequence[RawItem] | None,
-        new_items: int,
-        now: datetime,
-    ) -> SourceHealth:
-        """``health`` with ``next_poll_after`` set from the source's publishing pace."""
-        previous = None
-        if before.consecutive_failures == 0 and before.next_poll_after and before.last_polled:
-            previous = before.next_poll_after - before.last_polled
-        interval = poll_interval(
-            self.poll_bounds(source),
-            now,
-            published=None if items is None else dated_times(items, now),
-            new_items=new_items,
-            previous=previous,
-            max_age=summary.cache_max_age,
-        )
-        return replace(health, next_poll_after=now + interval)
-
-    async def _health(self, source: SourceConfig) -> SourceHealth:
-        stored = await self.store.get_source(source.name)
-        url = source.url
-        if stored is None:
-            return SourceHealth(source.name, url)
-        if stored.url != url:
-            # The operator changed the address: forget the old validators.
-            return replace(stored, url=url, etag=None, last_modified=None)
-        return stored
-
-    async def _new_reports(
-        self, source: SourceConfig, items: Sequence[RawItem], now: datetime
-    ) -> list[Report]:
-        """The items the store does not already hold unchanged (most of every poll), as reports.
-
-        Identities (key and headline) are compared first, so held items never pay for HTML and
-        boilerplate cleaning. Items that share a guid but not a link are told apart (see
-        ``_distinct_keys``); a true repeat (same guid, same link) keeps its first copy.
-        """
-        info = self._info(source)
-        found = _distinct_keys(source.name, _identified(source.name, items, info))
-        untitled = [
-            _normalized(source.name, raw, info, now) for raw, ident in found if ident is None
-        ]
-        keys = [i.key for _raw, i in found if i] + [r.key for r in untitled if r]
-        known = await self.store.known_reports(source.name, keys)
-        reports: dict[str, Report] = {}
-        seen: set[str] = set()
-        for raw, ident in found:
-            if ident is None or ident.key in seen:
-                continue
-            seen.add(ident.key)
-            if known.get(ident.key) != ident.title:
-                report = _normalized(source.name, raw, info, now, ident)
-                if report is not None:
-                    reports[report.key] = report
-        for untitled_report in untitled:
-            if untitled_report is None or untitled_report.key in seen:
-                continue
-            seen.add(untitled_report.key)
-            if known.get(untitled_report.key) != untitled_report.title:
-                reports[untitled_report.key] = untitled_report
-        fresh = list(reports.values())
-        if self.config.bot.full_text:
-            self._doing(source, "articles")
-            fresh = list(await asyncio.gather(*(self._with_full_text(r) for r in fresh)))
-            self._doing(source, "database")
-        return fresh
-
-    async def _with_full_text(self, report: Report) -> Report:
-        """A stub lead (a headline-only feed) replaced by the article page's own text."""
-        if len(report.text) >= STUB_CHARS or not report.url.startswith(("http://", "https://")):
-            return report
-        async with self._article_slots:
-            try:
-                text = await fetch_article_text(
-                    report.url, self.fetcher, allow_private=self.config.bot.full_text_allow
-                )
-            except FetchError as exc:
-                log.info("no full text for %s: %s", report.url, exc)
-                return report
-        if not text:
-            return report
-        # Boilerplate patterns work line by line: strip first, then join the lines.
-        lead = " ".join(strip_boilerplate(text).split())[:4000]
-        return replace(report, text=lead) if len(lead) > len(report.text) else report
-
-    async def poll_source(self, source: SourceConfig, *, force: bool = False) -> PollSummary:
-        """One live poll: fetch, decide with the clock's time, save, wake the courier."""
-        now = self.clock()
-        self._doing(source, "database")
-        before = await self._health(source)
-        # Only a failing source's backoff holds a poll back here; the scheduler times the rest,
-        # so ``poll-once`` always polls a healthy source.
-        due = before.next_poll_after
-        if not force and before.consecutive_failures and due is not None and now < due:
-            return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
-        self._doing(source, "feed")
-        health, items, summary = await self._fetch_items(source, before, now)
-        self._doing(source, "database")
-        if items is None:
-            if summary.ok:
-                health = self._reschedule(source, before, health, summary, None, 0, now)
-            summary.next_poll = health.next_poll_after
-            await self.store.save_source(health)
-            return summary
-        first_poll = health.first_polled is None
-        fresh = await self._new_reports(source, items, now)
-        fresh.sort(key=lambda r: (r.published, r.key))
-        # Decided and saved under the outbox lock: the courier cannot record a send in between
-        # and have it overwritten by the desk's older copy of the delivery.
-        self._doing(source, "outbox")
-        async with self.courier.lock, self._deciding():
-            self._doing(source, "database")
-            await self._ready_desk()
-            # A source's first poll records undated items as seen: their age is unknown.
-            outcome = await self.desk.take(
-                fresh, now_of=lambda _r: now, quiet=lambda r: first_poll and not r.dated
-            )
-            health = replace(
-                health,
-                first_polled=health.first_polled or now,
-                items_seen=health.items_seen + len(fresh),
-            )
-            health = self._reschedule(source, before, health, summary, items, len(fresh), now)
-            summary.next_poll = health.next_poll_after
-            await self._commit(health, outcome)
-        self._summarise(summary, outcome, len(fresh))
+    def _wake_courier(self) -> None:
         self._wake.set()
-        return summary
-
-    async def poll_all(self) -> CycleSummary:
-        """One cycle over every source. With ``replay`` the items of all sources are merged and
-        judged in published order, each at its own published time."""
-        cycle = CycleSummary()
-        if not self.replay:
-            slots = asyncio.Semaphore(CYCLE_CONCURRENCY)
-
-            async def one(source: SourceConfig) -> PollSummary:
-                async with slots:
-                    try:
-                        return await self.poll_source(source)
-                    except StoreError as exc:
-                        log.error("poll of %s not saved: %s", source.name, exc)
-                        return PollSummary(
-                            source.name, ok=False, error=f"not saved: {exc}", unsaved=True
-                        )
-                    except Exception as exc:  # one source's crash never costs another
-                        log.exception("poll of %s crashed; the other sources go on", source.name)
-                        return PollSummary(
-                            source.name, ok=False, error=f"crashed: {exc!r}", unsaved=True
-                        )
-
-            cycle.polls = list(await asyncio.gather(*(one(s) for s in self.sources)))
-            return cycle
-        now = self.clock()
-        batch: list[Report] = []
-        healths: list[SourceHealth] = []
-        for source in self.sources:
-            health = await self._health(source)
-            health, items, summary = await self._fetch_items(source, health, now)
-            cycle.polls.append(summary)
-            if items:
-                fresh = await self._new_reports(source, items, now)
-                batch.extend(fresh)
-                summary.new_reports = len(fresh)
-                health = replace(
-                    health,
-                    first_polled=health.first_polled or now,
-                    items_seen=health.items_seen + len(fresh),
-                )
-            healths.append(health)
-        batch.sort(key=lambda r: (r.published, r.source, r.key))
-        for health in healths:
-            await self.store.save_source(health)
-        by_source = {p.source: p for p in cycle.polls}
-        # Hour by hour of published time: decide, save, deliver — as the desk would have seen it
-        # live, so a later outlet's report updates an alert in place rather than being pre-merged.
-        for chunk in _by_hour(batch):
-            async with self.courier.lock, self._deciding():
-                await self._ready_desk()
-                # An undated item has no time to be judged at in a replay: it joins, never alerts.
-                outcome = await self.desk.take(
-                    chunk, now_of=lambda r: r.published, quiet=lambda r: not r.dated
-                )
-                if healths:
-                    await self._commit(healths[-1], outcome)
-            for decision in outcome.decisions:
-                poll = by_source.get(decision.report.source)
-                if poll is not None:
-                    poll.alerts += len(decision.alerted)
-                    poll.updates += len(decision.updated)
-                    poll.new_stories += decision.dedup.verdict is Verdict.NEW
-            if outcome.deliveries:
-                report = await self.deliver()
-                cycle.delivery.sent += report.sent
-                cycle.delivery.updated += report.updated
-                cycle.delivery.folded += report.folded
-                cycle.delivery.digests += report.digests
-        return cycle
-
-    async def _commit(self, health: SourceHealth, outcome: Outcome) -> None:
-        record = PollRecord(
-            source=health,
-            stories=tuple(outcome.stories.values()),
-            deliveries=tuple(outcome.deliveries.values()),
-        )
-        await self.store.commit_poll(record)
-
-    @contextlib.asynccontextmanager
-    async def _deciding(self) -> AsyncIterator[None]:
-        """Around a decision and its save: when anything fails in between (a store error or an
-        exception nobody foresaw), the decision was not saved, so it is forgotten in memory too
-        and the next poll decides those reports again. A fresh desk, reloaded from the store
-        before its next decision: the old one holds the unsaved stories and would call their
-        reports repeats."""
-        try:
-            yield
-        except BaseException:
-            old = self.desk
-            self.desk = Desk(old.store, old.topics, old.routes, old.settings, old.source_weights)
-            self._desk_loaded = False
-            raise
-
-    @staticmethod
-    def _summarise(summary: PollSummary, outcome: Outcome, new_reports: int) -> None:
-        summary.new_reports = new_reports
-        for decision in outcome.decisions:
-            summary.alerts += len(decision.alerted)
-            summary.updates += len(decision.updated)
-            summary.new_stories += decision.dedup.verdict is Verdict.NEW
 
     async def deliver(self, *, flush_digests: bool = False) -> CourierReport:
         return await self.courier.run_once(flush_digests=flush_digests)
 
     async def poll_once(self) -> CycleSummary:
         """``talks-bot poll-once``: one cycle, deliver everything (digests included), return."""
-        cycle = await self.poll_all()
+        cycle = await self.poller.cycle(self.sources)
         # A courier round reads a bounded batch: keep going until a round has nothing left to
         # do, or only deliveries that must wait (a chat outage), so none is left behind.
         for _ in range(ONCE_MAX_ROUNDS):
@@ -701,7 +289,8 @@ class TalksBot:
                     if story is not None:
                         stories.append(story)
         alerts = tuple(
-            self.desk.alert_for(s, [x.topic for x in s.scores if x.score > 0][:3]) for s in stories
+            self.poller.desk.alert_for(s, [x.topic for x in s.scores if x.score > 0][:3])
+            for s in stories
         )
         notifier = self.notifiers.get(route.destination.platform)
         if notifier is None or not alerts:
@@ -753,7 +342,7 @@ class TalksBot:
             # A replay judges every source's items together in published order, each at its
             # own time (``poll_all``), as ``poll-once --replay`` does: the live per-source polls
             # below would judge yesterday's captured feeds at today's time and alert nothing.
-            every = min(self.poll_bounds(s).interval for s in self.sources)
+            every = min(self.poller.bounds(s).interval for s in self.sources)
             scheduler.add_job(
                 self._replay_job,
                 IntervalTrigger(seconds=every.total_seconds()),
@@ -774,7 +363,7 @@ class TalksBot:
                 self._poll_job,
                 # Each poll moves its own next run (adaptive interval, backoff); the trigger's
                 # interval is only the safety net should a poll fail to.
-                IntervalTrigger(seconds=self.poll_bounds(source).maximum.total_seconds()),
+                IntervalTrigger(seconds=self.poller.bounds(source).maximum.total_seconds()),
                 args=[source],
                 id=f"poll:{source.name}",
                 next_run_time=first,
@@ -825,7 +414,9 @@ class TalksBot:
         """``run --replay``: one replay cycle over every source; a failure is logged, and the
         next cycle tries again (what was saved is held, so nothing alerts twice)."""
         try:
-            await self.poll_all()  # a failing source is logged where it fails (``_failed``)
+            await self.poller.cycle(
+                self.sources
+            )  # a failing source is logged where it fails (``_failed``)
         except StoreError as exc:
             log.error("%s", say.replay_not_saved(exc))
         except Exception:
@@ -838,7 +429,7 @@ class TalksBot:
         watch = self._polls[source.name] = PollWatch(loop.time())
         interval = self._intervals.get(source.name)
         if interval is None:
-            interval = self.poll_bounds(source).interval.total_seconds()
+            interval = self.poller.bounds(source).interval.total_seconds()
         timer = loop.call_later(interval, self._report_stuck, source.name, watch, interval)
         try:
             await self._poll_and_reschedule(source)
@@ -854,9 +445,9 @@ class TalksBot:
         running = asyncio.get_running_loop().time() - watch.started
         log.warning(say.poll_stuck(source, running, interval, watch.doing))
 
-    def _doing(self, source: SourceConfig, what: str) -> None:
+    def _doing(self, source: str, what: str) -> None:
         """Note what a scheduled poll of ``source`` waits on now, for a stuck report."""
-        watch = self._polls.get(source.name)
+        watch = self._polls.get(source)
         if watch is not None:
             watch.doing = what
 
@@ -864,7 +455,7 @@ class TalksBot:
         summary: PollSummary | None = None
         unsaved = False
         try:
-            summary = await self.poll_source(source)
+            summary = await self.poller.poll(source)
         except StoreError as exc:
             unsaved = True
             log.error("poll of %s not saved: %s", source.name, exc)
@@ -877,16 +468,11 @@ class TalksBot:
             # source's fault: its reports wait to be decided again, so it comes back soon (the
             # source's own interval, doubling while the database stays away).
             crashes = self._crashes[source.name] = self._crashes.get(source.name, 0) + 1
-            fetch = self.config.fetch
-            interval = self.poll_bounds(source).interval.total_seconds()
-            delay = backoff_delay(
-                crashes,
-                base=min(interval, fetch.backoff_base.total_seconds())
-                if unsaved
-                else fetch.backoff_base.total_seconds(),
-                cap=fetch.backoff_max.total_seconds(),
-                rng=self.rng,
-            )
+            interval = self.poller.bounds(source).interval.total_seconds()
+            backoff = self.poller.settings.backoff
+            if unsaved:
+                backoff = Backoff(min(interval, backoff.base), backoff.cap)
+            delay = backoff.seconds(crashes, self.rng)
             due = self.clock() + timedelta(seconds=max(interval, delay))
         else:
             self._crashes.pop(source.name, None)
@@ -912,7 +498,7 @@ class TalksBot:
         if scheduler is None:
             return
         if due is None:
-            due = self.clock() + self.poll_bounds(source).interval
+            due = self.clock() + self.poller.bounds(source).interval
         jitter = self.config.bot.poll_jitter.total_seconds()
         when = due + timedelta(seconds=self.rng.uniform(0, jitter))
         self._intervals[source.name] = max((when - self.clock()).total_seconds(), 0.1)
@@ -963,89 +549,3 @@ class TalksBot:
                 return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
-
-
-def _by_hour(reports: Sequence[Report]) -> list[list[Report]]:
-    """Consecutive runs of (published-sorted) reports within the same clock hour."""
-    chunks: list[list[Report]] = []
-    for report in reports:
-        hour = report.published.replace(minute=0, second=0, microsecond=0)
-        if chunks and chunks[-1][0].published.replace(minute=0, second=0, microsecond=0) == hour:
-            chunks[-1].append(report)
-        else:
-            chunks.append([report])
-    return chunks
-
-
-def summary_error(summary: PollSummary, error: str) -> PollSummary:
-    summary.ok = False
-    summary.error = error
-    return summary
-
-
-def _distinct_keys(
-    source: str, found: list[tuple[RawItem, Identity | None]]
-) -> list[tuple[RawItem, Identity | None]]:
-    """Items of one document that share a guid but not a link (a feed that gives every item
-    guid "1") are different items: each later one gets the guid plus a digest of its link (or
-    headline) as its key, and the source gets one warning. Keys stay stable across polls."""
-    links: dict[str, str] = {}
-    shared: set[str] = set()
-    out: list[tuple[RawItem, Identity | None]] = []
-    for raw, ident in found:
-        if ident is None:
-            out.append((raw, ident))
-            continue
-        link = canonical_url(raw.link) or ident.title
-        first = links.setdefault(ident.key, link)
-        if first != link:
-            shared.add(ident.key)
-            digest = hashlib.sha1(link.encode("utf-8", "replace")).hexdigest()[:12]
-            ident = replace(ident, key=f"{ident.key[:480]}#{digest}")
-        out.append((raw, ident))
-    if shared:
-        log.warning(
-            "source %s: %d guid(s) given to several items (e.g. %r); told apart by their links, "
-            "nothing dropped",
-            source,
-            len(shared),
-            sorted(shared)[0][:60],
-        )
-    return out
-
-
-def _identified(
-    source: str, items: Sequence[RawItem], info: SourceInfo
-) -> list[tuple[RawItem, Identity | None]]:
-    """Each item with its identity; an item that breaks the reading is skipped with a warning
-    naming the source, and costs no other item anything."""
-    out: list[tuple[RawItem, Identity | None]] = []
-    for raw in items:
-        try:
-            out.append((raw, identify(raw, info)))
-        except Exception as exc:  # one bad item must never cost the rest of the feed
-            _skip(source, raw, exc)
-    return out
-
-
-def _normalized(
-    source: str,
-    raw: RawItem,
-    info: SourceInfo,
-    now: datetime,
-    identity: Identity | None = None,
-) -> Report | None:
-    try:
-        return normalize_item(raw, info, now, identity)
-    except Exception as exc:  # one bad item must never cost the rest of the feed
-        _skip(source, raw, exc)
-        return None
-
-
-def _skip(source: str, raw: RawItem, exc: Exception) -> None:
-    log.warning(
-        "source %s: skipped one item (%s: %s); the others are read",
-        source,
-        type(exc).__name__,
-        str(exc)[:200],
-    )

@@ -65,14 +65,14 @@ async def test_busy_feed_is_due_sooner_than_a_quiet_one(tmp_path: Path, server: 
         'min_poll_interval = "1m"\nmax_poll_interval = "30m"',
     )
     async with TalksBot(settings, clock=lambda: now, out=io.StringIO()) as bot:
-        cycle = await bot.poll_all()
+        cycle = await bot.poller.cycle(bot.sources)
         due = {p.source: p.next_poll for p in cycle.polls}
         assert due == {"busy": now + timedelta(minutes=1), "quiet": now + timedelta(minutes=30)}
         stored = await bot.store.get_source("busy")
         assert stored is not None
         assert stored.next_poll_after == now + timedelta(minutes=1)
         # Being due later never stops a manual poll: poll-once polls again, conditionally.
-        again = await bot.poll_all()
+        again = await bot.poller.cycle(bot.sources)
     assert all(p.ok and p.not_modified for p in again.polls)
     assert server.conditional_count("/busy.xml") == 1
 
@@ -86,7 +86,7 @@ async def test_cache_max_age_holds_the_next_poll_back(tmp_path: Path, server: Fe
     )
     settings = settings_for(tmp_path, {"cached": server.url("/cached.xml")}, "")
     async with TalksBot(settings, clock=lambda: now, out=io.StringIO()) as bot:
-        [poll] = (await bot.poll_all()).polls
+        [poll] = (await bot.poller.cycle(bot.sources)).polls
     assert poll.next_poll == now + timedelta(minutes=10)
 
 
@@ -97,8 +97,8 @@ async def test_retry_after_keeps_the_source_waiting_without_requests(
     server.fail("/busy.xml", 429, headers={"Retry-After": "900"})
     settings = settings_for(tmp_path, {"busy": server.url("/busy.xml")}, "")
     async with TalksBot(settings, clock=lambda: now, out=io.StringIO()) as bot:
-        [failed] = (await bot.poll_all()).polls
-        [waiting] = (await bot.poll_all()).polls
+        [failed] = (await bot.poller.cycle(bot.sources)).polls
+        [waiting] = (await bot.poller.cycle(bot.sources)).polls
     assert not failed.ok
     assert failed.next_poll == now + timedelta(seconds=900)
     assert waiting.error == "backing off"

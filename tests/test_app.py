@@ -35,7 +35,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 async def _store_developments(bot: TalksBot) -> None:
-    outcome = await bot.desk.take(
+    outcome = await bot.poller.desk.take(
         [
             report(
                 "a1",

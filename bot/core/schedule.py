@@ -20,8 +20,11 @@ pace.
     5. Clamped to [minimum, maximum]; then ``Cache-Control: max-age`` raises it (polling sooner
        only returns the cached copy) but never above the maximum: the desk's bound wins.
 
-``retry_delay``
-    After a failure: the backoff, or longer when the server's ``Retry-After`` asks, up to a day.
+``poll_bounds``
+    A source with its own ``interval`` is polled at that fixed interval unless it also sets
+    ``min_interval`` / ``max_interval``; the others adapt between the desk-wide bounds.
+
+The wait after a failure is ``bot.core.backoff``'s, the one backoff policy.
 """
 
 from __future__ import annotations
@@ -32,13 +35,12 @@ from datetime import datetime, timedelta
 
 __all__ = [
     "LOOKBACKS",
-    "MAX_RETRY_AFTER",
     "MIN_HORIZON",
     "POLLS_PER_ITEM",
     "QUIET_GROWTH",
     "PollBounds",
+    "poll_bounds",
     "poll_interval",
-    "retry_delay",
 ]
 
 LOOKBACKS = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
@@ -49,8 +51,6 @@ QUIET_GROWTH = 1.5
 """How much the interval grows after a poll that brought nothing and told us no rate."""
 MIN_HORIZON = timedelta(minutes=1)
 """The shortest time a feed's items are taken to cover (a feed dumped all at once)."""
-MAX_RETRY_AFTER = timedelta(hours=24)
-"""A server's Retry-After is honoured up to this long (a bad header must not park a source)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,24 @@ class PollBounds:
 
     def clamp(self, value: timedelta) -> timedelta:
         return max(self.minimum, min(self.maximum, value))
+
+
+def poll_bounds(
+    default: PollBounds,
+    interval: timedelta | None = None,
+    minimum: timedelta | None = None,
+    maximum: timedelta | None = None,
+) -> PollBounds:
+    """A source's bounds from its own settings (``interval``, ``min_interval``,
+    ``max_interval``, each optional) and the desk-wide ``default``: a source with its own
+    interval keeps to it unless it also sets a bound; the others adapt between the defaults."""
+    if interval is not None:
+        low, high = minimum or interval, maximum or interval
+    else:
+        interval = default.interval
+        low = minimum or min(default.minimum, interval)
+        high = maximum or max(default.maximum, interval)
+    return PollBounds(interval, min(low, interval), max(high, interval))
 
 
 def poll_interval(
@@ -113,12 +131,3 @@ def _rate(published: Iterable[datetime], now: datetime) -> float | None:
         count = sum(1 for age in ages if age <= span)
         best = max(best, count / min(span, horizon))
     return best
-
-
-def retry_delay(backoff: float, retry_after: float | None) -> timedelta:
-    """Seconds to wait after a failed poll: the backoff, or the server's Retry-After when that is
-    longer (capped at ``MAX_RETRY_AFTER``)."""
-    delay = max(0.0, backoff)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
-    return timedelta(seconds=delay)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urljoin, urlsplit
@@ -25,6 +24,7 @@ from urllib.request import url2pathname
 
 import httpx
 
+from bot.core.backoff import retry_after_seconds
 from bot.errors import FetchError
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "Document",
     "FetchResult",
     "Fetcher",
-    "backoff_delay",
 ]
 
 DEFAULT_USER_AGENT = "talks-bot/0.1 (+https://github.com/talks-bot/talks-bot; newsroom feed poller)"
@@ -82,22 +81,6 @@ class FetchResult:
     elapsed: float
     cache_max_age: float | None = None
     """From Cache-Control max-age, for adaptive polling."""
-
-
-def backoff_delay(
-    failures: int, *, base: float = 60.0, cap: float = 3600.0, rng: random.Random | None = None
-) -> float:
-    """Seconds to wait before polling a source again after ``failures`` failures in a row.
-
-    Exponential (base, 2*base, 4*base ... up to cap) with full jitter above a floor of ``base``:
-    sources failing together spread their retries out, yet none is retried sooner than ``base``.
-    Deterministic given a seeded ``rng``.
-    """
-    if failures <= 0:
-        return 0.0
-    ceiling = min(cap, base * 2.0 ** min(failures - 1, 62))
-    floor = min(base, ceiling)
-    return (rng or random).uniform(floor, ceiling)
 
 
 class Fetcher:
@@ -468,26 +451,10 @@ number read from the network is bounded before it meets a clock."""
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date, at most a week."""
-    seconds = _server_delay(value)
-    return None if seconds is None else min(seconds, MAX_SERVER_DELAY)
-
-
-def _server_delay(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (``bot.core.backoff``)."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_seconds(value, datetime.now(UTC))
 
 
 def _max_age(value: str | None) -> float | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.config import load_config
-from bot.core.courier import Courier
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Destination, Subscription
 from bot.core.ports import PollRecord, StoryFilter
 from bot.core.route import Route
+from bot.courier import Courier
 from bot.store import SQLStore
 from tests.core.helpers import RecordingPlatform, report
 

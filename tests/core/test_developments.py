@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.core.courier import Courier
 from bot.core.desk import Desk, DeskSettings
 from bot.core.fingerprint import fingerprint, hard_veto
 from bot.core.models import Alert, Destination, Report, SourceHealth
 from bot.core.ports import PollRecord
 from bot.core.route import Route
 from bot.core.tier import Tier, report_tier
+from bot.courier import Courier
 from bot.store import SQLStore
 from tests.core.helpers import RecordingPlatform
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.schedule import PollBounds, poll_interval, retry_delay
+from bot.core.schedule import PollBounds, poll_bounds, poll_interval
 
 NOW = datetime(2024, 2, 10, 12, 0, tzinfo=UTC)
 BOUNDS = PollBounds(
@@ -95,19 +95,17 @@ def test_bounds_with_maximum_below_minimum_are_refused() -> None:
         PollBounds(timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=1))
 
 
-@pytest.mark.parametrize(
-    ("backoff", "retry_after", "expected"),
-    [
-        (60.0, None, 60.0),
-        (60.0, 300.0, 300.0),  # the server asks for longer: honoured
-        (600.0, 30.0, 600.0),  # the backoff is already longer
-        (60.0, 10 * 86_400.0, 86_400.0),  # an absurd Retry-After is capped at a day
-    ],
-)
-def test_retry_delay_honours_retry_after_up_to_a_day(
-    backoff: float, retry_after: float | None, expected: float
-) -> None:
-    assert retry_delay(backoff, retry_after) == timedelta(seconds=expected)
+def test_a_source_with_its_own_interval_keeps_to_it_and_the_others_adapt() -> None:
+    desk = PollBounds(timedelta(minutes=5), timedelta(minutes=1), timedelta(minutes=30))
+    assert poll_bounds(desk) == desk
+    fixed = poll_bounds(desk, interval=timedelta(minutes=2))
+    assert fixed == PollBounds(timedelta(minutes=2), timedelta(minutes=2), timedelta(minutes=2))
+    # Its own interval with a bound of its own: it adapts from there, within that bound.
+    loose = poll_bounds(desk, interval=timedelta(minutes=2), maximum=timedelta(hours=1))
+    assert (loose.minimum, loose.maximum) == (timedelta(minutes=2), timedelta(hours=1))
+    # A bound that excludes the interval is widened to take it in.
+    odd = poll_bounds(desk, interval=timedelta(minutes=10), minimum=timedelta(minutes=20))
+    assert odd.minimum == timedelta(minutes=10)
 
 
 def test_a_busy_wire_keeping_only_its_latest_items_is_still_read_as_busy() -> None:

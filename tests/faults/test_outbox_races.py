@@ -18,10 +18,10 @@ import pytest
 
 from bot.app import TalksBot
 from bot.config import load_config
-from bot.core.courier import Courier, digest_id_for
 from bot.core.desk import FOLD
 from bot.core.models import Alert, Delivery, Destination, Digest
 from bot.core.ports import DigestRecord
+from bot.courier import Courier, digest_id_for
 from bot.errors import DeliveryError
 from bot.store import SQLStore
 from tests.bot_process import write_config
@@ -230,7 +230,7 @@ async def test_development_updated_while_its_alert_is_being_posted_is_posted_onc
         settings = load_config(config, env_file=None)
         async with TalksBot(settings, notifiers={"console": channel}) as bot:
             levant, nile = bot.sources
-            await bot.poll_source(levant)
+            await bot.poller.poll(levant)
             posting = asyncio.create_task(bot.courier.run_once())
             await asyncio.wait_for(channel.sending.wait(), 5)
             newsroom.publish(0)  # the second outlet's report of the same development
@@ -246,7 +246,7 @@ async def test_development_updated_while_its_alert_is_being_posted_is_posted_onc
                 await real_commit(record)  # type: ignore[arg-type]
 
             monkeypatch.setattr(bot.store, "commit_poll", commit_after_the_post)
-            await bot.poll_source(nile)
+            await bot.poller.poll(nile)
             await posting
             monkeypatch.setattr(bot.store, "commit_poll", real_commit)
             await bot.courier.run_once()

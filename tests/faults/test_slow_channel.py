@@ -38,7 +38,7 @@ from bot.chat.discord.notifier import DiscordNotifier
 from bot.chat.slack.app import slack_client
 from bot.chat.slack.notifier import SlackNotifier
 from bot.config import load_config
-from bot.core.courier import retry_after_seconds
+from bot.core.backoff import retry_after_seconds
 from tests.bot_process import free_port, write_config
 from tests.chat.discord.fake_discord import GUILD_ID, NEWSROOM_CHANNEL, FakeDiscord
 from tests.chat.slack.fake_slack import Call, FakeSlack, _params

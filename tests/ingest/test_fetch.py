@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import random
 from pathlib import Path
 
 import pytest
 
 from bot.errors import FetchError
 from bot.ingest.feeds import parse_feed
-from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher, backoff_delay
+from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
 from tests.ingest.servers import FeedServer
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
@@ -212,28 +211,6 @@ async def test_unsupported_scheme_is_refused() -> None:
     async with Fetcher() as fetcher:
         with pytest.raises(FetchError, match="only http, https and file"):
             await fetcher.fetch("ftp://example.org/feed.xml")
-
-
-# --- backoff -------------------------------------------------------------------------------------
-
-
-def test_backoff_grows_exponentially_within_base_and_cap() -> None:
-    rng = random.Random(7)
-    delays = [backoff_delay(n, base=60, cap=3600, rng=rng) for n in range(1, 12)]
-    assert delays[0] == 60
-    assert all(60 <= d <= 3600 for d in delays)
-    assert 60 <= delays[1] <= 120
-    assert 120 <= delays[2] <= 240
-    assert max(delays[6:]) > 1800  # late failures wait far longer than early ones
-    assert backoff_delay(0) == 0
-
-
-def test_backoff_is_deterministic_with_a_seeded_rng_and_jittered_across_sources() -> None:
-    one = [backoff_delay(5, rng=random.Random(1)) for _ in range(3)]
-    assert one[0] == one[1] == one[2]
-    rng = random.Random(2)
-    spread = {round(backoff_delay(5, rng=rng), 3) for _ in range(20)}
-    assert len(spread) > 15
 
 
 async def test_not_modified_to_a_first_unconditional_request_is_an_error_not_health(

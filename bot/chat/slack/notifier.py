@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack.render import alert_blocks, digest_blocks, escape
-from bot.core.courier import retry_after_seconds
+from bot.core.backoff import retry_after_seconds
 from bot.core.messages import slack_rate_limited
 from bot.core.models import Alert, Destination, Digest
 from bot.errors import DeliveryError

@@ -11,8 +11,8 @@ import pytest
 
 from bot.chat.discord.client import TalksDiscordClient
 from bot.chat.discord.notifier import DiscordNotifier
-from bot.core.courier import Courier
 from bot.core.models import Delivery, Destination
+from bot.courier import Courier
 from bot.errors import DeliveryError
 from bot.store import SQLStore
 from tests.chat.discord.fake_discord import GUILD_ID, NEWSROOM_CHANNEL, FakeDiscord

@@ -32,16 +32,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import math
 import random
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, Protocol
 
+from bot.core.backoff import Backoff
 from bot.core.desk import BRIEFING, FOLD
 from bot.core.messages import digest_title, still_delivering, turn_crashed, waits_for
 from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
@@ -50,14 +48,13 @@ from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(minutes=30)
+DELIVERY_BACKOFF = Backoff(base=5.0, cap=30 * 60.0)
+"""A turned-away message is tried again after 5 s, doubling up to half an hour."""
 
 HOLD_RECHECK = timedelta(hours=1)
 """Background held for a scheduled digest is looked at again this often, not every round."""
 HOLD_AHEAD = timedelta(days=7)
 """How far ahead a briefing round looks for held background (their next look is in the future)."""
-MAX_RETRY_AFTER = timedelta(days=1)
-"""A platform's Retry-After is honoured up to this long: a bad header must not park a channel."""
 
 
 class PostedFinder(Protocol):
@@ -88,50 +85,6 @@ class CourierReport:
     """Deliveries not tried because their destination asked to wait (a rate limit, an outage)."""
     busy: list[Destination] = field(default_factory=list)
     """Destinations left out of this round: their turn from an earlier round is still going."""
-
-
-def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> timedelta:
-    """Exponential backoff with jitter, never sooner than the platform asked (Retry-After), and
-    never longer than ``MAX_RETRY_AFTER`` however long it asked."""
-    base = min(MAX_BACKOFF.total_seconds(), 5.0 * 2 ** max(0, attempts - 1))
-    delay = base * (0.5 + rng.random() / 2)
-    if retry_after is not None and not math.isnan(retry_after):
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
-    return timedelta(seconds=delay)
-
-
-def retry_after_seconds(value: object, now: datetime) -> float | None:
-    """A Retry-After header as seconds from ``now``: delta-seconds (``"90"``, and the ``"1.5"``
-    some servers send) or an HTTP date; at most ``MAX_RETRY_AFTER``. None when the value is
-    missing or unreadable (negative, "soon", a date without a zone): the caller then falls back
-    on its own backoff."""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1", "replace")
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        seconds = float(text) if _DELTA_SECONDS.fullmatch(text) else _seconds_until(text, now)
-    else:
-        seconds = float(value)
-    if seconds is None or math.isnan(seconds) or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER.total_seconds())
-
-
-_DELTA_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
-"""Delta-seconds as platforms send them: ``90``, ``1.5`` (not ``nan``, ``1e9``, ``-1``)."""
-
-
-def _seconds_until(text: str, now: datetime) -> float | None:
-    """An HTTP date as seconds from ``now`` (0 when it has passed); None when it is no date."""
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 def digest_id_for(destination: Destination, story_ids: Sequence[str]) -> str:
@@ -529,7 +482,7 @@ class Courier:
             report.failed += 1
             return
         attempts = delivery.attempts + 1 if count else max(delivery.attempts, 1)
-        delay = retry_delay(attempts, exc.retry_after, self.rng)
+        delay = DELIVERY_BACKOFF.wait(attempts, exc.retry_after, self.rng)
         # The whole destination waits, not just this delivery: its other alerts are not tried
         # (into the same rate limit or outage) before then, and nobody else waits at all.
         resume = self._resume.get(delivery.destination)

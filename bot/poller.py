@@ -1,0 +1,614 @@
+"""The one path a feed document takes to the desk: fetch, parse, filter what the store already
+holds, normalise, decide, commit.
+
+``Poller.poll`` is one live poll of one source, judged at the poll's time; ``Poller.replay``
+judges captured feeds, every source's items merged in published order and each judged at its own
+published time, as the desk would have seen them live; ``Poller.cycle`` is one of either over a
+list of sources. ``talks-bot run`` (live and ``--replay``), ``poll-once``, ``demo``, the
+benchmarks and the evaluations all come through here. The poller decides and saves; delivering
+is the courier's (``bot.courier``), woken through ``PollerHooks.saved`` and, in a replay, run
+after every hour of decisions through ``PollerHooks.deliver``.
+
+What a poll does to the source's health (validators, failures, next poll) is decided by the pure
+rules of ``bot.core.health``; the poller only says what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Config, SourceConfig
+from bot.core import health as rules
+from bot.core import messages as say
+from bot.core.backoff import Backoff
+from bot.core.boilerplate import strip_boilerplate
+from bot.core.desk import Desk, Outcome
+from bot.core.models import ParsedFeed, RawItem, Report, SourceHealth, Verdict
+from bot.core.normalize import (
+    Identity,
+    SourceInfo,
+    canonical_url,
+    dated_times,
+    identify,
+    normalize_item,
+)
+from bot.core.ports import PollRecord, Store
+from bot.core.schedule import PollBounds, poll_bounds
+from bot.courier import CourierReport
+from bot.errors import FeedError, FetchError, StoreError
+from bot.ingest.article import fetch_article_text
+from bot.ingest.feeds import parse_feed
+from bot.ingest.fetch import Fetcher
+
+__all__ = [
+    "CYCLE_CONCURRENCY",
+    "CycleSummary",
+    "PollSummary",
+    "Poller",
+    "PollerHooks",
+    "PollerSettings",
+    "resolve_url",
+]
+
+log = logging.getLogger("talks_bot")
+
+CYCLE_CONCURRENCY = 32
+"""Polls in flight at once in a live cycle (``poll-once``). Network waits overlap well below
+this; more only queues coroutines on the database and the outbox lock (1,000 at once ran 2x
+slower)."""
+STUB_CHARS = 160
+"""A lead shorter than this is a stub: with ``full_text`` on, the article page is read instead."""
+OFF_LOOP_BYTES = 1_000_000
+"""Documents this big are parsed in a worker thread, so slash commands (Slack wants an answer
+within 3 s) are answered while a huge feed is read; smaller ones cost less on the loop."""
+ARTICLE_SLOTS = 4
+"""Article pages read at once when ``full_text`` is on."""
+
+Parse = Callable[..., ParsedFeed]
+"""``parse_feed``'s shape: ``(body, *, url, content_type) -> ParsedFeed``."""
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """What one poll of one source did, for logs and the CLI."""
+
+    source: str
+    ok: bool
+    not_modified: bool = False
+    items: int = 0
+    new_reports: int = 0
+    new_stories: int = 0
+    alerts: int = 0
+    updates: int = 0
+    error: str | None = None
+    cache_max_age: float | None = None
+    """The response's Cache-Control max-age (adaptive polling honours it)."""
+    next_poll: datetime | None = None
+    """When this source is due again (adaptive interval, or backoff after a failure)."""
+    unsaved: bool = False
+    """The poll crashed or its save failed: its items are decided again next time."""
+
+    def failed(self, error: str) -> PollSummary:
+        self.ok = False
+        self.error = error
+        return self
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    """One cycle over the sources: each poll, what the courier delivered during it (a replay
+    delivers as it goes), and, in a replay, each hour's decisions."""
+
+    polls: list[PollSummary] = field(default_factory=list)
+    delivery: CourierReport = field(default_factory=CourierReport)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PollSummary]:
+        return [p for p in self.polls if not p.ok]
+
+
+@dataclass(frozen=True, slots=True)
+class PollerSettings:
+    """The configuration the poller needs, read once (``PollerSettings.of``)."""
+
+    backoff: Backoff
+    """After a failed fetch (``[fetch] backoff_base`` / ``backoff_max``)."""
+    default_bounds: PollBounds
+    """Adaptive polling's desk-wide bounds (``[bot] poll_interval`` and its min / max)."""
+    base_dir: Path = Path(".")
+    """Relative ``file://`` sources resolve against this folder (the config file's project)."""
+    replay: bool = False
+    """Captured feeds: no conditional requests, each item judged at its published time."""
+    full_text: bool = False
+    full_text_allow: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config, base_dir: Path, *, replay: bool = False) -> PollerSettings:
+        bot, fetch = config.bot, config.fetch
+        interval = bot.poll_interval
+        return cls(
+            backoff=Backoff(fetch.backoff_base.total_seconds(), fetch.backoff_max.total_seconds()),
+            default_bounds=PollBounds(
+                interval,
+                min(bot.min_poll_interval, interval),
+                max(bot.max_poll_interval, interval),
+            ),
+            base_dir=base_dir,
+            replay=replay,
+            full_text=bot.full_text,
+            full_text_allow=tuple(bot.full_text_allow),
+        )
+
+
+@dataclass(slots=True)
+class PollerHooks:
+    """What the poller tells the rest of the bot. Every hook is optional."""
+
+    saved: Callable[[], None] | None = None
+    """A poll saved its decisions: wake the courier."""
+    deliver: Callable[[], Awaitable[CourierReport]] | None = None
+    """A replay's hour of decisions was saved: deliver it before the next hour is decided, so a
+    later outlet's report edits a posted alert instead of being merged into it unseen."""
+    doing: Callable[[str, str], None] | None = None
+    """(source, what) a poll waits on now: ``database``, ``feed``, ``articles``, ``outbox``."""
+
+
+class Poller:
+    """Polls sources into the desk. One per process; the desk's memory lives here."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        new_desk: Callable[[], Desk],
+        settings: PollerSettings,
+        *,
+        outbox: asyncio.Lock | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        parse: Parse = parse_feed,
+        hooks: PollerHooks | None = None,
+    ) -> None:
+        """``new_desk`` makes the desk (and a fresh one after a decision that was not saved).
+        ``outbox``: held around each decision and its save, so the courier cannot record a send
+        in between and have it overwritten by the desk's older copy of the delivery."""
+        self.store = store
+        self.fetcher = fetcher
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.parse = parse
+        self.hooks = hooks or PollerHooks()
+        self._new_desk = new_desk
+        self.desk = new_desk()
+        self._desk_loaded = False
+        self._outbox = outbox or asyncio.Lock()
+        self._article_slots = asyncio.Semaphore(ARTICLE_SLOTS)
+        self._parse_warned: set[tuple[str, str]] = set()
+        """(source, warning) already logged: a feed's standing quirk is said once, not per poll."""
+
+    async def start(self) -> int:
+        """Load the stories inside the dedup window into the desk; how many it holds."""
+        loaded = await self.desk.start(self.clock())
+        self._desk_loaded = True
+        return loaded
+
+    def bounds(self, source: SourceConfig) -> PollBounds:
+        """The adaptive-polling bounds of a source (see ``bot.core.schedule.poll_bounds``)."""
+        return poll_bounds(
+            self.settings.default_bounds, source.interval, source.min_interval, source.max_interval
+        )
+
+    # --- one live poll -------------------------------------------------------------------------
+    async def poll(
+        self, source: SourceConfig, *, at: datetime | None = None, force: bool = False
+    ) -> PollSummary:
+        """One live poll of ``source``, its reports judged at ``at`` (default: now). A failing
+        source's backoff holds it back unless ``force``; the scheduler times the rest."""
+        now = at or self.clock()
+        self._doing(source, "database")
+        before = await self.health(source)
+        due = before.next_poll_after
+        if not force and before.consecutive_failures and due is not None and now < due:
+            return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
+        self._doing(source, "feed")
+        health, items, summary = await self._fetch(source, before, now)
+        self._doing(source, "database")
+        if items is None:
+            if summary.ok:
+                health = self._next_poll(source, before, health, summary, None, 0, now)
+            summary.next_poll = health.next_poll_after
+            await self.store.save_source(health)
+            return summary
+        first_poll = health.first_polled is None
+        fresh = await self._fresh(source, items, now)
+        fresh.sort(key=lambda r: (r.published, r.key))
+        health = rules.polled(health, now, len(fresh))
+        health = self._next_poll(source, before, health, summary, items, len(fresh), now)
+        summary.next_poll = health.next_poll_after
+        # A source's first poll records undated items as seen: their age is unknown.
+        outcome = await self._decide(
+            source,
+            health,
+            fresh,
+            now_of=lambda _r: now,
+            quiet=lambda r: first_poll and not r.dated,
+        )
+        _count(summary, outcome)
+        summary.new_reports = len(fresh)
+        if self.hooks.saved is not None:
+            self.hooks.saved()
+        return summary
+
+    async def cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
+        """One poll of every source: a replay (``settings.replay``), or live polls side by
+        side, where one source's crash or unsaved poll never costs another."""
+        if self.settings.replay:
+            return await self.replay(sources)
+        slots = asyncio.Semaphore(CYCLE_CONCURRENCY)
+
+        async def one(source: SourceConfig) -> PollSummary:
+            async with slots:
+                try:
+                    return await self.poll(source)
+                except StoreError as exc:
+                    log.error("poll of %s not saved: %s", source.name, exc)
+                    return PollSummary(
+                        source.name, ok=False, error=f"not saved: {exc}", unsaved=True
+                    )
+                except Exception as exc:  # one source's crash never costs another
+                    log.exception("poll of %s crashed; the other sources go on", source.name)
+                    return PollSummary(
+                        source.name, ok=False, error=f"crashed: {exc!r}", unsaved=True
+                    )
+
+        return CycleSummary(polls=list(await asyncio.gather(*(one(s) for s in sources))))
+
+    # --- a replay --------------------------------------------------------------------------------
+    async def replay(self, sources: Sequence[SourceConfig]) -> CycleSummary:
+        """Captured feeds: every source's new items merged and judged in published order, each
+        at its own published time, hour by hour (decide, save, deliver), as the desk would have
+        seen them live."""
+        cycle = CycleSummary()
+        now = self.clock()
+        batch: list[Report] = []
+        healths: list[SourceHealth] = []
+        for source in sources:
+            health, items, summary = await self._fetch(source, await self.health(source), now)
+            cycle.polls.append(summary)
+            if items:
+                fresh = await self._fresh(source, items, now)
+                batch.extend(fresh)
+                summary.new_reports = len(fresh)
+                health = rules.polled(health, now, len(fresh))
+            healths.append(health)
+        batch.sort(key=lambda r: (r.published, r.source, r.key))
+        for health in healths:
+            await self.store.save_source(health)
+        by_source = {p.source: p for p in cycle.polls}
+        for chunk in _by_hour(batch):
+            # An undated item has no time to be judged at in a replay: it joins, never alerts.
+            outcome = await self._decide(
+                None,
+                healths[-1] if healths else None,
+                chunk,
+                now_of=lambda r: r.published,
+                quiet=lambda r: not r.dated,
+            )
+            cycle.outcomes.append(outcome)
+            for decision in outcome.decisions:
+                poll = by_source.get(decision.report.source)
+                if poll is not None:
+                    poll.alerts += len(decision.alerted)
+                    poll.updates += len(decision.updated)
+                    poll.new_stories += decision.dedup.verdict is Verdict.NEW
+            if outcome.deliveries and self.hooks.deliver is not None:
+                _add(cycle.delivery, await self.hooks.deliver())
+        return cycle
+
+    # --- the hops --------------------------------------------------------------------------------
+    async def health(self, source: SourceConfig) -> SourceHealth:
+        """What the store knows about ``source`` (a fresh row for a new one)."""
+        return rules.configured(await self.store.get_source(source.name), source.name, source.url)
+
+    async def _fetch(
+        self, source: SourceConfig, health: SourceHealth, now: datetime
+    ) -> tuple[SourceHealth, list[RawItem] | None, PollSummary]:
+        """Fetch and parse one source: (health, its items or None when there are none to read,
+        summary). A document that does not parse costs only itself; the source fails only when
+        none of its documents parse."""
+        summary = PollSummary(source.name, ok=True)
+        url = resolve_url(source.url, self.settings.base_dir)
+        replay = self.settings.replay
+        try:
+            result = await self.fetcher.fetch(
+                url,
+                etag=None if replay else health.etag,
+                last_modified=None if replay else health.last_modified,
+            )
+        except FetchError as exc:
+            return (
+                self._failed(health, str(exc), now, exc.retry_after),
+                None,
+                summary.failed(str(exc)),
+            )
+        summary.cache_max_age = result.cache_max_age
+        if result.not_modified:
+            summary.not_modified = True
+            return rules.succeeded(health, now, result.etag, result.last_modified), None, summary
+        raws: list[RawItem] = []
+        problems: list[str] = []
+        for document in result.documents:
+            try:
+                if len(document.body) >= OFF_LOOP_BYTES:
+                    parsed = await asyncio.to_thread(
+                        self.parse,
+                        document.body,
+                        url=result.url,
+                        content_type=document.content_type,
+                    )
+                else:
+                    parsed = self.parse(
+                        document.body, url=result.url, content_type=document.content_type
+                    )
+            except FeedError as exc:
+                name = f"{document.name}: " if len(result.documents) > 1 else ""
+                problems.append(f"{name}{exc}")
+                continue
+            raws.extend(parsed.items)
+            for warning in parsed.warnings:
+                if (source.name, warning) not in self._parse_warned:
+                    self._parse_warned.add((source.name, warning))
+                    log.warning("%s", say.feed_quirk(source.name, warning))
+        if problems and not raws:
+            message = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            return self._failed(health, message, now, None), None, summary.failed(message)
+        for problem in problems:
+            log.warning("source %s: %s", source.name, problem)
+        summary.items = len(raws)
+        return rules.succeeded(health, now, result.etag, result.last_modified), raws, summary
+
+    def _failed(
+        self, health: SourceHealth, error: str, now: datetime, retry_after: float | None
+    ) -> SourceHealth:
+        failed = rules.failed(
+            health, error, now, self.settings.backoff, retry_after=retry_after, rng=self.rng
+        )
+        log.warning(
+            "source %s failed (%d in a row): %s", health.name, failed.consecutive_failures, error
+        )
+        return failed
+
+    def _next_poll(
+        self,
+        source: SourceConfig,
+        before: SourceHealth,
+        health: SourceHealth,
+        summary: PollSummary,
+        items: Sequence[RawItem] | None,
+        new_items: int,
+        now: datetime,
+    ) -> SourceHealth:
+        return rules.next_poll(
+            before,
+            health,
+            self.bounds(source),
+            now,
+            published=None if items is None else dated_times(items, now),
+            new_items=new_items,
+            max_age=summary.cache_max_age,
+        )
+
+    async def _fresh(
+        self, source: SourceConfig, items: Sequence[RawItem], now: datetime
+    ) -> list[Report]:
+        """The items the store does not already hold unchanged (most of every poll), as reports.
+
+        Identities (key and headline) are compared first, so held items never pay for HTML and
+        boilerplate cleaning. Items that share a guid but not a link are told apart (see
+        ``_distinct_keys``); a true repeat (same guid, same link) keeps its first copy.
+        """
+        info = SourceInfo(source.name, source.outlet, source.weight, source.aggregator)
+        found = _distinct_keys(source.name, _identified(source.name, items, info))
+        untitled = [
+            _normalized(source.name, raw, info, now) for raw, ident in found if ident is None
+        ]
+        keys = [i.key for _raw, i in found if i] + [r.key for r in untitled if r]
+        known = await self.store.known_reports(source.name, keys)
+        reports: dict[str, Report] = {}
+        seen: set[str] = set()
+        for raw, ident in found:
+            if ident is None or ident.key in seen:
+                continue
+            seen.add(ident.key)
+            if known.get(ident.key) != ident.title:
+                report = _normalized(source.name, raw, info, now, ident)
+                if report is not None:
+                    reports[report.key] = report
+        for untitled_report in untitled:
+            if untitled_report is None or untitled_report.key in seen:
+                continue
+            seen.add(untitled_report.key)
+            if known.get(untitled_report.key) != untitled_report.title:
+                reports[untitled_report.key] = untitled_report
+        fresh = list(reports.values())
+        if self.settings.full_text:
+            self._doing(source, "articles")
+            fresh = list(await asyncio.gather(*(self._with_full_text(r) for r in fresh)))
+            self._doing(source, "database")
+        return fresh
+
+    async def _with_full_text(self, report: Report) -> Report:
+        """A stub lead (a headline-only feed) replaced by the article page's own text."""
+        if len(report.text) >= STUB_CHARS or not report.url.startswith(("http://", "https://")):
+            return report
+        async with self._article_slots:
+            try:
+                text = await fetch_article_text(
+                    report.url, self.fetcher, allow_private=self.settings.full_text_allow
+                )
+            except FetchError as exc:
+                log.info("no full text for %s: %s", report.url, exc)
+                return report
+        if not text:
+            return report
+        # Boilerplate patterns work line by line: strip first, then join the lines.
+        lead = " ".join(strip_boilerplate(text).split())[:4000]
+        return replace(report, text=lead) if len(lead) > len(report.text) else report
+
+    async def _decide(
+        self,
+        source: SourceConfig | None,
+        health: SourceHealth | None,
+        reports: Sequence[Report],
+        *,
+        now_of: Callable[[Report], datetime],
+        quiet: Callable[[Report], bool],
+    ) -> Outcome:
+        """Decide on ``reports`` and save the decision with ``health``, in one transaction,
+        under the outbox lock."""
+        if source is not None:
+            self._doing(source, "outbox")
+        async with self._outbox, self._deciding():
+            if source is not None:
+                self._doing(source, "database")
+            if not self._desk_loaded:
+                await self.start()
+            outcome = await self.desk.take(reports, now_of=now_of, quiet=quiet)
+            if health is not None:
+                await self.store.commit_poll(
+                    PollRecord(
+                        source=health,
+                        stories=tuple(outcome.stories.values()),
+                        deliveries=tuple(outcome.deliveries.values()),
+                    )
+                )
+        return outcome
+
+    @contextlib.asynccontextmanager
+    async def _deciding(self) -> AsyncIterator[None]:
+        """Around a decision and its save: when anything fails in between (a store error or an
+        exception nobody foresaw), the decision was not saved, so it is forgotten in memory too
+        and the next poll decides those reports again. A fresh desk, reloaded from the store
+        before its next decision: the old one holds the unsaved stories and would call their
+        reports repeats."""
+        try:
+            yield
+        except BaseException:
+            self.desk = self._new_desk()
+            self._desk_loaded = False
+            raise
+
+    def _doing(self, source: SourceConfig, what: str) -> None:
+        if self.hooks.doing is not None:
+            self.hooks.doing(source.name, what)
+
+
+def resolve_url(url: str, base_dir: Path) -> str:
+    """``file://relative/path`` resolves against the project folder of the config file."""
+    if url.startswith("file://") and not url.startswith("file:///"):
+        return (base_dir / url.removeprefix("file://")).resolve().as_uri()
+    return url
+
+
+def _count(summary: PollSummary, outcome: Outcome) -> None:
+    for decision in outcome.decisions:
+        summary.alerts += len(decision.alerted)
+        summary.updates += len(decision.updated)
+        summary.new_stories += decision.dedup.verdict is Verdict.NEW
+
+
+def _add(total: CourierReport, report: CourierReport) -> None:
+    total.sent += report.sent
+    total.updated += report.updated
+    total.folded += report.folded
+    total.digests += report.digests
+
+
+def _by_hour(reports: Sequence[Report]) -> list[list[Report]]:
+    """Consecutive runs of (published-sorted) reports within the same clock hour."""
+    chunks: list[list[Report]] = []
+    for report in reports:
+        hour = report.published.replace(minute=0, second=0, microsecond=0)
+        if chunks and chunks[-1][0].published.replace(minute=0, second=0, microsecond=0) == hour:
+            chunks[-1].append(report)
+        else:
+            chunks.append([report])
+    return chunks
+
+
+def _distinct_keys(
+    source: str, found: list[tuple[RawItem, Identity | None]]
+) -> list[tuple[RawItem, Identity | None]]:
+    """Items of one document that share a guid but not a link (a feed that gives every item
+    guid "1") are different items: each later one gets the guid plus a digest of its link (or
+    headline) as its key, and the source gets one warning. Keys stay stable across polls."""
+    links: dict[str, str] = {}
+    shared: set[str] = set()
+    out: list[tuple[RawItem, Identity | None]] = []
+    for raw, ident in found:
+        if ident is None:
+            out.append((raw, ident))
+            continue
+        link = canonical_url(raw.link) or ident.title
+        first = links.setdefault(ident.key, link)
+        if first != link:
+            shared.add(ident.key)
+            digest = hashlib.sha1(link.encode("utf-8", "replace")).hexdigest()[:12]
+            ident = replace(ident, key=f"{ident.key[:480]}#{digest}")
+        out.append((raw, ident))
+    if shared:
+        log.warning(
+            "source %s: %d guid(s) given to several items (e.g. %r); told apart by their links, "
+            "nothing dropped",
+            source,
+            len(shared),
+            sorted(shared)[0][:60],
+        )
+    return out
+
+
+def _identified(
+    source: str, items: Sequence[RawItem], info: SourceInfo
+) -> list[tuple[RawItem, Identity | None]]:
+    """Each item with its identity; an item that breaks the reading is skipped with a warning
+    naming the source, and costs no other item anything."""
+    out: list[tuple[RawItem, Identity | None]] = []
+    for raw in items:
+        try:
+            out.append((raw, identify(raw, info)))
+        except Exception as exc:  # one bad item must never cost the rest of the feed
+            _skip(source, raw, exc)
+    return out
+
+
+def _normalized(
+    source: str,
+    raw: RawItem,
+    info: SourceInfo,
+    now: datetime,
+    identity: Identity | None = None,
+) -> Report | None:
+    try:
+        return normalize_item(raw, info, now, identity)
+    except Exception as exc:  # one bad item must never cost the rest of the feed
+        _skip(source, raw, exc)
+        return None
+
+
+def _skip(source: str, raw: RawItem, exc: Exception) -> None:
+    log.warning(
+        "source %s: skipped one item (%s: %s); the others are read",
+        source,
+        type(exc).__name__,
+        str(exc)[:200],
+    )
