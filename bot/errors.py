@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TalksBotError(Exception):
     """Base: ``str(error)`` is one line saying what is wrong and what to do."""
@@ -58,4 +60,13 @@ class DeliveryError(TalksBotError):
 
 
 class UserError(TalksBotError):
-    """A chat command could not be carried out as typed (unknown topic, bad duration...)."""
+    """A chat command could not be carried out as typed (unknown topic, bad duration...).
+
+    Raised by the command handlers; ``Commands.handle`` answers with ``str(error)`` (one line
+    from ``bot.core.messages`` saying what is wrong and what to type instead) and offers
+    ``suggestions``, the closest valid topics or commands.
+    """
+
+    def __init__(self, message: str, *, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = tuple(suggestions)

@@ -16,19 +16,11 @@ from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.core.messages import BACKGROUND_MARK, follows_line
+from bot.core.messages import BACKGROUND_MARK, follows_line, outlets_line
 from bot.core.models import Alert, Destination, Digest
 from bot.core.replies import Reply
 
 _WIDTH = 100
-
-
-def outlets_line(outlets: tuple[str, ...], shown: int = 2) -> str:
-    """ "Reuters, BBC +3"."""
-    if not outlets:
-        return ""
-    head = ", ".join(outlets[:shown])
-    return head if len(outlets) <= shown else f"{head} +{len(outlets) - shown}"
 
 
 class ConsoleNotifier:

@@ -1,7 +1,8 @@
 """Platform-neutral chat commands: ``status``, ``topics``, ``subscribe`` ... ``help``.
 
 Adapters turn a slash command into ``Commands.handle(caller, text)`` and render the ``Reply``.
-Everything a person can ask is decided here, once, for every platform.
+Everything a person can ask is decided here, once, for every platform, and so is every answer
+to a command that went wrong: ``handle`` is the one way in, and it never raises (see there).
 
 Construct with ``Commands(store, topics, clock)``; optional keyword arguments tune ``status``
 (``urgent_score``, ``status_top``, ``sources`` for the configured source names).
@@ -9,6 +10,7 @@ Construct with ``Commands(store, topics, clock)``; optional keyword arguments tu
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,9 @@ from bot.core.models import Mute, Story, Subscription, Topic
 from bot.core.ports import Clock, Store, StoryFilter
 from bot.core.replies import Caller, Item, Reply, Section
 from bot.core.score import explain
+from bot.errors import StoreError, UserError
+
+log = logging.getLogger(__name__)
 
 MAX_MUTE = timedelta(days=7)
 MAX_STATUS = timedelta(days=30)
@@ -75,7 +80,7 @@ def format_age(delta: timedelta) -> str:
 
 
 class Commands:
-    """The neutral handlers. ``handle`` never raises for bad input: it answers with an error."""
+    """The neutral handlers. ``handle`` never raises: every failure is answered (see there)."""
 
     def __init__(
         self,
@@ -133,14 +138,34 @@ class Commands:
         return out[:limit] or [t.id for t in self.topics][:limit]
 
     async def handle(self, caller: Caller, text: str, *, now: datetime | None = None) -> Reply:
-        """Answer one command line (what follows ``/talks``)."""
+        """Answer one command line (what follows ``/talks``) from ``caller``, whatever happens.
+
+        The one place where a command's failure becomes a reply, for every platform (modelled
+        on python-discord's central error handler): a mistake in what was typed (``UserError``)
+        gets its one line saying what is wrong and what to type, with the closest valid
+        choices; a database outage (``StoreError``) gets "try again in a minute" and a warning
+        line for the operators; anything else gets a generic apology while its traceback goes
+        to the log. The person never sees a traceback, and the adapters never see an exception.
+        """
         text = text.strip()[:MAX_INPUT]
+        try:
+            return await self._run(caller, text, now or self.clock())
+        except UserError as error:
+            return Reply(str(error), error=True, suggestions=error.suggestions)
+        except StoreError as error:
+            log.warning("%s", say.command_not_answered(text, _who(caller), error))
+            return Reply(say.store_unavailable(), error=True)
+        except Exception:
+            log.exception("%s", say.command_crashed(text, _who(caller)))
+            return Reply(say.command_failed(), error=True)
+
+    async def _run(self, caller: Caller, text: str, when: datetime) -> Reply:
+        """Carry out one command; bad input raises ``UserError`` with the line to answer."""
         parts = text.split()
         if not parts:
             return self._help(None)
         name, args = parts[0].casefold(), parts[1:]
         name = _SYNONYMS.get(name, name)
-        when = now or self.clock()
         if name == "status":
             return await self._status(caller, args, when)
         if name == "topics":
@@ -165,7 +190,7 @@ class Commands:
                 name, list(_BY_NAME), scorer=fuzz.ratio, limit=2, score_cutoff=55
             )
         ]
-        return _error(say.unknown_command(name, suggestions), suggestions)
+        raise UserError(say.unknown_command(name, suggestions), suggestions=suggestions)
 
     # --- subscriptions -------------------------------------------------------------------------
     def _scope(self, args: list[str]) -> tuple[list[str], str]:
@@ -177,14 +202,14 @@ class Commands:
         args, where = self._scope(args)
         command = "subscribe" if on else "unsubscribe"
         if not args:
-            return _error(say.missing_topic(command))
+            raise UserError(say.missing_topic(command))
         if where == "channel" and not caller.is_admin:
-            return _error(say.admin_only(f"{command} the channel"))
+            raise UserError(say.admin_only(f"{command} the channel"))
         wanted = " ".join(args)
         topic = self.find_topic(wanted)
         if topic is None:
             suggestions = self.suggest_topics(wanted)
-            return _error(say.unknown_topic(wanted, suggestions), suggestions)
+            raise UserError(say.unknown_topic(wanted, suggestions), suggestions=suggestions)
         subscriber = caller.channel if where == "channel" else caller.user
         channel = where == "channel"
         if not on:
@@ -241,7 +266,7 @@ class Commands:
         if value in {"direct", "dms"}:
             value = "dm"
         if value not in {"dm", "mention"}:
-            return _error(say.bad_mode(value or ""))
+            raise UserError(say.bad_mode(value or ""))
         await self.store.set_meta(_mode_key(caller), value)
         subs = await self._subs_of(caller, False)
         for sub in subs:
@@ -261,10 +286,10 @@ class Commands:
     async def _mute(self, caller: Caller, args: list[str], now: datetime) -> Reply:
         args, where = self._scope(args)
         if where == "channel" and not caller.is_admin:
-            return _error(say.admin_only("mute alerts"))
+            raise UserError(say.admin_only("mute alerts"))
         duration = parse_duration(args[0]) if args else None
         if duration is None or duration > MAX_MUTE:
-            return _error(say.bad_duration(args[0] if args else "", longest="7d"))
+            raise UserError(say.bad_duration(args[0] if args else "", longest=MAX_MUTE))
         until = now + duration
         subject = caller.channel if where == "channel" else caller.user
         await self.store.set_mute(Mute(caller.platform, caller.workspace, subject, until))
@@ -276,7 +301,7 @@ class Commands:
     async def _unmute(self, caller: Caller, args: list[str]) -> Reply:
         _rest, where = self._scope(args)
         if where == "channel" and not caller.is_admin:
-            return _error(say.admin_only("unmute alerts"))
+            raise UserError(say.admin_only("unmute alerts"))
         subject = caller.channel if where == "channel" else caller.user
         was = await self.store.clear_mute(caller.platform, caller.workspace, subject)
         return Reply(say.unmuted(where, was), ephemeral=where != "channel")
@@ -309,10 +334,10 @@ class Commands:
 
     async def _why(self, args: list[str]) -> Reply:
         if not args:
-            return _error(say.missing_story())
+            raise UserError(say.missing_story())
         story = await self.store.get_story(args[0].strip())
         if story is None:
-            return _error(say.unknown_story(args[0]))
+            raise UserError(say.unknown_story(args[0]))
         follows = await self.store.get_story(story.follows) if story.follows else None
         return why_reply(story, self.topics, follows)
 
@@ -320,7 +345,7 @@ class Commands:
         if name:
             info = _BY_NAME.get(_SYNONYMS.get(name.casefold(), name.casefold()))
             if info is None:
-                return _error(say.unknown_command(name, []))
+                raise UserError(say.unknown_command(name, []))
             return Reply(f"`{info.usage}` — {info.summary}", title="help")
         items = tuple(
             Item(f"{c.usage} — {c.summary}", fields={"command": c.name, "usage": c.usage})
@@ -341,7 +366,7 @@ class Commands:
         if args:
             parsed = parse_duration(args[0])
             if parsed is None or parsed > MAX_STATUS:
-                return _error(say.bad_duration(args[0], longest="30d"))
+                raise UserError(say.bad_duration(args[0], longest=MAX_STATUS))
             period = parsed
         return await build_status(
             self.store,
@@ -362,8 +387,9 @@ def _mode_key(caller: Caller) -> str:
     return f"mode:{caller.platform}:{caller.workspace}:{caller.user}"
 
 
-def _error(text: str, suggestions: Sequence[str] = ()) -> Reply:
-    return Reply(text, error=True, suggestions=tuple(suggestions))
+def _who(caller: Caller) -> str:
+    """The caller as a log line names them (ids only: names can be anything)."""
+    return f"{caller.platform} user {caller.user or '?'}"
 
 
 def why_reply(story: Story, topics: Sequence[Topic], follows: Story | None = None) -> Reply:

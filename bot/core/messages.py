@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -71,11 +72,23 @@ def bad_mode(value: str) -> str:
     return f"“{echo(value)}” is not a mode: write `mode dm` or `mode mention`."
 
 
-def bad_duration(value: str, *, longest: str) -> str:
+def bad_duration(value: str, *, longest: timedelta) -> str:
+    """A duration the command cannot take; ``longest`` is the limit the command checks against,
+    so the sentence always names the limit in force."""
     return (
         f"“{echo(value)}” is not a duration: write e.g. `90s`, `30m`, `2h` or `1d` "
-        f"(at most {longest})."
+        f"(at most {_duration(longest)})."
     )
+
+
+def _duration(length: timedelta) -> str:
+    """``7d``, ``36h``, ``90m``, ``45s``: in the largest unit that writes it whole, in the
+    grammar the commands read."""
+    seconds = max(0, round(length.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def muted(where: str, until: str, urgent: float) -> str:
@@ -103,7 +116,52 @@ def _or(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+# --- when a command cannot be answered (``Commands.handle`` says these, and nothing else) -----
+
+
+def working() -> str:
+    """The acknowledgement of a command whose answer follows in a moment."""
+    return "Working on it…"
+
+
+def store_unavailable() -> str:
+    """A command met a database outage: nothing the person typed is wrong."""
+    return "The bot cannot reach its database just now: try again in a minute."
+
+
+def command_failed() -> str:
+    """A command failed on the bot's side (a bug): the operators have the traceback."""
+    return (
+        "Sorry, that command failed on the bot's side; the operators have the details in its "
+        "log. Try again, or tell them if it keeps happening."
+    )
+
+
+def command_not_answered(command: str, who: str, error: object) -> str:
+    """Log line: a command met a database outage; the person was asked to try again."""
+    return f"/talks {echo(command, 80)} for {who} not answered: {error}; asked to try again"
+
+
+def command_crashed(command: str, who: str) -> str:
+    """Log line: a command failed unexpectedly (the traceback follows); the person got an
+    apology."""
+    return f"/talks {echo(command, 80)} failed for {who}; they got an apology"
+
+
 # --- alerts and digests ---------------------------------------------------------------------
+
+OUTLETS_NAMED = 2
+"""Outlets an alert names before it counts the rest ("Reuters, BBC +3")."""
+
+
+def outlets_line(outlets: Sequence[str]) -> str:
+    """Who reported a story, at a glance: ``Reuters, BBC +3``. The first ``OUTLETS_NAMED``
+    outlets by name and the rest as a count, but never "+1": the one left over is named, since
+    its name tells an editor more than a count and costs about as much room. Each platform's
+    renderer escapes the line for its own markup."""
+    if len(outlets) <= OUTLETS_NAMED + 1:
+        return ", ".join(outlets)
+    return f"{', '.join(outlets[:OUTLETS_NAMED])} +{len(outlets) - OUTLETS_NAMED}"
 
 
 def digest_title(count: int, *, background: bool = False) -> str:
@@ -285,6 +343,14 @@ def slack_http_out_of_files() -> str:
     return (
         "the process is out of open files while accepting Slack connections: raise its limit "
         "(LimitNOFILE in the systemd unit, ulimit -n); said once"
+    )
+
+
+def slack_roles_unreachable(user: str, reason: str) -> str:
+    """Log line: Slack did not answer whether the caller is an admin; asked again next time."""
+    return (
+        f"Slack users.info did not answer ({reason}): user {user} counts as a non-admin for "
+        "this command (configured [slack] admins still count)"
     )
 
 

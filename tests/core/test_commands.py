@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.config import load_config
 from bot.config import parse_duration as config_duration
+from bot.core import messages as say
 from bot.core.commands import Commands, parse_duration
 from bot.core.desk import Desk
 from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
 from bot.core.replies import Caller
+from bot.errors import UserError
 from bot.store import SQLStore
 from tests.core.helpers import report
 
@@ -203,3 +207,72 @@ async def test_a_duration_in_chat_needs_its_unit_and_says_the_limit(store: SQLSt
     too_long = await talks.handle(ANNA, "status 40d")
     assert too_long.error
     assert "at most 30d" in too_long.text
+
+
+# --- the one entry point: every failure becomes a reply ------------------------------------
+
+
+async def test_bad_input_is_raised_as_a_user_error_and_answered_in_one_line(
+    store: SQLStore,
+) -> None:
+    """The handlers raise ``UserError``; ``handle`` turns it into the reply, suggestions kept."""
+    talks = commands(store)
+    with pytest.raises(UserError) as raised:
+        await talks._run(ANNA, "subscribe rafha", NOW)
+    reply = await talks.handle(ANNA, "subscribe rafha")
+    assert reply.error
+    assert reply.ephemeral
+    assert reply.text == str(raised.value)
+    assert "\n" not in reply.text
+    assert reply.suggestions == raised.value.suggestions
+    assert reply.suggestions[0] == "rafah"
+
+
+async def test_a_store_outage_is_answered_with_try_again_and_a_warning(
+    store: SQLStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    talks = commands(store)
+    await store.close()
+    with caplog.at_level(logging.WARNING, logger="bot.core.commands"):
+        reply = await talks.handle(ANNA, "subscribe hostages")
+    assert reply.error
+    assert reply.ephemeral
+    assert reply.text == say.store_unavailable()
+    [logged] = [r for r in caplog.records if r.name == "bot.core.commands"]
+    assert logged.levelno == logging.WARNING
+    assert "/talks subscribe hostages for slack user U-ANNA" in logged.getMessage()
+    assert "the store is not open" in logged.getMessage()
+    assert logged.exc_info is None, "an outage is one line, not a traceback"
+    await store.open()  # the fixture checks the pool when the test ends
+
+
+async def test_an_unexpected_error_is_logged_with_its_traceback_and_answered_politely(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise KeyError("mode")
+
+    monkeypatch.setattr(store, "get_meta", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.core.commands"):
+        reply = await commands(store).handle(ANNA, "subscribe hostages")
+    assert reply.error
+    assert reply.text == say.command_failed()
+    assert "KeyError" not in reply.text
+    [logged] = [r for r in caplog.records if r.name == "bot.core.commands"]
+    assert logged.getMessage() == "/talks subscribe hostages failed for slack user U-ANNA; " + (
+        "they got an apology"
+    )
+    assert "KeyError: 'mode'" in (logged.exc_text or "")
+
+
+async def test_cancellation_is_not_turned_into_a_reply(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command cancelled (the platform gave up) stops; it is no failure to apologise for."""
+
+    async def cancelled(*args: object) -> None:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(store, "subscriptions_of", cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await commands(store).handle(ANNA, "subscriptions")

@@ -2,12 +2,13 @@
 
 Each ``/talks`` sub-command is translated to the neutral text command (``subscribe hostages
 channel``) and answered by the core's ``Commands``; this module only decides what Discord
-needs decided: who counts as a channel admin, whether to defer, and how the reply looks.
+needs decided: who counts as a channel admin and how the reply looks. When to defer is
+``bot.core.answering``'s rule (shared with Slack), and every answer to a failed command is
+``Commands.handle``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
@@ -17,8 +18,9 @@ from discord import app_commands
 
 from bot.chat.discord import endpoints
 from bot.chat.discord.render import clip, reply_message
+from bot.core.answering import ANSWER_DEADLINE, CommandHandler, answer_in_time
 from bot.core.replies import Caller, Reply
-from bot.errors import ConfigError, UserError
+from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ discord.VoiceClient.warn_dave = False
 SYNC_MODES = ("guild", "global")
 MAX_RATELIMIT_WAIT = 60.0
 """Rate-limit waits longer than this come back as a retryable DeliveryError instead."""
-ACK_DEADLINE = 2.0
+ACK_DEADLINE = ANSWER_DEADLINE
 """Seconds a command may take before it is deferred (Discord expires interactions at 3 s)."""
 CHOICE_LIMIT = 25
 CHOICE_TEXT_LIMIT = 100
@@ -38,21 +40,10 @@ CHOICE_TEXT_LIMIT = 100
 Scope = Literal["me", "channel"]
 
 
-class TalksCommands(Protocol):
+class TalksCommands(CommandHandler, Protocol):
     """What the client needs from ``bot.core.commands.Commands``."""
 
-    async def handle(self, caller: Caller, text: str) -> Reply: ...
-
     def complete_topic(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]: ...
-
-    def is_slow(self, text: str) -> bool: ...
-
-
-def failure_reply() -> Reply:
-    return Reply(
-        text="That command failed on the bot's side (the error is in its log): try again shortly.",
-        error=True,
-    )
 
 
 class TalksGroup(app_commands.Group):
@@ -252,28 +243,26 @@ class TalksDiscordClient(discord.Client):
         """
         text = " ".join(word.strip() for word in words if word and word.strip())
         caller = self.caller_for(interaction)
-        deferred = False
-        pending = asyncio.ensure_future(self._reply(caller, text))
+
+        async def at_once(reply: Reply) -> None:
+            await interaction.response.send_message(ephemeral=reply.ephemeral, **_message(reply))
+
+        async def defer() -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+
+        async def later(reply: Reply) -> None:
+            await interaction.edit_original_response(**_message(reply))
+
         try:
-            if self.commands.is_slow(text):
-                await interaction.response.defer(ephemeral=True, thinking=True)
-                deferred = True
-            else:
-                done, _ = await asyncio.wait({pending}, timeout=self.ack_deadline)
-                if not done:
-                    await interaction.response.defer(ephemeral=True, thinking=True)
-                    deferred = True
-            reply = await pending
-            content, embed = reply_message(reply)
-            message: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
-            if content is not None:
-                message["content"] = content
-            if embed is not None:
-                message["embed"] = embed
-            if deferred:
-                await interaction.edit_original_response(**message)
-            else:
-                await interaction.response.send_message(ephemeral=reply.ephemeral, **message)
+            await answer_in_time(
+                self.commands,
+                caller,
+                text,
+                answer=at_once,
+                acknowledge=defer,
+                follow_up=later,
+                deadline=self.ack_deadline,
+            )
         except discord.HTTPException as error:
             log.warning(
                 "could not answer /talks %s for user %s (%s %s): Discord may have expired the "
@@ -283,18 +272,6 @@ class TalksDiscordClient(discord.Client):
                 error.status,
                 (error.text or "").splitlines()[0] if error.text else "",
             )
-        finally:
-            if not pending.done():
-                pending.cancel()
-
-    async def _reply(self, caller: Caller, text: str) -> Reply:
-        try:
-            return await self.commands.handle(caller, text)
-        except UserError as error:
-            return Reply(text=str(error), error=True)
-        except Exception:
-            log.exception("/talks %s failed for user %s", text, caller.user)
-            return failure_reply()
 
     def topic_choices(self, current: str) -> list[app_commands.Choice[str]]:
         try:
@@ -309,3 +286,14 @@ class TalksDiscordClient(discord.Client):
             )
             for topic, name in pairs[:CHOICE_LIMIT]
         ]
+
+
+def _message(reply: Reply) -> dict[str, Any]:
+    """A reply as the keyword arguments of a Discord send or edit: pinging nobody."""
+    content, embed = reply_message(reply)
+    message: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
+    if content is not None:
+        message["content"] = content
+    if embed is not None:
+        message["embed"] = embed
+    return message

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
+from bot.core.messages import outlets_line
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
 
@@ -31,9 +32,6 @@ DIGEST_COLOUR = discord.Colour(0x4A5568)
 REPLY_COLOUR = discord.Colour(0x2F855A)
 ERROR_COLOUR = discord.Colour(0xC53030)
 
-_SHOWN_OUTLETS = 2
-"""Outlets named before "+N"; a list of three or fewer is shown whole."""
-
 
 def clip(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters, at a word boundary, ending with "…"."""
@@ -47,14 +45,6 @@ def clip(text: str, limit: int) -> str:
     if space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip(" \n,;:.-–—") + ELLIPSIS
-
-
-def outlets_line(outlets: Sequence[str]) -> str:
-    """``Reuters, BBC +3``: the first outlets by name, the rest as a count."""
-    if len(outlets) <= _SHOWN_OUTLETS + 1:
-        return ", ".join(outlets)
-    shown = ", ".join(outlets[:_SHOWN_OUTLETS])
-    return f"{shown} +{len(outlets) - _SHOWN_OUTLETS}"
 
 
 def why_command(story_id: str) -> str:

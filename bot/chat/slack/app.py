@@ -3,11 +3,12 @@
 Slack drops a command that is not acknowledged within 3 seconds. Quick commands are answered in
 the acknowledgement itself; slow ones (``commands.is_slow``), and any command that takes longer
 than ``ACK_BUDGET_SECONDS``, are acknowledged with "Working on it…" and answered through the
-command's ``response_url``. Personal replies are ephemeral; a reply meant for the channel is
-posted ``in_channel``.
+command's ``response_url`` (the timing is ``bot.core.answering``'s, shared with Discord).
+Personal replies are ephemeral; a reply meant for the channel is posted ``in_channel``.
 
 This module translates only: who may do what is the core's decision, from ``Caller.is_admin``,
-which the adapter fills from the configured admins or Slack's own roles.
+which the adapter fills from the configured admins or Slack's own roles, and so is every answer
+to a command that failed (``Commands.handle`` never raises).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -28,26 +30,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat.slack.notifier import without_resends
 from bot.chat.slack.render import reply_blocks
 from bot.core import messages as say
+from bot.core.answering import ANSWER_DEADLINE, CommandHandler, answer_in_time
 from bot.core.replies import Caller, Reply
-from bot.errors import ConfigError, UserError
+from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/talks"
 EVENTS_PATH = "/slack/events"
-ACK_BUDGET_SECONDS = 2.0
+ACK_BUDGET_SECONDS = ANSWER_DEADLINE
 """Longest a command may run before it is acknowledged and answered later (Slack allows 3 s)."""
 ROLE_CACHE_SECONDS = 600.0
-WORKING = "Working on it…"
-FAILED = "Sorry, that command failed on our side; the operators have the details in the log."
-
-
-class CommandHandler(Protocol):
-    """What the adapter needs from ``bot.core.commands.Commands``."""
-
-    async def handle(self, caller: Caller, text: str) -> Reply: ...
-
-    def is_slow(self, text: str) -> bool: ...
+WORKING = say.working()
+"""The acknowledgement of a command answered later through its ``response_url``."""
 
 
 def slack_client(
@@ -99,6 +94,12 @@ class AdminRoles:
                     exc.response.get("error") if isinstance(exc.response.data, dict) else exc,
                 )
             return False
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            # Slack did not answer: this command runs as a non-admin's (a configured admin is
+            # still one), and the next asks again, since nothing was cached.
+            reason = str(exc) if str(exc) else type(exc).__name__
+            log.warning("%s", say.slack_roles_unreachable(user, reason))
+            return False
         profile = response.get("user") or {}
         admin = any(bool(profile.get(k)) for k in ("is_admin", "is_owner", "is_primary_owner"))
         self._cache[(team, user)] = (time.monotonic(), admin)
@@ -132,32 +133,28 @@ def build_slack_app(
     )
     roles = AdminRoles(admins)
 
-    async def answer(caller_of: Mapping[str, Any], client: AsyncWebClient, text: str) -> Reply:
-        try:
-            caller = await _caller(caller_of, client, roles)
-            return await commands.handle(caller, text)
-        except UserError as exc:
-            return Reply(text=str(exc), error=True)
-        except Exception:
-            log.exception("/talks %s failed", text)
-            return Reply(text=FAILED, error=True)
-
     @app.command(COMMAND)
     async def talks(
         ack: Any, respond: Any, command: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        text = str(command.get("text") or "").strip()
-        if commands.is_slow(text):
+        async def in_ack(reply: Reply) -> None:
+            await ack(**reply_payload(reply))
+
+        async def working() -> None:
             await ack(text=WORKING, response_type="ephemeral")
-            await respond(**reply_payload(await answer(command, client, text)))
-            return
-        task = asyncio.ensure_future(answer(command, client, text))
-        done, _ = await asyncio.wait({task}, timeout=ack_budget)
-        if task in done:
-            await ack(**reply_payload(task.result()))
-            return
-        await ack(text=WORKING, response_type="ephemeral")
-        await respond(**reply_payload(await task))
+
+        async def later(reply: Reply) -> None:
+            await respond(**reply_payload(reply))
+
+        await answer_in_time(
+            commands,
+            _caller(command, client, roles),
+            str(command.get("text") or "").strip(),
+            answer=in_ack,
+            acknowledge=working,
+            follow_up=later,
+            deadline=ack_budget,
+        )
 
     return app
 

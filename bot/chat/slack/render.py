@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from bot.core.messages import outlets_line
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
 
@@ -115,13 +116,6 @@ def fit(text: str, limit: int) -> str:
 
 
 # pieces ---------------------------------------------------------------------------------------
-def outlets_line(outlets: tuple[str, ...], shown: int = 2) -> str:
-    """ "Reuters, BBC +3": the first outlets by name, the rest counted."""
-    names = ", ".join(outlets[:shown])
-    rest = len(outlets) - shown
-    return f"{names} +{rest}" if rest > 0 else names
-
-
 def slack_date(when: datetime) -> str:
     """A date token each reader sees in their own time zone, with a UTC fallback."""
     if when.tzinfo is None:

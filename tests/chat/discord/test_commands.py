@@ -187,17 +187,70 @@ async def test_list_replies_come_as_an_embed(bot, fake, subcommand, title, line)
     assert any(row.startswith(line) for row in embed["description"].splitlines())
 
 
-async def test_core_failure_answers_with_one_line_and_logs_the_error(bot, fake, desk_store, caplog):
+async def test_store_outage_asks_to_try_again_and_warns_the_operators(
+    bot, fake, desk_store, caplog
+):
     await desk_store.close()
 
-    with caplog.at_level(logging.ERROR, logger="bot.chat.discord.client"):
+    with caplog.at_level(logging.WARNING, logger="bot.core.commands"):
         callback = await run(fake, fake.command("subscriptions"))
 
     assert callback.json["data"]["content"] == (
-        "That command failed on the bot's side (the error is in its log): try again shortly."
+        "The bot cannot reach its database just now: try again in a minute."
     )
     assert flags(callback) == EPHEMERAL
-    assert "/talks subscriptions failed" in caplog.text
+    [logged] = [r for r in caplog.records if "/talks subscriptions" in r.getMessage()]
+    assert logged.levelno == logging.WARNING
+    assert "the store is not open" in logged.getMessage()
+
+
+async def test_unexpected_failure_gets_the_generic_reply_and_a_logged_traceback(
+    bot, fake, desk_store, monkeypatch, caplog
+):
+    async def exploding(*args):
+        raise RuntimeError("row decoder exploded")
+
+    monkeypatch.setattr(desk_store, "subscriptions_of", exploding)
+
+    with caplog.at_level(logging.ERROR, logger="bot.core.commands"):
+        callback = await run(fake, fake.command("subscriptions"))
+
+    content = callback.json["data"]["content"]
+    assert content == (
+        "Sorry, that command failed on the bot's side; the operators have the details in its "
+        "log. Try again, or tell them if it keeps happening."
+    )
+    assert "exploded" not in content
+    assert flags(callback) == EPHEMERAL
+    [logged] = [r for r in caplog.records if "/talks subscriptions failed" in r.getMessage()]
+    assert "row decoder exploded" in (logged.exc_text or "")
+
+
+async def test_a_deferred_command_that_fails_replaces_the_thinking_message_with_the_reply(
+    bot, fake, desk_store, monkeypatch
+):
+    async def exploding(*args):
+        raise RuntimeError("status query exploded")
+
+    monkeypatch.setattr(desk_store, "stories", exploding)
+    payload = fake.command("status", {"period": "6h"})
+
+    callback = await run(fake, payload)
+    [answer] = await fake.wait_for(
+        "PATCH", rf"/webhooks/{APP_ID}/{payload['token']}/messages/@original"
+    )
+
+    assert callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert answer.json["content"].startswith("Sorry, that command failed on the bot's side")
+
+
+async def test_unknown_topic_is_one_line_saying_what_to_do(bot, fake):
+    callback = await run(fake, fake.command("unsubscribe", {"topic": "gaza-aid"}))
+
+    content = callback.json["data"]["content"]
+    assert "\n" not in content
+    assert content.startswith("There is no topic “gaza-aid”.")
+    assert content.endswith("Type `topics` to list them.")
 
 
 async def test_caller_is_the_member_in_the_guild_channel(bot: TalksDiscordClient, fake):

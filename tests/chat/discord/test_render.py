@@ -9,7 +9,6 @@ from bot.chat.discord.render import (
     clip,
     digest_embed,
     mention_line,
-    outlets_line,
     reply_message,
 )
 from bot.core.replies import Item, Reply, Section
@@ -52,10 +51,13 @@ def test_alert_embed_links_headline_and_shows_outlets_topics_score():
         (("Wire One",), "Wire One"),
         (("Wire One", "Daily Ledger", "Coast Radio"), "Wire One, Daily Ledger, Coast Radio"),
         (("A", "B", "C", "D"), "A, B +2"),
+        (("*Wire* One",), "\\*Wire\\* One"),
     ],
 )
-def test_outlets_line_names_the_first_and_counts_the_rest(outlets, line):
-    assert outlets_line(outlets) == line
+def test_alert_shows_the_one_outlets_line_escaped(outlets, line):
+    """The wording is ``bot.core.messages.outlets_line``'s; only the escaping is Discord's."""
+    fields = {f.name: f.value for f in alert_embed(alert(outlets=outlets)).fields}
+    assert fields["Outlets"] == line
 
 
 def test_oversized_alert_is_clipped_at_words_and_fits_every_embed_limit():

@@ -67,7 +67,8 @@ async def test_update_edits_the_posted_alert_in_place(
     (call,) = fake.calls_to("chat.update")
     assert call.params["channel"] == "C0DESK"
     assert call.params["ts"] == ts
-    assert "Wire One, Harbour Post +1" in block_text(fake.history["C0DESK"][0]["blocks"])
+    # Three outlets are all named (the one outlets line, bot.core.messages.outlets_line).
+    assert "Wire One, Harbour Post, Radio North" in block_text(fake.history["C0DESK"][0]["blocks"])
 
 
 async def test_direct_message_opens_conversation_once_then_posts(

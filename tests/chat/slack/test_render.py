@@ -14,7 +14,6 @@ from bot.chat.slack.render import (
     TEXT_LIMIT,
     alert_blocks,
     digest_blocks,
-    outlets_line,
     reply_blocks,
     shorten,
 )
@@ -181,14 +180,17 @@ def test_shorten_keeps_short_text_and_cuts_long_text_at_word_boundary() -> None:
     ("outlets", "expected"),
     [
         (("Wire One",), "Wire One"),
-        (("Wire One", "Daily Ledger"), "Wire One, Daily Ledger"),
-        (("A", "B", "C", "D", "E"), "A, B +3"),
+        (("Wire One", "Daily Ledger", "Coast Radio"), "Wire One, Daily Ledger, Coast Radio"),
+        (("Wire One", "Daily Ledger", "C", "D", "E"), "Wire One, Daily Ledger +3"),
+        (("*Wire* <One>",), "\u2217Wire\u2217 &lt;One&gt;"),
     ],
 )
-def test_outlets_line_names_two_and_counts_the_rest(
+def test_alert_shows_the_one_outlets_line_made_inert(
     outlets: tuple[str, ...], expected: str
 ) -> None:
-    assert outlets_line(outlets) == expected
+    """The wording is ``bot.core.messages.outlets_line``'s; only the escaping is Slack's."""
+    _, blocks = alert_blocks(replace(ALERT, outlets=outlets))
+    assert f"*Outlets*\n{expected}" in mrkdwn_texts(blocks)
 
 
 def test_digest_lists_each_story_under_a_header() -> None:

@@ -19,7 +19,15 @@ import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.chat.slack.app import FAILED, WORKING, build_slack_app, http_application, run_http_mode
+from bot.chat.slack.app import (
+    WORKING,
+    AdminRoles,
+    build_slack_app,
+    http_application,
+    run_http_mode,
+    slack_client,
+)
+from bot.core import messages as say
 from bot.core.commands import Commands
 from bot.core.models import SourceHealth, Story, StoryReport, Term, Topic, TopicScore
 from bot.core.ports import PollRecord
@@ -300,14 +308,6 @@ class Sluggish:
         return Reply(text=f"done for {caller.user_name}", ephemeral=False)
 
 
-class Broken:
-    def is_slow(self, text: str) -> bool:
-        return False
-
-    async def handle(self, caller: Caller, text: str) -> Reply:
-        raise RuntimeError("database exploded")
-
-
 async def test_command_slower_than_budget_is_acknowledged_then_answered(
     serve: Serve, fake: FakeSlack
 ) -> None:
@@ -321,12 +321,90 @@ async def test_command_slower_than_budget_is_acknowledged_then_answered(
 
 
 async def test_crashing_command_gets_a_polite_private_answer_and_a_log_line(
-    serve: Serve, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+    serve: Serve,
+    fake: FakeSlack,
+    commands: Commands,
+    desk_store: SQLStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    body = await command(serve, fake, Broken(), "topics")
+    async def exploding(*args: Any) -> Any:
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr(desk_store, "subscriptions_of", exploding)
+    body = await command(serve, fake, commands, "topics")
     assert body["response_type"] == "ephemeral"
-    assert body["text"] == FAILED
-    assert any("database exploded" in (r.exc_text or "") for r in caplog.records)
+    assert body["text"] == say.command_failed()
+    assert "database exploded" not in shown(body)
+    assert "Traceback" not in shown(body)
+    [logged] = [r for r in caplog.records if "/talks topics failed" in r.getMessage()]
+    assert "database exploded" in (logged.exc_text or "")
+
+
+async def test_store_outage_during_a_command_asks_to_try_again(
+    serve: Serve,
+    fake: FakeSlack,
+    commands: Commands,
+    desk_store: SQLStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await desk_store.close()
+    body = await command(serve, fake, commands, "subscribe hostages")
+    assert body["response_type"] == "ephemeral"
+    assert body["text"] == "The bot cannot reach its database just now: try again in a minute."
+    [logged] = [r for r in caplog.records if "not answered" in r.getMessage()]
+    assert logged.levelno == logging.WARNING
+    assert "the store is not open" in logged.getMessage()
+    assert logged.exc_info is None
+
+
+async def test_a_slow_command_that_crashes_is_answered_through_the_response_url(
+    serve: Serve,
+    fake: FakeSlack,
+    commands: Commands,
+    desk_store: SQLStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def exploding(*args: Any) -> Any:
+        raise RuntimeError("status query exploded")
+
+    monkeypatch.setattr(desk_store, "stories", exploding)
+    body = await command(serve, fake, commands, "status")
+    assert body == {"text": WORKING, "response_type": "ephemeral"}
+    answer = await next_response_url_call(fake)
+    assert answer.params["text"] == say.command_failed()
+    assert answer.params["response_type"] == "ephemeral"
+
+
+async def test_an_unreachable_users_info_counts_the_caller_as_a_non_admin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Slack not answering the role look-up is no crash: configured admins still count."""
+    unreachable = slack_client("xoxb-test-token", api_base_url="http://127.0.0.1:9/", timeout=2)
+    roles = AdminRoles(("U0CHIEF",))
+    assert await roles.is_admin(unreachable, TEAM, "U0REPORTER") is False
+    assert await roles.is_admin(unreachable, TEAM, "U0CHIEF") is True
+    [logged] = [r for r in caplog.records if "users.info did not answer" in r.getMessage()]
+    assert "U0REPORTER counts as a non-admin" in logged.getMessage()
+
+
+async def test_unknown_topic_gets_one_line_saying_what_to_do(
+    serve: Serve, fake: FakeSlack, commands: Commands
+) -> None:
+    body = await command(serve, fake, commands, "subscribe gaza-aid")
+    assert body["response_type"] == "ephemeral"
+    assert "\n" not in body["text"]
+    assert body["text"].startswith("There is no topic “gaza-aid”.")
+    assert body["text"].endswith("Type `topics` to list them.")
+
+
+async def test_a_mute_too_long_names_the_longest_allowed(
+    serve: Serve, fake: FakeSlack, commands: Commands
+) -> None:
+    body = await command(serve, fake, commands, "mute 8d")
+    assert body["text"] == (
+        "“8d” is not a duration: write e.g. `90s`, `30m`, `2h` or `1d` (at most 7d)."
+    )
 
 
 # request verification ---------------------------------------------------------------------------
