@@ -1,5 +1,5 @@
 """Helpers shared by the speed benches: data location, memory and CPU figures, result lines, an
-RSS writer, a notifier that drops messages, and an in-memory ``Store`` for replays.
+RSS writer, and a notifier that drops messages.
 
 Run any bench from the repository root (``.venv/bin/python bench/NAME.py``); this module makes the
 repository importable when a bench is started as a script.
@@ -12,7 +12,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -25,15 +25,9 @@ if str(ROOT) not in sys.path:
 
 from bot.core.models import (  # noqa: E402  (after the sys.path fix above)
     Alert,
-    Delivery,
     Destination,
     Digest,
-    Mute,
-    SourceHealth,
-    Story,
-    Subscription,
 )
-from bot.core.ports import DigestRecord, PollRecord, StoryFilter  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -147,115 +141,3 @@ class NullNotifier:
     async def send_digest(self, destination: Destination, digest: Digest) -> str:
         self.sent += 1
         return f"d{self.sent}"
-
-
-class MemoryStore:
-    """Just enough of the ``Store`` port, in dicts, for the desk in a replay: no subscriptions,
-    no mutes; stories, reports and deliveries kept as the SQL store would keep them."""
-
-    def __init__(self) -> None:
-        self.sources: dict[str, SourceHealth] = {}
-        self.reports: dict[tuple[str, str], str] = {}
-        self.story_rows: dict[str, Story] = {}
-        self.deliveries: dict[tuple[str, Destination], Delivery] = {}
-
-    async def open(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def get_source(self, name: str) -> SourceHealth | None:
-        return self.sources.get(name)
-
-    async def list_sources(self) -> list[SourceHealth]:
-        return list(self.sources.values())
-
-    async def save_source(self, health: SourceHealth) -> None:
-        self.sources[health.name] = health
-
-    async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
-        out = {}
-        for key in keys:
-            title = self.reports.get((source, key))
-            if title is not None:
-                out[key] = title
-        return out
-
-    async def commit_poll(self, record: PollRecord) -> None:
-        self.sources[record.source.name] = record.source
-        for story in record.stories:
-            self.story_rows[story.id] = story
-            for report in story.reports:
-                self.reports[(report.source, report.key)] = report.title
-        for delivery in record.deliveries:
-            self.deliveries[(delivery.story_id, delivery.destination)] = delivery
-
-    async def get_story(self, story_id: str) -> Story | None:
-        return self.story_rows.get(story_id)
-
-    async def stories(self, query: StoryFilter) -> list[Story]:
-        rows = [
-            s
-            for s in self.story_rows.values()
-            if (query.since is None or s.updated >= query.since)
-            and (query.until is None or s.updated < query.until)
-        ]
-        rows.sort(key=lambda s: s.updated, reverse=True)
-        return rows[: query.limit] if query.limit else rows
-
-    async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None:
-        return self.deliveries.get((story_id, destination))
-
-    async def save_delivery(self, delivery: Delivery) -> None:
-        self.deliveries[(delivery.story_id, delivery.destination)] = delivery
-
-    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        return []
-
-    async def deliveries_since(self, destination: Destination, since: datetime) -> list[Delivery]:
-        return [
-            d
-            for d in self.deliveries.values()
-            if d.destination == destination and d.created is not None and d.created >= since
-        ]
-
-    async def failed_deliveries(self, since: datetime) -> list[Delivery]:
-        return []
-
-    async def save_digest(self, record: DigestRecord) -> None:
-        return None
-
-    async def get_digest(self, digest_id: str, destination: Destination) -> DigestRecord | None:
-        return None
-
-    async def add_subscription(self, subscription: Subscription) -> bool:
-        return False
-
-    async def remove_subscription(
-        self, platform: str, workspace: str, subscriber: str, topic: str, channel: bool
-    ) -> bool:
-        return False
-
-    async def subscriptions_of(
-        self, platform: str, workspace: str, subscriber: str, channel: bool
-    ) -> list[Subscription]:
-        return []
-
-    async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
-        return []
-
-    async def set_mute(self, mute: Mute) -> None:
-        return None
-
-    async def clear_mute(self, platform: str, workspace: str, subject: str) -> bool:
-        return False
-
-    async def active_mutes(self, now: datetime) -> list[Mute]:
-        return []
-
-    async def get_meta(self, key: str) -> str | None:
-        return None
-
-    async def set_meta(self, key: str, value: str) -> None:
-        return None

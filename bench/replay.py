@@ -3,18 +3,21 @@
 Data: ../shared/data/news-feeds-2023/entries-2023-10-11.jsonl.gz (87,808 entries from 54 feeds,
 1 Oct - 30 Nov 2023). Entries are grouped per feed into poll periods (``--period`` hours, by
 publication time); each poll rebuilds every feed's RSS document with that period's entries plus
-the previous period's (feeds repeat recent items, so the "already held" path is exercised), and
-then does what ``TalksBot.poll_all`` does in replay mode: parse, normalise, drop reports the store
-already holds, merge all feeds in publication order, ``Desk.take`` judging each report at its own
-published time (dedup, score, summarise, route), save the poll, and hand each new alert to a
-notifier that drops it. Building the documents is not timed; everything after is.
+the previous period's (feeds repeat recent items, so the "already held" path is exercised) and
+writes it to a file behind a ``file://`` source; then the product's own poller replays them
+(``bot.poller.Poller.replay``, as ``talks-bot poll-once --replay`` does): fetch, parse, drop
+reports the store already holds, normalise, merge all feeds in publication order, the desk judging
+each report at its own published time (dedup, score, summarise, route) hour by hour, each hour
+saved in one transaction to a temporary SQLite store; each new alert is handed to a notifier that
+drops it. Writing the documents is not timed; everything after is.
 
 Pipelines:
-  ours       ``parse_feed`` (lxml fast path) and ``StoryIndex`` with anchor-pair blocking.
-  baseline   feedparser on every document (items mapped to the same ``RawItem`` as our fallback
-             does), and every report compared with every report held in the dedup window (the
-             same likeness function and thresholds, no blocking). Scoring, summaries and routing
-             are the real ones, so the alerts are comparable.
+  ours       the poller as shipped: ``parse_feed`` (lxml fast path), anchor-pair blocking.
+  baseline   the same poller given feedparser as its parser (``parse_with_feedparser``: items
+             mapped to the same ``RawItem`` as our recovery path does) and a dedup index that
+             compares every report with every report held in the window (the same likeness
+             function and thresholds, no blocking). Scoring, summaries and routing are the real
+             ones, so the alerts are comparable.
 
 The baseline is too slow for the full stream: both run on ``--baseline-days`` days from day
 ``--baseline-start`` + 1 (default 7-9 Oct, when the war began and alerts start), each from an empty
@@ -22,7 +25,7 @@ store, and their alerts are compared there. Ours also runs on the whole stream (
 throughput, peak memory, stories, developments, alerts per topic.
 
 Run: .venv/bin/python bench/replay.py [--days N] [--baseline-start 6] [--baseline-days 3]
-     [--period 3] [--store sqlite|memory]
+     [--period 3]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import hashlib
 import json
 import sqlite3
 import sys
@@ -38,16 +42,15 @@ import time
 import tracemalloc
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from bot.ingest.recovery import parse_with_feedparser
 from common import (
     ROOT,
     FeedEntry,
-    MemoryStore,
     NullNotifier,
     peak_rss_mb,
     result_line,
@@ -56,14 +59,16 @@ from common import (
 )
 
 from bot.app import desk_settings
-from bot.config import Settings, load_config
+from bot.config import Settings, SourceConfig, load_config
 from bot.core.blocking import Blocking
+from bot.core.dedup import StoryIndex
 from bot.core.desk import Desk
-from bot.core.models import ParsedFeed, Report, SourceHealth
-from bot.core.normalize import SourceInfo, identify, normalize_item
-from bot.core.ports import PollRecord, Store
+from bot.core.models import Destination, ParsedFeed
 from bot.core.route import Route
 from bot.ingest.feeds import parse_feed
+from bot.ingest.fetch import Fetcher
+from bot.poller import Parse, Poller, PollerSettings
+from bot.store import open_store
 
 DATA = "news-feeds-2023/entries-2023-10-11.jsonl.gz"
 
@@ -204,17 +209,12 @@ class AllPairs(Blocking):
     def candidates(self, anchors: tuple[str, ...]) -> list[int]:
         if not self.on:
             return super().candidates(anchors)
-        return sorted(self._live, reverse=True)
+        return self.held()
 
 
-def feedparser_parse(body: bytes) -> ParsedFeed:
-    import feedparser
-
-    from bot.ingest.feeds import _from_feedparser
-
-    result = feedparser.parse(body)
-    items = tuple(_from_feedparser(entry) for entry in result.entries)
-    return ParsedFeed("rss", result.feed.get("title"), result.feed.get("link"), items)
+def feedparser_parse(body: bytes, **_where: object) -> ParsedFeed:
+    """The baseline parser, in ``parse_feed``'s shape."""
+    return parse_with_feedparser(body)
 
 
 @dataclass(slots=True)
@@ -240,24 +240,8 @@ class Run:
         return self.entries / self.seconds if self.seconds else 0.0
 
 
-def make_desk(settings: Settings, store: Store, *, all_pairs: bool) -> Desk:
-    cfg = settings.config
-    routes = [Route(r_dest, ("*",)) for r_dest in _destinations(settings)]
-    desk = Desk(
-        store,
-        cfg.topic_models,
-        routes,
-        desk_settings(cfg),
-    )
-    if all_pairs:
-        desk.index._blocking = AllPairs()
-    return desk
-
-
-def _destinations(settings: Settings) -> list[Any]:
-    from bot.core.models import Destination
-
-    return [Destination("console", "desk")]
+def feed_file(folder: Path, feed: str) -> Path:
+    return folder / f"{hashlib.sha1(feed.encode()).hexdigest()[:16]}.xml"
 
 
 async def replay(
@@ -267,9 +251,8 @@ async def replay(
     *,
     period: timedelta,
     days: int | None,
-    parse: Callable[[bytes], ParsedFeed],
+    parse: Parse,
     all_pairs: bool,
-    store_kind: str,
     skip: int = 0,
     warmup: int = 0,
     trace: int = 0,
@@ -277,19 +260,31 @@ async def replay(
     """Replay ``days`` days after ``skip``; the ``warmup`` days before them are taken first by
     our pipeline, untimed and uncounted, to fill the dedup window as a running desk has it."""
     run = Run(name)
-    tmp = None
-    if store_kind == "sqlite":
-        from bot.store import open_store
-
-        tmp = tempfile.TemporaryDirectory()
-        db = Path(tmp.name) / "replay.db"
-        store: Store = open_store(f"sqlite:///{db}")
-    else:
-        store = MemoryStore()
+    cfg = settings.config
+    tmp = tempfile.TemporaryDirectory()
+    folder = Path(tmp.name)
+    db = folder / "replay.db"
+    store = open_store(f"sqlite:///{db}")
     await store.open()
-    desk = make_desk(settings, store, all_pairs=all_pairs)
+    fetcher = Fetcher(max_bytes=cfg.fetch.max_bytes)
+    routes = [Route(Destination("console", "desk"), ("*",))]
+    blocking = AllPairs() if all_pairs else None
+    dedup = desk_settings(cfg).dedup
+
+    def new_desk() -> Desk:
+        index = StoryIndex(dedup, blocking=blocking) if blocking is not None else None
+        return Desk(store, cfg.topic_models, routes, desk_settings(cfg), index=index)
+
+    at = datetime(2000, 1, 1, tzinfo=UTC)
+    poller = Poller(
+        store,
+        fetcher,
+        new_desk,
+        PollerSettings.of(cfg, folder, replay=True),
+        clock=lambda: at,
+    )
     notifier = NullNotifier()
-    infos: dict[str, SourceInfo] = {}
+    sources: dict[str, SourceConfig] = {}
     stream = Stream()
     warmup = min(warmup, skip)
     origin: datetime | None = None
@@ -297,65 +292,48 @@ async def replay(
     for poll in polls(path, period, total, skip - warmup, stream):
         origin = origin or poll.at - period
         warming = poll.at <= origin + timedelta(days=warmup)
-        if not warming and isinstance(desk.index._blocking, AllPairs):
-            desk.index._blocking.on = True
-        started = time.perf_counter()
-        batch: list[Report] = []
+        if blocking is not None and not warming:
+            blocking.on = True
+        poller.parse = parse_feed if warming else parse
+        polled = []
         for feed, body in poll.documents:
-            info = infos.get(feed) or infos.setdefault(feed, SourceInfo(feed))
-            parsed = parse_feed(body) if warming else parse(body)
-            # As the bot polls: compare identities with the store, then clean only what is new.
-            found = [(raw, identify(raw, info)) for raw in parsed.items]
-            known = await store.known_reports(feed, [i.key for _raw, i in found if i])
-            reports: dict[str, Report] = {}
-            for raw, ident in found:
-                if ident is not None and (
-                    ident.key in reports or known.get(ident.key) == ident.title
-                ):
-                    continue
-                report = normalize_item(raw, info, poll.at, ident)
-                if report is not None and report.key not in reports:
-                    reports[report.key] = report
-            batch.extend(reports.values())
-        batch.sort(key=lambda r: (r.published, r.source, r.key))
-        outcome = await desk.take(batch, now_of=lambda r: r.published, quiet=lambda r: not r.dated)
-        await store.commit_poll(
-            PollRecord(
-                SourceHealth("replay", "replay"),
-                tuple(outcome.stories.values()),
-                tuple(outcome.deliveries.values()),
-            )
-        )
+            file = feed_file(folder, feed)
+            file.write_bytes(body)
+            source = sources.get(feed)
+            if source is None:
+                source = sources[feed] = SourceConfig(name=feed, url=file.as_uri())
+            polled.append(source)
+        at = poll.at
+        started = time.perf_counter()
+        cycle = await poller.replay(polled)
         if warming:
             continue
-        for decision in outcome.decisions:
-            if not decision.alerted:
-                continue
-            for delivery in outcome.deliveries.values():
-                if delivery.story_id != decision.story_id or delivery.alert is None:
+        for outcome in cycle.outcomes:
+            for decision in outcome.decisions:
+                if not decision.alerted:
                     continue
-                run.alerts.add((delivery.story_id, delivery.alert.title))
-                run.per_topic.update(delivery.alert.topics)
-                if delivery.digest_id is None:
-                    await notifier.send(delivery.destination, delivery.alert)
-                else:
-                    run.folded += 1
+                for delivery in outcome.deliveries.values():
+                    if delivery.story_id != decision.story_id or delivery.alert is None:
+                        continue
+                    run.alerts.add((delivery.story_id, delivery.alert.title))
+                    run.per_topic.update(delivery.alert.topics)
+                    if delivery.digest_id is None:
+                        await notifier.send(delivery.destination, delivery.alert)
+                    else:
+                        run.folded += 1
         run.seconds += time.perf_counter() - started
         run.entries += poll.entries
-        run.reports += len(batch)
+        run.reports += sum(p.new_reports for p in cycle.polls)
     run.late = stream.late
-    run.held = len(desk.index)
+    run.held = len(poller.desk.index)
     run.peak_rss_mb = peak_rss_mb()
     if trace:
         show_memory(trace)
     run.sent = notifier.sent
-    if isinstance(store, MemoryStore):
-        run.stories = len(store.story_rows)
-        run.developments = sum(1 for s in store.story_rows.values() if len(s.reports) > 1)
+    await fetcher.aclose()
     await store.close()
-    if tmp is not None:
-        run.stories, run.developments = count_stories(db)
-        tmp.cleanup()
+    run.stories, run.developments = count_stories(db)
+    tmp.cleanup()
     return run
 
 
@@ -402,7 +380,7 @@ async def main_async(args: argparse.Namespace) -> int:
     settings = load_config(ROOT / "config" / "default.toml", env_file=None)
     period = timedelta(hours=args.period)
     print(f"data: {path} (read lazily, one period's entries held at a time)")
-    print(f"store: {args.store}; poll period {args.period:g} h")
+    print(f"store: a temporary SQLite file; poll period {args.period:g} h")
     started_rss = peak_rss_mb()
     if args.trace_memory:
         tracemalloc.start()
@@ -415,7 +393,6 @@ async def main_async(args: argparse.Namespace) -> int:
         days=args.days,
         parse=parse_feed,
         all_pairs=False,
-        store_kind=args.store,
         trace=args.trace_memory,
     )
     if args.trace_memory:
@@ -445,7 +422,6 @@ async def main_async(args: argparse.Namespace) -> int:
             days=args.baseline_days,
             parse=parse_feed,
             all_pairs=False,
-            store_kind=args.store,
             skip=args.baseline_start,
             warmup=args.warmup_days,
         )
@@ -458,7 +434,6 @@ async def main_async(args: argparse.Namespace) -> int:
             days=args.baseline_days,
             parse=feedparser_parse,
             all_pairs=True,
-            store_kind=args.store,
             skip=args.baseline_start,
             warmup=args.warmup_days,
         )
@@ -520,7 +495,6 @@ def main() -> int:
         help="days before the race both desks take untimed, to enter it with a full window",
     )
     parser.add_argument("--period", type=float, default=3.0, help="poll period in hours")
-    parser.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
     parser.add_argument(
         "--trace-memory",
         type=int,

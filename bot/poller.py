@@ -51,6 +51,7 @@ from bot.ingest.fetch import Fetcher
 __all__ = [
     "CYCLE_CONCURRENCY",
     "CycleSummary",
+    "Parse",
     "PollSummary",
     "Poller",
     "PollerHooks",
@@ -282,8 +283,11 @@ class Poller:
         now = self.clock()
         batch: list[Report] = []
         healths: list[SourceHealth] = []
+        # Read and saved once per cycle, not per source: a replay's cycle is many sources.
+        stored = {h.name: h for h in await self.store.list_sources()}
         for source in sources:
-            health, items, summary = await self._fetch(source, await self.health(source), now)
+            before = rules.configured(stored.get(source.name), source.name, source.url)
+            health, items, summary = await self._fetch(source, before, now)
             cycle.polls.append(summary)
             if items:
                 fresh = await self._fresh(source, items, now)
@@ -292,8 +296,7 @@ class Poller:
                 health = rules.polled(health, now, len(fresh))
             healths.append(health)
         batch.sort(key=lambda r: (r.published, r.source, r.key))
-        for health in healths:
-            await self.store.save_source(health)
+        await self.store.save_sources(healths)
         by_source = {p.source: p for p in cycle.polls}
         for chunk in _by_hour(batch):
             # An undated item has no time to be judged at in a replay: it joins, never alerts.

@@ -54,6 +54,10 @@ class Blocking:
                 del bucket[0]  # keep the most recent ``max_postings``
             bucket.append(serial)
 
+    def held(self) -> list[int]:
+        """Every report held, newest first (a baseline that compares with all of them)."""
+        return sorted(self._live, reverse=True)
+
     def discard(self, serial: int) -> None:
         """Forget a report (expired, or replaced by its re-headlined version)."""
         if serial in self._live:

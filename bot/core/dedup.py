@@ -179,16 +179,22 @@ class _Held:
 class StoryIndex:
     """The stories inside the deduplication window, and the decisions on new reports."""
 
-    def __init__(self, settings: DedupSettings = DedupSettings()) -> None:
+    def __init__(
+        self, settings: DedupSettings = DedupSettings(), *, blocking: Blocking | None = None
+    ) -> None:
+        """``blocking``: how candidates are found (default: anchor-pair blocking with the
+        settings' limits; a benchmark's baseline passes one that compares everything)."""
         self.settings = settings
         self._stories: dict[str, _Held] = {}
         self._by_key: dict[_ReportKey, str] = {}
         self._by_url: dict[str, str] = {}
         self._entries: dict[int, tuple[str, _ReportKey | None]] = {}
         """Blocking serial -> (story id, member key; None for the story's lead entry)."""
-        self._blocking = Blocking(
-            max_postings=settings.max_postings, max_candidates=settings.max_candidates
-        )
+        if blocking is None:
+            blocking = Blocking(
+                max_postings=settings.max_postings, max_candidates=settings.max_candidates
+            )
+        self._blocking = blocking
         self._serial = 0
         self._rarity = Rarity()
         self._vocabulary = Vocabulary(settings.vocabulary_days)

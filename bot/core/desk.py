@@ -99,14 +99,18 @@ class Desk:
         routes: Sequence[Route],
         settings: DeskSettings | None = None,
         source_weights: Mapping[str, float] | None = None,
+        *,
+        index: StoryIndex | None = None,
     ) -> None:
+        """``index``: the dedup window to decide with (default: an empty one, with the
+        settings' dedup tuning; ``start`` fills it from the store)."""
         self.store = store
         self.topics = tuple(topics)
         self.topics_by_id: Mapping[str, Topic] = {t.id: t for t in self.topics}
         self.routes = tuple(routes)
         self.settings = settings or DeskSettings()
         self.source_weights = dict(source_weights or {})
-        self.index = StoryIndex(self.settings.dedup)
+        self.index = index if index is not None else StoryIndex(self.settings.dedup)
         self.matcher = TopicMatcher(self.topics)
         self._expired_at: datetime | None = None
         self._recent: dict[Destination, list[datetime]] = {}

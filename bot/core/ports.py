@@ -88,6 +88,9 @@ class Store(Protocol):
 
     async def save_source(self, health: SourceHealth) -> None: ...
 
+    async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
+        """Save several sources' health in one transaction (a replay's cycle)."""
+
     # reports and stories ----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
         """Of ``keys``, those already stored for ``source``, mapped to their stored title."""

@@ -255,8 +255,14 @@ class SQLStore:
             return [SourceHealth(**row._mapping) for row in rows]
 
     async def save_source(self, health: SourceHealth) -> None:
-        async with self._transaction("save a source") as conn:
-            await self._upsert(conn, sources, [_source_row(health)])
+        await self.save_sources([health])
+
+    async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
+        if not healths:
+            return
+        what = "save a source" if len(healths) == 1 else f"save {len(healths)} sources"
+        async with self._transaction(what) as conn:
+            await self._upsert(conn, sources, [_source_row(h) for h in healths])
 
     # reports and stories -----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:

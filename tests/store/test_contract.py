@@ -69,6 +69,16 @@ async def test_sources_are_listed_by_name(store: SQLStore) -> None:
     assert [s.name for s in await store.list_sources()] == ["agency", "broadcaster", "wire"]
 
 
+async def test_several_sources_are_saved_at_once_and_updated_in_place(store: SQLStore) -> None:
+    await store.save_sources([source("wire"), source("agency", consecutive_failures=2)])
+    await store.save_sources([source("agency"), source("broadcaster", items_seen=7)])
+    await store.save_sources([])
+    saved = {s.name: s for s in await store.list_sources()}
+    assert sorted(saved) == ["agency", "broadcaster", "wire"]
+    assert saved["agency"].healthy  # the second save replaced the first
+    assert saved["broadcaster"].items_seen == 7
+
+
 # polls, stories and reports -------------------------------------------------------------------
 
 CAIRO = "Hamas delegation heads to Cairo for new round of truce talks"
