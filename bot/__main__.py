@@ -308,9 +308,9 @@ async def _demo_run(settings: Settings, output: str) -> int:
                     Caller("console", "", "console", "console"), "status 3d", now=as_of
                 )
                 print(f"\n/talks status, as of {as_of:%d %b %H:%M} UTC:\n{reply.text}")
-                top = next((s for s in reply.sections if s.kind == "stories"), None)
-                if top and top.items:
-                    story_id = top.items[0].fields["id"]
+                view = await bot.commands.status_view(as_of, timedelta(days=3))
+                if view.top:
+                    story_id = view.top[0].id
                     why = await bot.commands.handle(
                         Caller("console", "", "console", "console"), f"why {story_id}"
                     )

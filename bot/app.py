@@ -23,7 +23,7 @@ from bot.chat.console import ConsoleNotifier
 from bot.config import Config, Settings, SourceConfig
 from bot.core import messages as say
 from bot.core.backoff import Backoff
-from bot.core.commands import Commands, build_status
+from bot.core.commands import Commands
 from bot.core.dedup import DedupSettings
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Destination, Digest
@@ -44,6 +44,8 @@ WRITER_CHECK_SECONDS = 5.0
 """How often a running bot makes sure it still holds the writer lock."""
 OPEN_PATIENCE_SECONDS = 30.0
 """How long start-up waits for a database server that ends its sessions (restarting)."""
+BRIEFING_TOP = 8
+"""Developments in a scheduled briefing."""
 BRIEFING_ATTEMPTS = 4
 """Tries of one scheduled briefing turned away by a rate limit, before it is given up."""
 BRIEFING_MAX_WAIT = 300.0
@@ -279,18 +281,10 @@ class TalksBot:
 
     async def _send_top(self, route: Route, period: timedelta) -> None:
         now = self.clock()
-        reply = await build_status(self.store, self.topics, None, now, period, top=8)
-        stories = []
-        for section in reply.sections:
-            if section.kind == "stories":
-                ids = [item.fields.get("id", "") for item in section.items]
-                for story_id in ids:
-                    story = await self.store.get_story(story_id)
-                    if story is not None:
-                        stories.append(story)
+        view = await self.commands.status_view(now, period, top=BRIEFING_TOP)
         alerts = tuple(
             self.poller.desk.alert_for(s, [x.topic for x in s.scores if x.score > 0][:3])
-            for s in stories
+            for s in view.top
         )
         notifier = self.notifiers.get(route.destination.platform)
         if notifier is None or not alerts:
@@ -299,7 +293,7 @@ class TalksBot:
             id=f"briefing-{now:%Y%m%d%H%M}",
             alerts=alerts,
             created=now,
-            title=f"Briefing: the talks in the last {int(period.total_seconds() // 3600)}h",
+            title=say.briefing_title(period),
         )
         label = route.destination.label
         for attempt in range(1, BRIEFING_ATTEMPTS + 1):

@@ -11,8 +11,7 @@ Construct with ``Commands(store, topics, clock)``; optional keyword arguments tu
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,9 +20,10 @@ from rapidfuzz import fuzz, process
 from bot.core import messages as say
 from bot.core.duration import read_duration
 from bot.core.models import Mute, Story, Subscription, Topic
-from bot.core.ports import Clock, Store, StoryFilter
+from bot.core.ports import Clock, Store
 from bot.core.replies import Caller, Item, Reply, Section
 from bot.core.score import explain
+from bot.core.status import StatusView, load_status, status_reply
 from bot.errors import StoreError, UserError
 
 log = logging.getLogger(__name__)
@@ -68,15 +68,7 @@ def parse_duration(value: str) -> timedelta | None:
     return read_duration(value, unit_required=True)
 
 
-def format_age(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 90:
-        return "just now" if seconds < 60 else "1 min"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+format_age = say.format_age
 
 
 class Commands:
@@ -368,13 +360,20 @@ class Commands:
             if parsed is None or parsed > MAX_STATUS:
                 raise UserError(say.bad_duration(args[0], longest=MAX_STATUS))
             period = parsed
-        return await build_status(
+        view = await self.status_view(now, period, caller=caller)
+        return status_reply(view)
+
+    async def status_view(
+        self, now: datetime, period: timedelta, *, caller: Caller | None = None, top: int = 0
+    ) -> StatusView:
+        """Where the talks stand over ``period`` (``status``, and the scheduled briefing)."""
+        return await load_status(
             self.store,
             self.topics,
-            caller,
             now,
             period,
-            top=self.status_top,
+            caller=caller,
+            top=top or self.status_top,
             sources=self.sources,
         )
 
@@ -446,164 +445,3 @@ def why_reply(story: Story, topics: Sequence[Topic], follows: Story | None = Non
         )
     sections.append(Section("Dedup group", tuple(report_items), "stories"))
     return Reply("\n".join(lines), title=f"Why {story.id}", sections=tuple(sections))
-
-
-async def build_status(
-    store: Store,
-    topics: Sequence[Topic],
-    caller: Caller | None,
-    now: datetime,
-    period: timedelta,
-    *,
-    top: int = 5,
-    sources: Sequence[str] = (),
-    label: Callable[[timedelta], str] | None = None,
-) -> Reply:
-    """The desk's view of the talks over ``period``: shared by ``status`` and scheduled digests."""
-    label = label or _period_label
-    current = await store.stories(StoryFilter(since=now - period, until=now + timedelta(seconds=1)))
-    previous = await store.stories(StoryFilter(since=now - 2 * period, until=now - period))
-    by_id = {t.id: t for t in topics}
-
-    def alerting(story: Story) -> list[str]:
-        return [
-            s.topic
-            for s in story.scores
-            if s.topic in by_id and s.score > 0 and s.score >= by_id[s.topic].min_score
-        ]
-
-    relevant = [s for s in current if alerting(s)]
-    relevant.sort(key=lambda s: (-(s.best.score if s.best else 0), -len(s.outlets), s.id))
-    lines = [f"Talks status — last {label(period)}"]
-    sections: list[Section] = []
-
-    story_items = []
-    for story in relevant[:top]:
-        best = story.best
-        age = format_age(now - story.published)
-        outlets = len(story.outlets)
-        plural = "s" if outlets != 1 else ""
-        score = f"{best.score if best else 0:.2f}"
-        line = f"{story.title} — {outlets} outlet{plural}, {age} ago, score {score} [{story.id}]"
-        story_items.append(
-            Item(
-                line,
-                url=story.url,
-                fields={
-                    "id": story.id,
-                    "title": story.title,
-                    "outlets": str(outlets),
-                    "age": age,
-                    "score": f"{best.score if best else 0:.2f}",
-                    "topics": ", ".join(alerting(story)),
-                },
-            )
-        )
-    lines.append(
-        "Top developments:"
-        if story_items
-        else "No developments on the watched topics in this period."
-    )
-    lines.extend(f"• {i.text}" for i in story_items)
-    sections.append(Section("Top developments", tuple(story_items), "stories"))
-
-    topic_items = []
-    for topic in topics:
-        now_count = sum(1 for s in current if topic.id in alerting(s))
-        before = sum(1 for s in previous if topic.id in alerting(s))
-        trend = _trend(now_count, before)
-        line = f"{topic.name}: {now_count} ({trend} vs previous {label(period)}: {before})"
-        topic_items.append(
-            Item(
-                line,
-                fields={
-                    "topic": topic.id,
-                    "count": str(now_count),
-                    "previous": str(before),
-                    "trend": trend,
-                },
-            )
-        )
-    lines.append("Topics:")
-    lines.extend(f"• {i.text}" for i in topic_items)
-    sections.append(Section("Topics", tuple(topic_items), "topics"))
-
-    latest_pool = relevant or [s for s in await store.stories(StoryFilter(limit=50)) if alerting(s)]
-    if latest_pool:
-        latest = max(latest_pool, key=lambda s: s.updated)
-        when = format_age(now - latest.updated)
-        lines.append(f"Latest development: {when} ago — {latest.title}")
-        sections.append(
-            Section(
-                "Latest",
-                (Item(latest.title, url=latest.url, fields={"age": when, "id": latest.id}),),
-                "text",
-            )
-        )
-    else:
-        lines.append("Latest development: none recorded yet.")
-
-    health = await store.list_sources()
-    configured = set(sources) if sources else {h.name for h in health}
-    known = {h.name: h for h in health}
-    failing = [h for h in health if h.name in configured and not h.healthy]
-    never = sorted(configured - set(known))
-    healthy = len(configured) - len(failing) - len(never)
-    source_line = f"Sources: {healthy} of {len(configured)} healthy"
-    if never:
-        source_line += f", {len(never)} not polled yet"
-    lines.append(source_line)
-    source_items = [
-        Item(source_line, fields={"healthy": str(healthy), "total": str(len(configured))})
-    ]
-    for h in sorted(failing, key=lambda h: h.name):
-        since = h.failing_since or h.last_error_at
-        ago = format_age(now - since) if since else "?"
-        error = h.last_error or "unknown error"
-        line = f"{h.name} failing for {ago} ({h.consecutive_failures}×): {error}"
-        lines.append(f"  ⚠ {line}")
-        source_items.append(
-            Item(line, fields={"source": h.name, "since": ago, "error": h.last_error or ""})
-        )
-    sections.append(Section("Sources", tuple(source_items), "sources"))
-
-    failed = await store.failed_deliveries(now - period)
-    if failed:
-        channels: dict[str, str] = {}
-        for d in failed:
-            channels.setdefault(d.destination.label, d.error or "failed")
-        lines.append(f"Delivery problems: {len(failed)} alert(s) could not be delivered")
-        items = []
-        for dest, error in sorted(channels.items()):
-            lines.append(f"  ⚠ {dest}: {error}")
-            items.append(Item(f"{dest}: {error}", fields={"destination": dest, "error": error}))
-        sections.append(Section("Delivery problems", tuple(items), "list"))
-
-    if caller is not None and caller.platform != "console":
-        subs = await store.subscriptions_of(caller.platform, caller.workspace, caller.user, False)
-        mine = ", ".join(s.topic for s in subs) or "nothing yet (try `subscribe hostages`)"
-        lines.append(f"You follow: {mine}")
-        sections.append(
-            Section("Your subscriptions", tuple(Item(s.topic) for s in subs), "subscriptions")
-        )
-
-    return Reply("\n".join(lines), title="Talks status", sections=tuple(sections))
-
-
-def _trend(now_count: int, before: int) -> str:
-    if now_count == before:
-        return "→ steady"
-    if before == 0:
-        return "↑ new"
-    change = (now_count - before) / before
-    arrow = "↑" if change > 0 else "↓"
-    return f"{arrow} {abs(change) * 100:.0f}%"
-
-
-def _period_label(period: timedelta) -> str:
-    hours = period.total_seconds() / 3600
-    if hours < 1:
-        return f"{math.ceil(period.total_seconds() / 60)} min"
-    if hours < 48 or hours % 24:
-        return f"{hours:g}h"
-    return f"{hours / 24:g} days"

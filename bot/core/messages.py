@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -373,3 +374,85 @@ def discord_too_slow(where: str, seconds: float) -> str:
         f"Discord did not take the message to {where} within {seconds:g}s (rate limit or slow "
         "answer): it is retried later"
     )
+
+
+# --- status ------------------------------------------------------------------------------------
+def format_age(delta: timedelta) -> str:
+    """How long ago, as a desk says it: "just now", "12 min", "5h", "3d"."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 90:
+        return "just now" if seconds < 60 else "1 min"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def period_label(period: timedelta) -> str:
+    """A status period as written back to the reader: "45 min", "24h", "36h", "3 days"."""
+    hours = period.total_seconds() / 3600
+    if hours < 1:
+        return f"{math.ceil(period.total_seconds() / 60)} min"
+    if hours < 48 or hours % 24:
+        return f"{hours:g}h"
+    return f"{hours / 24:g} days"
+
+
+def status_heading(period: timedelta) -> str:
+    return f"Talks status — last {period_label(period)}"
+
+
+def status_top_heading(any_story: bool) -> str:
+    if any_story:
+        return "Top developments:"
+    return "No developments on the watched topics in this period."
+
+
+def status_story(title: str, outlets: int, age: str, score: float, story_id: str) -> str:
+    plural = "s" if outlets != 1 else ""
+    return f"{title} — {outlets} outlet{plural}, {age} ago, score {score:.2f} [{story_id}]"
+
+
+def status_trend(count: int, previous: int) -> str:
+    if count == previous:
+        return "→ steady"
+    if previous == 0:
+        return "↑ new"
+    change = (count - previous) / previous
+    arrow = "↑" if change > 0 else "↓"
+    return f"{arrow} {abs(change) * 100:.0f}%"
+
+
+def status_topic(name: str, count: int, previous: int, period: timedelta) -> str:
+    trend = status_trend(count, previous)
+    return f"{name}: {count} ({trend} vs previous {period_label(period)}: {previous})"
+
+
+def status_latest(age: str | None, title: str) -> str:
+    if age is None:
+        return "Latest development: none recorded yet."
+    return f"Latest development: {age} ago — {title}"
+
+
+def status_sources(healthy: int, total: int, never_polled: int) -> str:
+    line = f"Sources: {healthy} of {total} healthy"
+    if never_polled:
+        line += f", {never_polled} not polled yet"
+    return line
+
+
+def status_failing_source(name: str, since: str, failures: int, error: str) -> str:
+    return f"{name} failing for {since} ({failures}×): {error}"
+
+
+def status_undelivered(count: int) -> str:
+    return f"Delivery problems: {count} alert(s) could not be delivered"
+
+
+def status_following(topics: Sequence[str]) -> str:
+    return f"You follow: {', '.join(topics) or 'nothing yet (try `subscribe hostages`)'}"
+
+
+def briefing_title(period: timedelta) -> str:
+    return f"Briefing: the talks in the last {int(period.total_seconds() // 3600)}h"
