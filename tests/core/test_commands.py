@@ -276,3 +276,17 @@ async def test_cancellation_is_not_turned_into_a_reply(
     monkeypatch.setattr(store, "subscriptions_of", cancelled)
     with pytest.raises(asyncio.CancelledError):
         await commands(store).handle(ANNA, "subscriptions")
+
+
+async def test_the_status_view_gives_the_briefing_stories_not_text(store: SQLStore) -> None:
+    cairo = await seed_story(store)
+    view = await commands(store).status_view(NOW, timedelta(hours=24))
+    assert [s.id for s in view.top] == [cairo]
+    assert view.top[0].reports, "the stories themselves, with their reports"
+    assert view.alerting[cairo]
+    assert (view.sources, view.healthy, [h.name for h in view.failing]) == (2, 1, ["nile"])
+    assert view.subscriptions is None  # no chat caller: nobody to list topics for
+    empty = await commands(store).status_view(NOW + timedelta(days=30), timedelta(hours=1))
+    assert empty.top == ()
+    assert empty.latest is not None
+    assert empty.latest.id == cairo
