@@ -373,9 +373,8 @@ class Courier:
         planned = digest_id_for(destination, [d.story_id for d in folded])
         recorded: list[Delivery] = []
         for delivery in folded:
-            extra = {**delivery.extra, "digest": planned}
             written = await self._write(
-                delivery, attempts=delivery.attempts + 1, extra=extra, updated=now
+                delivery, attempts=delivery.attempts + 1, planned_digest=planned, updated=now
             )
             if written.status == DeliveryStatus.PENDING and written.alert is not None:
                 recorded.append(written)
@@ -386,7 +385,7 @@ class Courier:
                     continue
                 found = await _look(finder, destination, delivery.alert, since=delivery.created)
                 if found:
-                    await self._folded(delivery, delivery.extra.get("digest", planned), found, now)
+                    await self._folded(delivery, delivery.planned_digest or planned, found, now)
                     remaining.remove(delivery)
                     report.adopted += 1
             if not remaining:

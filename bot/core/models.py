@@ -8,7 +8,7 @@ Data flows one way through the bot: a feed yields ``RawItem``s, normalisation tu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -333,8 +333,7 @@ class Delivery:
 
     story_id: str
     destination: Destination
-    status: str
-    """A ``DeliveryStatus`` value."""
+    status: DeliveryStatus
     message_id: str | None = None
     digest_id: str | None = None
     error: str | None = None
@@ -343,7 +342,9 @@ class Delivery:
     outlets: int = 0
     title: str = ""
     attempts: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+    planned_digest: str | None = None
+    """The digest a folded alert is being sent in, recorded before the send: after a crash,
+    the courier looks for that digest in the channel before sending it again."""
     alert: Alert | None = None
     """What to post (or edit the posted message into): the outbox keeps the payload."""
     needs_update: bool = False

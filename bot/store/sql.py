@@ -899,7 +899,12 @@ def _delivery_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
         "title": delivery.title,
         "alert": codec.to_json(delivery.alert) if delivery.alert is not None else None,
         "needs_update": delivery.needs_update,
-        "extra": json.dumps(delivery.extra, ensure_ascii=False, sort_keys=True),
+        # The ``extra`` column keeps small per-delivery notes as JSON (no migration per note).
+        "extra": json.dumps(
+            {"digest": delivery.planned_digest} if delivery.planned_digest else {},
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
     }
 
 
@@ -908,7 +913,7 @@ def _delivery(row: Mapping[Any, Any]) -> Delivery:
     return Delivery(
         story_id=row["story_id"],
         destination=_destination(row),
-        status=row["status"],
+        status=DeliveryStatus(row["status"]),
         message_id=row["message_id"],
         digest_id=row["digest_id"],
         error=row["error"],
@@ -917,7 +922,7 @@ def _delivery(row: Mapping[Any, Any]) -> Delivery:
         outlets=row["outlets"],
         title=row["title"],
         attempts=row["attempts"],
-        extra=json.loads(row["extra"]),
+        planned_digest=json.loads(row["extra"] or "{}").get("digest"),
         alert=codec.from_json(alert, Alert) if alert is not None else None,
         needs_update=bool(row["needs_update"]),
         next_attempt=row["next_attempt"],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.models import (
     Alert,
     Delivery,
+    DeliveryStatus,
     Destination,
     SourceHealth,
     Story,
@@ -118,7 +119,7 @@ def delivery(
     values: dict[str, object] = {
         "story_id": story_id,
         "destination": destination,
-        "status": status,
+        "status": DeliveryStatus(status),
         "created": at(created),
         "updated": at(created),
         "title": "Crossing at Rafah to reopen for aid convoys",

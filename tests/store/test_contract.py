@@ -267,7 +267,7 @@ async def test_delivery_round_trips_with_its_alert(store: SQLStore) -> None:
         s.id,
         EDITOR_DM,
         alert=alert_for(s),
-        extra={"thread": "1715.0001"},
+        planned_digest="digest-9f2c",
         next_attempt=at(2),
         attempts=1,
         error="rate limited",
