@@ -1,9 +1,11 @@
 """Composition root: configuration in, a running desk out.
 
-``TalksBot`` wires the parts: the store, the fetcher, the desk (dedup, score, summarise, route),
-the courier (the outbox) and the notifiers. ``poll_source`` is the whole story of one poll:
-fetch, parse, normalise, decide, save in one transaction; the courier then delivers. One failing
-source is recorded in its health row and never stops the others.
+``TalksBot`` wires the parts and schedules them: the store, the fetcher, the poller (the one
+path from a feed to a saved decision, ``bot.poller``), the courier (the outbox, ``bot.courier``),
+the commands and the notifiers; then ``run`` polls each source on its own adaptive schedule,
+delivers as polls save alerts, sends scheduled briefings, and keeps the writer lock. A poll that
+crashes or is not saved comes back after the one backoff policy's wait; one source never stops
+the others.
 """
 
 from __future__ import annotations
@@ -334,7 +336,7 @@ class TalksBot:
         self._scheduler = scheduler
         if self.replay and self.sources:
             # A replay judges every source's items together in published order, each at its
-            # own time (``poll_all``), as ``poll-once --replay`` does: the live per-source polls
+            # own time (``Poller.replay``), as ``poll-once --replay`` does: the live per-source polls
             # below would judge yesterday's captured feeds at today's time and alert nothing.
             every = min(self.poller.bounds(s).interval for s in self.sources)
             scheduler.add_job(
