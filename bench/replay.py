@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.ingest.recovery import parse_with_feedparser
 from common import (
     ROOT,
     FeedEntry,
@@ -67,6 +66,7 @@ from bot.core.models import Destination, ParsedFeed
 from bot.core.route import Route
 from bot.ingest.feeds import parse_feed
 from bot.ingest.fetch import Fetcher
+from bot.ingest.recovery import parse_with_feedparser
 from bot.poller import Parse, Poller, PollerSettings
 from bot.store import open_store
 
@@ -273,7 +273,7 @@ async def replay(
 
     def new_desk() -> Desk:
         index = StoryIndex(dedup, blocking=blocking) if blocking is not None else None
-        return Desk(store, cfg.topic_models, routes, desk_settings(cfg), index=index)
+        return Desk(cfg.topic_models, routes, desk_settings(cfg), index=index)
 
     at = datetime(2000, 1, 1, tzinfo=UTC)
     poller = Poller(

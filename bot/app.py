@@ -165,7 +165,7 @@ class TalksBot:
         self.poller = Poller(
             self.store,
             self.fetcher,
-            lambda: Desk(self.store, self.topics, self.routes, desk_settings(cfg), weights),
+            lambda: Desk(self.topics, self.routes, desk_settings(cfg), weights),
             PollerSettings.of(cfg, settings.base_dir, replay=replay),
             outbox=self.courier.lock,
             clock=self.clock,
@@ -336,7 +336,7 @@ class TalksBot:
         self._scheduler = scheduler
         if self.replay and self.sources:
             # A replay judges every source's items together in published order, each at its
-            # own time (``Poller.replay``), as ``poll-once --replay`` does: the live per-source polls
+            # own time (``Poller.replay``), as ``poll-once --replay`` does: live per-source polls
             # below would judge yesterday's captured feeds at today's time and alert nothing.
             every = min(self.poller.bounds(s).interval for s in self.sources)
             scheduler.add_job(

@@ -30,8 +30,8 @@ from bot.core import health as rules
 from bot.core import messages as say
 from bot.core.backoff import Backoff
 from bot.core.boilerplate import strip_boilerplate
-from bot.core.desk import Desk, Outcome
-from bot.core.models import ParsedFeed, RawItem, Report, SourceHealth, Verdict
+from bot.core.desk import Desk, DeskContext, Outcome
+from bot.core.models import Destination, ParsedFeed, RawItem, Report, SourceHealth, Verdict
 from bot.core.normalize import (
     Identity,
     SourceInfo,
@@ -56,7 +56,9 @@ __all__ = [
     "Poller",
     "PollerHooks",
     "PollerSettings",
+    "load_desk",
     "resolve_url",
+    "take",
 ]
 
 log = logging.getLogger("talks_bot")
@@ -199,7 +201,7 @@ class Poller:
 
     async def start(self) -> int:
         """Load the stories inside the dedup window into the desk; how many it holds."""
-        loaded = await self.desk.start(self.clock())
+        loaded = await load_desk(self.desk, self.store, self.clock())
         self._desk_loaded = True
         return loaded
 
@@ -486,7 +488,7 @@ class Poller:
                 self._doing(source, "database")
             if not self._desk_loaded:
                 await self.start()
-            outcome = await self.desk.take(reports, now_of=now_of, quiet=quiet)
+            outcome = await take(self.desk, self.store, reports, now_of=now_of, quiet=quiet)
             if health is not None:
                 await self.store.commit_poll(
                     PollRecord(
@@ -514,6 +516,41 @@ class Poller:
     def _doing(self, source: SourceConfig, what: str) -> None:
         if self.hooks.doing is not None:
             self.hooks.doing(source.name, what)
+
+
+async def load_desk(desk: Desk, store: Store, now: datetime) -> int:
+    """Fill ``desk``'s dedup window from the store (at start, and after a decision not saved)."""
+    return desk.load(await store.stories(desk.window(now)), now)
+
+
+async def take(
+    desk: Desk,
+    store: Store,
+    reports: Sequence[Report],
+    *,
+    now_of: Callable[[Report], datetime],
+    quiet: Callable[[Report], bool] = lambda _r: False,
+) -> Outcome:
+    """One desk decision on ``reports``: dedup (pure), one batched read of what the decision
+    needs, then routing and deliveries (pure). The caller saves the outcome."""
+    batch = desk.sort(reports, now_of=now_of, quiet=quiet)
+    needs = desk.needs(batch)
+    if needs.since is None or needs.recent_since is None:
+        return desk.decide(batch, DeskContext())
+    subscriptions = await store.subscriptions_to([t.id for t in desk.topics])
+    mutes = await store.active_mutes(needs.since)
+    stored = await store.deliveries_of(needs.story_ids)
+    recent: dict[Destination, list[datetime]] = {}
+    for delivery in await store.deliveries_since(None, needs.recent_since):
+        if delivery.created is not None:
+            recent.setdefault(delivery.destination, []).append(delivery.created)
+    context = DeskContext(
+        subscriptions=tuple(subscriptions),
+        mutes=tuple(mutes),
+        deliveries={(d.story_id, d.destination): d for d in stored},
+        recent={d: tuple(times) for d, times in recent.items()},
+    )
+    return desk.decide(batch, context)
 
 
 def resolve_url(url: str, base_dir: Path) -> str:

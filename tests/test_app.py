@@ -13,6 +13,7 @@ from bot.chat.slack.notifier import SlackNotifier
 from bot.config import load_config
 from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
+from bot.poller import take
 from tests.bot_process import write_config
 from tests.chat.slack.fake_slack import FakeSlack
 from tests.core.helpers import RecordingPlatform, report
@@ -35,7 +36,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 async def _store_developments(bot: TalksBot) -> None:
-    outcome = await bot.poller.desk.take(
+    outcome = await take(
+        bot.poller.desk,
+        bot.store,
         [
             report(
                 "a1",

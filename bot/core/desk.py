@@ -1,10 +1,14 @@
 """The desk: reports in, stories and deliveries out.
 
-``Desk.take`` runs a batch of reports through deduplication, scoring, summarising and routing,
-and returns what changed: the stories to save and the deliveries to record as pending. The caller
-saves both in one transaction (``Store.commit_poll``) before anything is sent, so a crash never
-loses or repeats an alert. Time decisions use the reports' own clock (``now_of``), so a replay of
-old feeds behaves as it did live.
+A batch of reports goes through deduplication, scoring and summarising (``Desk.sort``), then
+routing, deliveries and flood control (``Desk.decide``); both are pure and await nothing. What
+``decide`` needs from the store (subscriptions, mutes, the touched stories' deliveries, recent
+deliveries for flood control) is named by ``Desk.needs`` and read by the caller in one batch
+into a ``DeskContext`` (``bot.poller.take``). The outcome is what changed: the stories to save and
+the deliveries to record as pending, saved by the caller in one transaction
+(``Store.commit_poll``) before anything is sent, so a crash never loses or repeats an alert.
+Time decisions use the reports' own clock (``now_of``), so a replay of old feeds behaves as it
+did live.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from bot.core.models import (
     Mute,
     Report,
     Story,
+    Subscription,
     Topic,
     TopicScore,
     Verdict,
 )
-from bot.core.ports import Store, StoryFilter
+from bot.core.ports import StoryFilter
 from bot.core.route import Route, Target, should_fold, targets_for
 from bot.core.score import TopicMatcher, why_hint
 from bot.core.summarize import summarize
@@ -89,12 +94,61 @@ class Outcome:
     decisions: list[Decision] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Sorted:
+    """One report after the dedup step (``Desk.sort``): what it is, and the story it made."""
+
+    report: Report
+    dedup: DedupDecision
+    story: Story
+    """The story as the report left it (rescored), or the held one for a repeat."""
+    now: datetime
+    fresh: bool
+    """May alert: the story is young enough and the report is not a quiet one."""
+    follows: Story | None = None
+    """The earlier development the story follows, as held when the report came."""
+
+    @property
+    def repeat(self) -> bool:
+        return self.dedup.verdict is Verdict.REPEAT
+
+
+@dataclass(frozen=True, slots=True)
+class DeskContext:
+    """What a decision needs from the store, read in one batch by the caller (``needs`` says
+    what): the decision itself reads nothing."""
+
+    subscriptions: tuple[Subscription, ...] = ()
+    """Subscriptions to the desk's topics."""
+    mutes: tuple[Mute, ...] = ()
+    """Mutes active at the batch's first ``now`` (each report filters those ended by its own)."""
+    deliveries: Mapping[tuple[str, Destination], Delivery] = field(default_factory=dict)
+    """Stored deliveries of the stories the batch touched."""
+    recent: Mapping[Destination, tuple[datetime, ...]] = field(default_factory=dict)
+    """Creation times of stored deliveries since ``Needs.recent_since``, per destination (flood
+    control's memory for destinations the desk has not seen yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What to read for a ``DeskContext``."""
+
+    story_ids: tuple[str, ...]
+    since: datetime | None
+    """The batch's first ``now`` (mutes active then); None when nothing can alert or update."""
+    recent_since: datetime | None
+    """Deliveries created since then count for flood control."""
+
+
 class Desk:
-    """Holds the window of recent stories in memory and decides what each new report causes."""
+    """Holds the window of recent stories in memory and decides what each new report causes.
+
+    A decision is three steps, only the middle one reading the store (``bot.poller`` does it):
+    ``sort`` (dedup and rescore, pure), the caller's one batched read of what ``needs`` names
+    into a ``DeskContext``, and ``decide`` (routing, deliveries, flood control; pure)."""
 
     def __init__(
         self,
-        store: Store,
         topics: Sequence[Topic],
         routes: Sequence[Route],
         settings: DeskSettings | None = None,
@@ -103,8 +157,7 @@ class Desk:
         index: StoryIndex | None = None,
     ) -> None:
         """``index``: the dedup window to decide with (default: an empty one, with the
-        settings' dedup tuning; ``start`` fills it from the store)."""
-        self.store = store
+        settings' dedup tuning; ``load`` fills it)."""
         self.topics = tuple(topics)
         self.topics_by_id: Mapping[str, Topic] = {t.id: t for t in self.topics}
         self.routes = tuple(routes)
@@ -116,29 +169,33 @@ class Desk:
         self._recent: dict[Destination, list[datetime]] = {}
         """Creation times of recent deliveries per destination (flood control), newest last."""
 
-    async def start(self, now: datetime) -> int:
-        """Load the stories still inside the dedup window, and the headlines of the last
-        ``vocabulary_days`` into the dedup vocabulary; returns how many stories are held."""
+    def window(self, now: datetime) -> StoryFilter:
+        """The stories ``load`` wants at ``now``: the dedup window, and the headlines of the
+        last ``vocabulary_days`` for the dedup vocabulary."""
         dedup = self.settings.dedup
-        window_start = now - dedup.window
-        since = min(window_start, now - timedelta(days=dedup.vocabulary_days))
-        stories = await self.store.stories(StoryFilter(since=since))
+        return StoryFilter(
+            since=min(now - dedup.window, now - timedelta(days=dedup.vocabulary_days))
+        )
+
+    def load(self, stories: Sequence[Story], now: datetime) -> int:
+        """Hold the ``stories`` (read by ``window``) still inside the dedup window and learn the
+        vocabulary of the older ones; returns how many stories are held."""
+        window_start = now - self.settings.dedup.window
         held = [s for s in stories if s.updated >= window_start]
         self.index.learn(s for s in stories if s.updated < window_start)
         self.index.load(reversed(held))
         return len(held)
 
-    async def take(
+    def sort(
         self,
         reports: Sequence[Report],
         *,
         now_of: Callable[[Report], datetime],
         quiet: Callable[[Report], bool] = lambda _r: False,
-    ) -> Outcome:
-        """Decide on ``reports`` in order. ``quiet`` reports may join stories but never alert."""
-        outcome = Outcome()
-        subscriptions = await self.store.subscriptions_to([t.id for t in self.topics])
-        mutes_cache: list[Mute] | None = None
+    ) -> list[Sorted]:
+        """Dedup and rescore ``reports`` in order, each at ``now_of(report)``. ``quiet``
+        reports may join stories but never alert."""
+        out: list[Sorted] = []
         for report in reports:
             now = now_of(report)
             if self._expired_at is None or now - self._expired_at >= EXPIRE_EVERY:
@@ -146,26 +203,48 @@ class Desk:
                 self._expired_at = now
             decision, story = self.index.add(report, in_story=self.matcher.mentions(report.title))
             if decision.verdict is Verdict.REPEAT:
-                outcome.decisions.append(Decision(report, decision, story.id))
+                out.append(Sorted(report, decision, story, now, fresh=False))
                 continue
             joined = decision.verdict is not Verdict.NEW
             story = self.rescore(story, report.title if joined else None)
             self.index.put(story)
-            outcome.stories[story.id] = story
             fresh = now - story.published <= self.settings.max_item_age and not quiet(report)
-            if mutes_cache is None:
-                mutes_cache = await self.store.active_mutes(now)
+            follows = self.index.get(story.follows) if story.follows else None
+            out.append(Sorted(report, decision, story, now, fresh, follows))
+        return out
+
+    def needs(self, batch: Sequence[Sorted]) -> Needs:
+        """What ``decide`` will look at for ``batch``."""
+        live = [s for s in batch if not s.repeat]
+        if not live:
+            return Needs((), None, None)
+        first = live[0].now
+        return Needs(
+            tuple(dict.fromkeys(s.story.id for s in live)),
+            first,
+            min(s.now for s in live) - self.settings.flood_per,
+        )
+
+    def decide(self, batch: Sequence[Sorted], context: DeskContext) -> Outcome:
+        """Who hears about each sorted report, and what is recorded for them to be sent."""
+        outcome = Outcome()
+        for item in batch:
+            if item.repeat:
+                outcome.decisions.append(Decision(item.report, item.dedup, item.story.id))
+                continue
+            story, now = item.story, item.now
+            outcome.stories[story.id] = story
             targets = targets_for(
                 story,
                 routes=self.routes,
-                subscriptions=subscriptions,
-                mutes=[m for m in mutes_cache if m.until > now],
+                subscriptions=context.subscriptions,
+                mutes=[m for m in context.mutes if m.until > now],
                 topics=self.topics_by_id,
                 now=now,
                 urgent_score=self.settings.urgent_score,
             )
-            alerted, updated = await self._deliver(story, targets, now, fresh, outcome)
-            outcome.decisions.append(Decision(report, decision, story.id, alerted, updated))
+            alerted, updated = self._deliver(item, targets, context, outcome)
+            outcome.decisions.append(Decision(item.report, item.dedup, story.id, alerted, updated))
         return outcome
 
     def rescore(self, story: Story, headline: str | None = None) -> Story:
@@ -209,10 +288,14 @@ class Desk:
         mentions: Sequence[str] = (),
         *,
         compact: bool = False,
+        follows: Story | None = None,
     ) -> Alert:
+        """The alert for ``story`` to readers of ``topics``; ``follows``: the development it
+        follows (default: as the desk holds it now)."""
         best = max((story.score_for(t) for t in topics), default=0.0)
         tier, _ = story_tier(story)
-        follows = self.index.get(story.follows) if story.follows else None
+        if follows is None and story.follows:
+            follows = self.index.get(story.follows)
         matched: list[str] = []
         for score in story.scores:
             if score.topic in topics:
@@ -282,16 +365,25 @@ class Desk:
             out.append(max(own, full[best][i], key=lambda c: c.score))
         return tuple(out)
 
-    async def _deliver(
-        self, story: Story, targets: Sequence[Target], now: datetime, fresh: bool, out: Outcome
+    def _deliver(
+        self,
+        item: Sorted,
+        targets: Sequence[Target],
+        context: DeskContext,
+        out: Outcome,
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        story, now = item.story, item.now
         alerted: list[str] = []
         updated: list[str] = []
         for target in targets:
             key = (story.id, target.destination)
-            existing = out.deliveries.get(key) or await self.store.get_delivery(*key)
+            existing = out.deliveries.get(key) or context.deliveries.get(key)
             alert = self.alert_for(
-                story, target.topics, target.mentions, compact=target.style == "compact"
+                story,
+                target.topics,
+                target.mentions,
+                compact=target.style == "compact",
+                follows=item.follows,
             )
             if existing is not None:
                 changed = self._refresh(existing, alert, now)
@@ -300,12 +392,12 @@ class Desk:
                     if changed.status == DeliveryStatus.SENT:
                         updated.append(target.destination.label)
                 continue
-            if not fresh:
+            if not item.fresh:
                 continue
             if alert.tier == Tier.BACKGROUND and target.holds_background:
                 digest_id: str | None = BRIEFING
             else:
-                recent = await self._recent_times(target.destination, now)
+                recent = self._recent_times(target.destination, now, context)
                 digest_id = FOLD if should_fold(len(recent), self.settings.flood_max) else None
                 recent.append(now)
             out.deliveries[key] = Delivery(
@@ -356,12 +448,15 @@ class Desk:
             needs_update=existing.status == DeliveryStatus.SENT and existing.digest_id is None,
         )
 
-    async def _recent_times(self, destination: Destination, now: datetime) -> list[datetime]:
+    def _recent_times(
+        self, destination: Destination, now: datetime, context: DeskContext
+    ) -> list[datetime]:
+        """Creation times of the destination's deliveries within ``flood_per`` of ``now``: read
+        from the context the first time the desk meets the destination, then kept here."""
         since = now - self.settings.flood_per
         times = self._recent.get(destination)
         if times is None:
-            stored = await self.store.deliveries_since(destination, since)
-            times = sorted(d.created for d in stored if d.created is not None)
+            times = sorted(context.recent.get(destination, ()))
             self._recent[destination] = times
         while times and times[0] < since:
             times.pop(0)

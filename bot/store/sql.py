@@ -350,14 +350,24 @@ class SQLStore:
         )
         return await self._deliveries(query)
 
-    async def deliveries_since(self, destination: Destination, since: datetime) -> list[Delivery]:
+    async def deliveries_since(
+        self, destination: Destination | None, since: datetime
+    ) -> list[Delivery]:
         c = deliveries.c
-        query = (
-            select(deliveries)
-            .where(_at(deliveries, destination), c.created >= since)
-            .order_by(c.created, c.story_id)
-        )
+        where = c.created >= since
+        if destination is not None:
+            where = and_(_at(deliveries, destination), where)
+        query = select(deliveries).where(where).order_by(c.created, c.story_id)
         return await self._deliveries(query)
+
+    async def deliveries_of(self, story_ids: Sequence[str]) -> list[Delivery]:
+        wanted = list(dict.fromkeys(story_ids))
+        found: list[Delivery] = []
+        async with self._transaction("read deliveries", write=False) as conn:
+            for chunk in _chunks(wanted):
+                query = select(deliveries).where(deliveries.c.story_id.in_(chunk))
+                found.extend(_delivery(row) for row in (await conn.execute(query)).mappings())
+        return found
 
     async def failed_deliveries(self, since: datetime) -> list[Delivery]:
         c = deliveries.c

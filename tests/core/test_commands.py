@@ -17,6 +17,7 @@ from bot.core.models import SourceHealth
 from bot.core.ports import PollRecord
 from bot.core.replies import Caller
 from bot.errors import UserError
+from bot.poller import take
 from bot.store import SQLStore
 from tests.core.helpers import report
 
@@ -104,8 +105,10 @@ async def test_mute_and_unmute(store: SQLStore) -> None:
 
 
 async def seed_story(store: SQLStore) -> str:
-    desk = Desk(store, TOPICS, [])
-    outcome = await desk.take(
+    desk = Desk(TOPICS, [])
+    outcome = await take(
+        desk,
+        store,
         [
             report(
                 "a1",

@@ -1,252 +1,187 @@
-"""The desk and the courier together: one alert per development, kept up to date, never a flood."""
+"""The desk's decision, table by table, with no store: what it is given is all it reads.
+
+Each case sorts a few reports (``Desk.sort``), hands ``Desk.decide`` the context a poller would
+have read for them, and checks who hears about what. The desk with the courier and a real store
+is tested in tests/test_desk_and_courier.py.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.config import load_config
-from bot.core.desk import Desk, DeskSettings
-from bot.core.models import Destination, Subscription
-from bot.core.ports import PollRecord, StoryFilter
+from bot.core.desk import BRIEFING, FOLD, Desk, DeskContext, DeskSettings, Outcome
+from bot.core.models import Delivery, DeliveryStatus, Destination, Mute, Report, Subscription
 from bot.core.route import Route
-from bot.courier import Courier
-from bot.store import SQLStore
-from tests.core.helpers import RecordingPlatform, report
+from tests.core.helpers import report
 
 T0 = datetime(2024, 5, 5, 9, 0, tzinfo=UTC)
 TOPICS = load_config("config/default.toml", env_file=None).config.topic_models
 DESK = Destination("console", "desk")
+ANNA = Destination("console", "U-ANNA", "", direct=True)
 
-LEAVES = (
+LEAVES = report(
+    "a1",
     "Hamas delegation leaves Cairo as cease-fire talks stall",
     "The Hamas delegation left Cairo on Sunday without a truce agreement after two days of talks "
     "with Egyptian and Qatari mediators.",
+    T0,
+    source="levant",
 )
+LEAVES_AGAIN = report(
+    "n7",
+    "Hamas delegation quits Cairo as cease-fire talks stall",
+    "Hamas negotiators left Cairo on Sunday without a truce agreement after two days of talks.",
+    T0 + timedelta(minutes=20),
+    source="nile",
+)
+FOLLOWS_ANNA = Subscription("console", "", "U-ANNA", "cairo-delegation")
 
 
-async def decide(desk: Desk, store: SQLStore, reports: list) -> None:  # type: ignore[type-arg]
-    outcome = await desk.take(reports, now_of=lambda r: r.published)
-    from bot.core.models import SourceHealth
-
-    await store.commit_poll(
-        PollRecord(
-            SourceHealth("wire", "file:///x"),
-            tuple(outcome.stories.values()),
-            tuple(outcome.deliveries.values()),
-        )
-    )
+def desk(**settings: object) -> Desk:
+    return Desk(TOPICS, [Route(DESK)], DeskSettings(**settings))  # type: ignore[arg-type]
 
 
-def make(store: SQLStore, **settings: object) -> tuple[Desk, Courier, RecordingPlatform]:
-    desk = Desk(store, TOPICS, [Route(DESK)], DeskSettings(**settings))  # type: ignore[arg-type]
-    platform = RecordingPlatform()
-    courier = Courier(store, {"console": platform}, lambda: T0 + timedelta(days=1))
-    return desk, courier, platform
+def decide(d: Desk, reports: list[Report], context: DeskContext | None = None) -> Outcome:
+    batch = d.sort(reports, now_of=lambda r: r.published)
+    return d.decide(batch, context or DeskContext())
 
 
-async def test_second_report_of_development_updates_in_place_not_alerts(store: SQLStore) -> None:
-    desk, courier, platform = make(store)
-    await decide(desk, store, [report("a1", *LEAVES, T0, source="levant")])
-    await courier.run_once()
-    assert len(platform.sent) == 1
-    alert = platform.sent[0][1]
-    assert "cairo-delegation" in alert.topics
-    assert alert.outlets == ("Levant",)
-
-    await decide(
-        desk,
-        store,
-        [
-            report(
-                "b7",
-                "Hamas delegation leaves Cairo as ceasefire talks stall",
-                "The Hamas delegation left Cairo on Sunday without a truce agreement after two "
-                "days of talks with Egyptian and Qatari mediators, officials said.",
-                T0 + timedelta(minutes=40),
-                source="nile",
-            )
-        ],
-    )
-    await courier.run_once()
-    assert len(platform.sent) == 1, "the same development must not alert twice"
-    assert len(platform.updated) == 1
-    _dest, message_id, updated = platform.updated[0]
-    assert message_id == "m1"
-    assert updated.outlets == ("Levant", "Nile")
+def labels(outcome: Outcome) -> list[tuple[str, str | None]]:
+    return sorted((d.destination.label, d.digest_id) for d in outcome.deliveries.values())
 
 
-async def test_unrelated_story_does_not_alert(store: SQLStore) -> None:
-    desk, courier, platform = make(store)
-    await decide(
-        desk, store, [report("n1", "Rafael Nadal wins in Madrid", "Nadal beat his rival.", T0)]
-    )
-    await courier.run_once()
-    assert platform.sent == []
+def test_a_new_development_alerts_the_route_once() -> None:
+    outcome = decide(desk(), [LEAVES])
+    assert labels(outcome) == [(DESK.label, None)]
+    [delivery] = outcome.deliveries.values()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.alert is not None
+    assert "cairo-delegation" in delivery.alert.topics
+    [decision] = outcome.decisions
+    assert decision.alerted == (DESK.label,)
 
 
-async def test_old_story_is_recorded_but_never_alerted(store: SQLStore) -> None:
-    desk, _courier, _platform = make(store)
-    old = report("o1", *LEAVES, T0 - timedelta(days=3))
-    outcome = await desk.take([old], now_of=lambda _r: T0)
-    assert outcome.stories
-    assert not outcome.deliveries
+def test_a_second_outlet_updates_the_sent_alert_instead_of_alerting_again() -> None:
+    d = desk()
+    first = decide(d, [LEAVES])
+    [(key, pending)] = first.deliveries.items()
+    sent = replace(pending, status=DeliveryStatus.SENT, message_id="m1")
+    second = decide(d, [LEAVES_AGAIN], DeskContext(deliveries={key: sent}))
+    [decision] = second.decisions
+    assert decision.alerted == ()
+    assert decision.updated == (DESK.label,)
+    [edited] = second.deliveries.values()
+    assert edited.needs_update
+    assert edited.outlets == 2
 
 
-async def test_flood_of_alerts_folds_the_rest_into_one_digest(store: SQLStore) -> None:
-    desk, _courier, platform = make(store, flood_max=3)
-    clock = [T0 + timedelta(minutes=10)]
-    courier = Courier(store, {"console": platform}, lambda: clock[0])
-    places = [
-        "Rafah",
-        "Khan Younis",
-        "Deir al-Balah",
-        "Jabalia",
-        "Nuseirat",
-        "Beit Hanoun",
-        "Zawaida",
-    ]
-    reports = [
-        report(
-            f"f{i}",
-            f"Hostage release talks: {place} families wait for news of day {i}",
-            f"Families in {place} wait as Hamas and Israel discuss hostage release number {i}.",
-            T0 + timedelta(minutes=i),
-        )
-        for i, place in enumerate(places)
-    ]
-    await decide(desk, store, reports)
-    await courier.run_once()
-    assert len(platform.sent) == 3
-    assert len(platform.digests) == 1
-    assert len(platform.digests[0][1].alerts) == len(places) - 3, "nothing is dropped"
+def test_without_its_stored_delivery_the_desk_would_alert_again() -> None:
+    """The context is the desk's only memory of deliveries: the poller must load them."""
+    d = desk()
+    decide(d, [LEAVES])
+    again = decide(d, [LEAVES_AGAIN])
+    assert again.decisions[0].alerted == (DESK.label,)
 
-    # More news inside the same flood window waits for the window, then comes as one digest.
-    await decide(
-        desk,
-        store,
-        [
-            report(
-                "g1",
-                "Egypt reopens Rafah crossing for aid convoys",
-                "Egyptian officials reopened the Rafah crossing into Gaza on Sunday.",
-                T0 + timedelta(minutes=11),
+
+def test_the_same_report_twice_is_a_repeat_and_changes_nothing() -> None:
+    d = desk()
+    decide(d, [LEAVES])
+    outcome = decide(d, [LEAVES])
+    assert outcome.deliveries == {}
+    assert outcome.stories == {}
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (DeskContext(subscriptions=(FOLLOWS_ANNA,)), [(DESK.label, None), (ANNA.label, None)]),
+        (
+            DeskContext(
+                subscriptions=(FOLLOWS_ANNA,),
+                mutes=(Mute("console", "", "U-ANNA", T0 + timedelta(hours=2)),),
             ),
-        ],
-    )
-    clock[0] = T0 + timedelta(minutes=12)
-    await courier.run_once()
-    assert len(platform.digests) == 1
-    assert len(platform.sent) == 3
-    clock[0] = T0 + timedelta(minutes=21)
-    await courier.run_once()
-    assert len(platform.digests) == 2
-
-
-async def test_outage_keeps_alerts_pending_and_permanent_error_marks_failed(
-    store: SQLStore,
-) -> None:
-    desk = Desk(store, TOPICS, [Route(DESK), Route(Destination("console", "gone"))])
-    platform = RecordingPlatform(outage=1, gone={"gone"})
-    clock = [T0]
-    courier = Courier(store, {"console": platform}, lambda: clock[0])
-    await decide(desk, store, [report("a1", *LEAVES, T0)])
-    first = await courier.run_once()
-    assert (first.sent, first.retrying, first.failed) == (0, 1, 1)
-    clock[0] = T0 + timedelta(hours=1)
-    second = await courier.run_once()
-    assert second.sent == 1
-    assert len(platform.sent) == 1
-    third = await courier.run_once()
-    assert third.sent == 0, "a sent alert is never sent again"
-    failed = await store.failed_deliveries(T0 - timedelta(days=1))
-    assert [d.destination.channel for d in failed] == ["gone"]
-    assert "not found" in (failed[0].error or "")
-
-
-async def test_subscriber_gets_a_direct_message(store: SQLStore) -> None:
-    await store.add_subscription(Subscription("console", "", "U9", "cairo-delegation"))
-    desk, courier, platform = make(store)
-    await decide(desk, store, [report("a1", *LEAVES, T0)])
-    await courier.run_once()
-    destinations = {d for d, _a in platform.sent}
-    assert Destination("console", "U9", "", direct=True) in destinations
-    assert DESK in destinations
-
-
-async def test_restart_keeps_the_dedup_window(store: SQLStore) -> None:
-    desk, courier, _platform = make(store)
-    await decide(desk, store, [report("a1", *LEAVES, T0)])
-    await courier.run_once()
-    fresh_desk, _c, _p = make(store)
-    await fresh_desk.start(T0 + timedelta(hours=1))
-    outcome = await fresh_desk.take(
-        [report("a1", *LEAVES, T0)], now_of=lambda _r: T0 + timedelta(hours=1)
-    )
-    assert outcome.deliveries == {}, "a restarted bot must not alert a held story again"
-
-
-async def test_compact_route_gets_headline_without_summary(store: SQLStore) -> None:
-    compact = Destination("console", "wall")
-    desk = Desk(store, TOPICS, [Route(DESK), Route(compact, style="compact")])
-    platform = RecordingPlatform()
-    courier = Courier(store, {"console": platform}, lambda: T0 + timedelta(days=1))
-    await decide(desk, store, [report("a1", *LEAVES, T0)])
-    await courier.run_once()
-    by_channel = {d.channel: a for d, a in platform.sent}
-    assert by_channel["desk"].summary
-    assert by_channel["wall"].summary == ""
-    assert by_channel["wall"].title == by_channel["desk"].title
-
-
-async def test_a_story_carries_the_topics_its_headlines_share_not_one_outliers(
-    store: SQLStore,
-) -> None:
-    """Six outlets on the truce's end, one of them also naming the hostages: the story is about
-    the talks, and a hostages-only desk is not pinged for it."""
-    desk, courier, platform = make(store)
-    collapse = [
-        "Truce ends as Israel resumes strikes on Gaza",
-        "Truce ends as Israel resumes strikes on Gaza",
-        "Truce ends as Israel resumes air strikes on Gaza",
-        "Israel resumes strikes on Gaza as truce ends",
-        "Truce ends as Israel resumes strikes on Gaza after Hamas rockets",
-        "Truce ends as Israel resumes strikes on Gaza, no word on the hostages",
-    ]
-    await decide(
-        desk,
-        store,
-        [
-            report(f"c{i}", title, "", T0 + timedelta(minutes=i), source=f"outlet{i}")
-            for i, title in enumerate(collapse)
-        ],
-    )
-    await courier.run_once()
-    assert len(platform.sent) == 1, [a.title for _d, a in platform.sent]
-    (story,) = [s for s in await store.stories(StoryFilter()) if len(s.reports) == 6]
-    carried = {s.topic for s in story.scores if s.score >= 0.5}
-    assert "ceasefire-talks" in carried
-    assert "hostages" not in carried
-
-
-async def test_one_outlet_naming_the_topic_is_enough_for_a_small_story(store: SQLStore) -> None:
-    """Two outlets, one writing only "over the top", the other "presses for a pause": the
-    pause is the talks, and the story is about them."""
-    desk, courier, _platform = make(store)
-    await decide(
-        desk,
-        store,
-        [
-            report("b1", "Biden says the Gaza offensive is over the top", "", T0, source="one"),
-            report(
-                "b2",
-                "Biden says the Gaza offensive is over the top, presses for a pause",
-                "",
-                T0 + timedelta(minutes=3),
-                source="two",
+            [(DESK.label, None)],
+        ),
+        (
+            # A mute that ended before the report came does not hold it back.
+            DeskContext(
+                subscriptions=(FOLLOWS_ANNA,),
+                mutes=(Mute("console", "", "U-ANNA", T0 - timedelta(minutes=1)),),
             ),
-        ],
+            [(DESK.label, None), (ANNA.label, None)],
+        ),
+    ],
+)
+def test_subscribers_get_a_direct_message_unless_muted(
+    context: DeskContext, expected: list[tuple[str, str | None]]
+) -> None:
+    # (No story is urgent here: an urgent one breaks through a mute, tested in test_route.)
+    assert labels(decide(desk(urgent_score=1.5), [LEAVES], context)) == expected
+
+
+@pytest.mark.parametrize(
+    ("recent", "expected"),
+    [
+        ((), None),  # a quiet channel: pushed
+        ((T0 - timedelta(minutes=3),), None),  # one earlier alert: still under the limit
+        ((T0 - timedelta(minutes=3), T0 - timedelta(minutes=2)), FOLD),  # at the limit: folded
+        ((T0 - timedelta(hours=1), T0 - timedelta(minutes=50)), None),  # outside the window
+    ],
+)
+def test_flood_control_folds_alerts_beyond_the_limit(
+    recent: tuple[datetime, ...], expected: str | None
+) -> None:
+    outcome = decide(
+        desk(flood_max=2, flood_per=timedelta(minutes=10)),
+        [LEAVES],
+        DeskContext(recent={DESK: recent}),
     )
-    await courier.run_once()
-    stories = [s for s in await store.stories(StoryFilter()) if len(s.reports) == 2]
-    assert stories, "the two reports are one story"
-    assert stories[0].score_for("ceasefire-talks") >= 0.5
+    assert labels(outcome) == [(DESK.label, expected)]
+
+
+def test_a_report_older_than_the_age_limit_joins_nothing_to_anyone() -> None:
+    old = replace(LEAVES, published=T0 - timedelta(days=2))
+    d = desk()
+    batch = d.sort([old], now_of=lambda _r: T0)
+    outcome = d.decide(batch, DeskContext())
+    assert outcome.deliveries == {}
+    assert len(outcome.stories) == 1, "recorded as a story, so its repeats stay quiet"
+
+
+def test_quiet_reports_are_recorded_but_never_alert() -> None:
+    d = desk()
+    batch = d.sort([LEAVES], now_of=lambda r: r.published, quiet=lambda _r: True)
+    assert d.decide(batch, DeskContext()).deliveries == {}
+
+
+def test_needs_names_the_stories_and_times_the_poller_must_read() -> None:
+    d = desk(flood_per=timedelta(minutes=10))
+    batch = d.sort([LEAVES, LEAVES_AGAIN], now_of=lambda r: r.published)
+    needs = d.needs(batch)
+    assert needs.story_ids == (batch[0].story.id,)  # both reports are one development
+    assert needs.since == T0
+    assert needs.recent_since == T0 - timedelta(minutes=10)
+    repeat = d.sort([LEAVES], now_of=lambda r: r.published)
+    assert d.needs(repeat).since is None  # nothing can alert: nothing to read
+
+
+def test_background_held_for_the_briefing_is_pushed_when_a_development_joins() -> None:
+    d = Desk(TOPICS, [Route(DESK, digest_cron="0 7 * * *")], DeskSettings())
+    held = Delivery(
+        story_id="x",
+        destination=DESK,
+        status=DeliveryStatus.PENDING,
+        digest_id=BRIEFING,
+        created=T0,
+        outlets=1,
+        title="",
+    )
+    batch = d.sort([LEAVES], now_of=lambda r: r.published)
+    key = (batch[0].story.id, DESK)
+    outcome = d.decide(batch, DeskContext(deliveries={key: replace(held, story_id=key[0])}))
+    [pushed] = outcome.deliveries.values()
+    assert pushed.digest_id is None, "a development is pushed, not kept for the digest"

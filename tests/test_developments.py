@@ -24,10 +24,11 @@ from bot.core.ports import PollRecord
 from bot.core.route import Route
 from bot.core.tier import Tier, report_tier
 from bot.courier import Courier
+from bot.poller import take
 from bot.store import SQLStore
 from tests.core.helpers import RecordingPlatform
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 TOPICS = load_config(ROOT / "config" / "default.toml", env_file=None).config.topic_models
 DESK = Destination("console", "desk")
@@ -71,7 +72,7 @@ def reports() -> list[Report]:
 
 async def run_week(store: SQLStore, route: Route) -> Run:
     """The week through the desk one hour of reports at a time, the courier after each."""
-    desk = Desk(store, TOPICS, [route], DeskSettings())
+    desk = Desk(TOPICS, [route], DeskSettings())
     platform = RecordingPlatform()
     courier = Courier(store, {"console": platform}, lambda: T0 + timedelta(days=9))
     by_hour: dict[int, list[Report]] = defaultdict(list)
@@ -80,7 +81,7 @@ async def run_week(store: SQLStore, route: Route) -> Run:
     development_of: dict[str, str] = {}
     development_by_key = {f"w{i:02d}": row["development"] for i, row in enumerate(WEEK)}
     for hour in sorted(by_hour):
-        outcome = await desk.take(by_hour[hour], now_of=lambda r: r.published)
+        outcome = await take(desk, store, by_hour[hour], now_of=lambda r: r.published)
         for decision in outcome.decisions:
             development_of.setdefault(decision.story_id, development_by_key[decision.report.key])
         await store.commit_poll(
