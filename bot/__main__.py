@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import DEFAULT_CONFIG, Settings, load_config
+from bot.core import messages as say
 from bot.errors import ConfigError, TalksBotError
 
 
@@ -55,8 +56,10 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def _logging(verbose: int, secrets: Sequence[str]) -> None:
-    level = logging.WARNING - 10 * verbose
+def _logging(verbose: int, secrets: Sequence[str], *, base: int = logging.WARNING) -> None:
+    """Log to stderr from ``base`` (one step more per ``-v``), secrets redacted; the libraries'
+    chatter stays at WARNING."""
+    level = base - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
@@ -81,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Alerts for newsrooms following the cease-fire and hostage talks.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -108,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="judge items at their own published times, ignoring max_item_age",
         )
+        if name == "poll-once":
+            p.add_argument(
+                OK_ON_FAILING,
+                action="store_true",
+                help="exit 0 even when sources fail or are backing off (by default: exit 1)",
+            )
     p = add("demo", "run the whole pipeline offline over the sample feeds and print the alerts")
     p.add_argument("--output", choices=["text", "jsonl"], default="text")
     p = add("status", "what /talks status would answer")
@@ -120,10 +130,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+OK_ON_FAILING = "--ok-on-failing-sources"
+"""``poll-once``: exit 0 although sources failed (for cron set-ups that watch the log instead)."""
+
+
+def _version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("talks-bot")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line. Output cut short by its reader (``talks-bot why X | head``) ends it
+    quietly, as a closed pipe ends any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at devnull, so that flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "discord-invite":
+        return _discord_invite(args.config or DEFAULT_CONFIG)
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -135,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    _logging(args.verbose + args.verbose_sub, settings.secrets.values())
+    # ``run`` is a service: its journal shows what it does (INFO); one-shot commands say only
+    # what goes wrong, unless asked with -v.
+    base = logging.INFO if args.command == "run" else logging.WARNING
+    _logging(args.verbose + args.verbose_sub, settings.secrets.values(), base=base)
     if args.command == "check-config":
         return _check_config(settings)
     try:
@@ -163,7 +206,7 @@ def _check_config(settings: Settings) -> int:
 
 
 async def _poll(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import TalksBot
+    from bot.app import TalksBot, held_back
     from bot.chat.connect import posting_chats
 
     async with (
@@ -171,19 +214,46 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
         posting_chats(bot),
     ):
         cycle = await bot.poll_once()
+        waiting = [p for p in cycle.polls if held_back(p)]
+        health = {h.name: h for h in await bot.store.list_sources()} if waiting else {}
+    now = bot.clock()
     for poll in cycle.failed:
         print(f"source {poll.source}: {poll.error}", file=sys.stderr)
+    for poll in waiting:
+        h = health.get(poll.source)
+        until = say.clock_time(poll.next_poll, now, bot.tz) if poll.next_poll else "?"
+        print(
+            say.poll_once_backing_off(
+                poll.source, until, h.consecutive_failures if h else 1, h.last_error if h else None
+            ),
+            file=sys.stderr,
+        )
     d = cycle.delivery
+    retries = [p.next_poll for p in waiting if p.next_poll is not None]
     print(
-        f"polled {len(cycle.polls)} sources ({len(cycle.failed)} failing): "
-        f"{sum(p.new_reports for p in cycle.polls)} new reports, "
-        f"{d.sent} alerts sent, {d.updated} updated, {d.folded} folded into {d.digests} digests"
-        + (f", {d.retrying} to retry" if d.retrying else "")
-        + (f", {d.failed} failed" if d.failed else ""),
+        say.poll_once_summary(
+            sources=len(cycle.polls),
+            healthy=len(cycle.polls) - len(cycle.failed) - len(waiting),
+            failing=len(cycle.failed),
+            backing_off=len(waiting),
+            next_try=say.clock_time(min(retries), now, bot.tz) if retries else None,
+            new_reports=sum(p.new_reports for p in cycle.polls),
+            sent=d.sent,
+            updated=d.updated,
+            folded=d.folded,
+            digests=d.digests,
+            retrying=d.retrying,
+            failed=d.failed,
+        ),
         file=sys.stderr,
     )
     # A poll that was not saved will be decided again: tell cron, after the others delivered.
-    return 1 if any(p.unsaved for p in cycle.polls) else 0
+    if any(p.unsaved for p in cycle.polls):
+        return 1
+    if (cycle.failed or waiting) and not args.ok_on_failing_sources:
+        print(say.poll_once_failed_exit(OK_ON_FAILING), file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -229,17 +299,16 @@ async def _why(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if reply.error else 0
 
 
-async def _discord_invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.chat.discord import invite_url
+def _discord_invite(path: Path) -> int:
+    """The invite link needs only the application id (``DISCORD_APPLICATION_ID``, else the
+    config's ``[discord] application_id``): no token, so it works before one is set up."""
+    from bot.chat.discord.invite import application_id, invite_url
 
-    discord_cfg = settings.config.discord
-    app_id = discord_cfg.application_id if discord_cfg else ""
-    if not app_id:
-        print(
-            "error: discord.application_id is not set: copy the Application ID from the "
-            "Discord developer portal into the [discord] table",
-            file=sys.stderr,
-        )
+    try:
+        app_id = application_id(path, os.environ)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
         return 2
     print(invite_url(app_id))
     return 0
@@ -323,7 +392,6 @@ _COMMANDS: dict[str, Any] = {
     "poll-once": _poll,
     "status": _status,
     "why": _why,
-    "discord-invite": _discord_invite,
 }
 
 

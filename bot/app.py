@@ -16,7 +16,7 @@ import logging
 import random
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -97,6 +97,54 @@ class QuietSkips(logging.Filter):
         args = record.args if isinstance(record.args, tuple) else ()
         job_id = str(getattr(args[0], "id", "")) if args else ""
         return not job_id.startswith("poll:")
+
+
+BACKING_OFF = "backing off"
+"""``PollSummary.error`` of a poll held back by the source's backoff (``Poller.poll``): the source
+was not polled; its last poll failed."""
+
+
+def held_back(poll: PollSummary) -> bool:
+    """The source was not polled: it is waiting out the backoff of earlier failures."""
+    return poll.ok and poll.error == BACKING_OFF
+
+
+ROUND_LOG_SECONDS = 60.0
+"""``run`` logs one INFO line per this many seconds about the polls that ended in them."""
+
+
+@dataclass(slots=True)
+class PollTally:
+    """The polls that ended since ``run``'s last round line (``messages.poll_round``)."""
+
+    since: float
+    """Loop time the period began."""
+    polls: int = 0
+    sources: set[str] = field(default_factory=set)
+    failing: list[str] = field(default_factory=list)
+    backing_off: list[str] = field(default_factory=list)
+    new_reports: int = 0
+    alerts: int = 0
+    updates: int = 0
+    sent: int = 0
+    slowest: float = 0.0
+    slowest_source: str = ""
+
+    def add(self, source: str, summary: PollSummary | None, seconds: float) -> None:
+        """One poll that ended: ``summary`` None when it crashed or was not saved."""
+        self.polls += 1
+        self.sources.add(source)
+        if summary is None or not summary.ok:
+            if source not in self.failing:
+                self.failing.append(source)
+        elif held_back(summary) and source not in self.backing_off:
+            self.backing_off.append(source)
+        if summary is not None:
+            self.new_reports += summary.new_reports
+            self.alerts += summary.alerts
+            self.updates += summary.updates
+        if seconds >= self.slowest:
+            self.slowest, self.slowest_source = seconds, source
 
 
 ONCE_MAX_ROUNDS = 1000
@@ -192,6 +240,13 @@ class TalksBot:
         """Scheduled polls running now, by source."""
         self._intervals: dict[str, float] = {}
         """Seconds from the end of each source's last scheduled poll to its next run."""
+        self.round_log_seconds = ROUND_LOG_SECONDS
+        self._tally: PollTally | None = None
+        """The polls since ``run``'s last round line (set by ``run``)."""
+        self._first_round = True
+        """No round line yet: the first comes once every source has been polled."""
+        self._first_done = asyncio.Event()
+        """Set when the first round's line was said (``_round_log``'s periods start then)."""
 
     async def __aenter__(self) -> TalksBot:
         await self.open()
@@ -384,6 +439,10 @@ class TalksBot:
         tasks = [courier, *extra_tasks]
         if self._writer is not None:
             tasks.append(asyncio.create_task(self._hold_writer(stop), name="writer lock"))
+        self._tally = PollTally(loop.time())
+        self._first_round = True
+        self._first_done = asyncio.Event()
+        tasks.append(asyncio.create_task(self._round_log(stop), name="round log"))
         log.info(
             "talks-bot running: %d sources, %d topics, %d routes; Ctrl-C to stop",
             len(self.sources),
@@ -409,10 +468,13 @@ class TalksBot:
     async def _replay_job(self) -> None:
         """``run --replay``: one replay cycle over every source; a failure is logged, and the
         next cycle tries again (what was saved is held, so nothing alerts twice)."""
+        started = asyncio.get_running_loop().time()
         try:
-            await self.poller.cycle(
-                self.sources
-            )  # a failing source is logged where it fails (``_failed``)
+            # A failing source is logged where it fails (``Poller._failed``).
+            cycle = await self.poller.cycle(self.sources)
+            seconds = asyncio.get_running_loop().time() - started
+            for poll in cycle.polls:
+                self._tallied(poll.source, poll, seconds)
         except StoreError as exc:
             log.error("%s", say.replay_not_saved(exc))
         except Exception:
@@ -450,6 +512,8 @@ class TalksBot:
     async def _poll_and_reschedule(self, source: SourceConfig) -> None:
         summary: PollSummary | None = None
         unsaved = False
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             summary = await self.poller.poll(source)
         except StoreError as exc:
@@ -457,6 +521,7 @@ class TalksBot:
             log.error("poll of %s not saved: %s", source.name, exc)
         except Exception:
             log.exception("poll of %s crashed; the other sources go on", source.name)
+        self._tallied(source.name, summary, loop.time() - started)
         due = summary.next_poll if summary else None
         if summary is None:
             # A poll that crashed backs off like a failing fetch, so a source that breaks every
@@ -483,6 +548,64 @@ class TalksBot:
                 summary.alerts,
                 summary.updates,
             )
+
+    # --- the round line ------------------------------------------------------------------------
+    def _tallied(self, source: str, summary: PollSummary | None, seconds: float) -> None:
+        """Count a poll that ended into the next round line; the first line is said as soon as
+        every source has been polled once, so a start shows at once how the sources are."""
+        tally = self._tally
+        if tally is None:
+            return
+        tally.add(source, summary, seconds)
+        if self._first_round and tally.sources >= {s.name for s in self.sources}:
+            self._log_round(first=True)
+            self._first_done.set()
+
+    async def _round_log(self, stop: asyncio.Event) -> None:
+        """One INFO line per ``round_log_seconds`` about the polls that ended in them; none
+        when no poll ended. The periods start after the first round's line (or, should that
+        round take longer than a period, a slow or stuck first poll, after the first period)."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._first_done)]
+        try:
+            await asyncio.wait(
+                waits, timeout=self.round_log_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self._first_round:
+            self._first_round = False
+            self._log_round(first=False)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.round_log_seconds)
+            self._log_round(first=False)
+
+    def _log_round(self, *, first: bool) -> None:
+        tally = self._tally
+        if tally is None:
+            return
+        now = asyncio.get_running_loop().time()
+        self._first_round = False
+        if tally.polls:
+            log.info(
+                "%s",
+                say.poll_round(
+                    seconds=now - tally.since,
+                    first=first,
+                    polls=tally.polls,
+                    sources=len(tally.sources),
+                    failing=tally.failing,
+                    backing_off=tally.backing_off,
+                    new_reports=tally.new_reports,
+                    alerts=tally.alerts,
+                    updates=tally.updates,
+                    sent=tally.sent,
+                    slowest=tally.slowest,
+                    slowest_source=tally.slowest_source,
+                ),
+            )
+        self._tally = PollTally(now)
 
     def _schedule_next(self, source: SourceConfig, due: datetime | None) -> None:
         """Move the source's job to when it is due (plus jitter); the configured interval after
@@ -533,6 +656,8 @@ class TalksBot:
                 report = await self.courier.run_once(
                     stop=stop, briefings=briefings, patience=ROUND_PATIENCE_SECONDS
                 )
+                if self._tally is not None:
+                    self._tally.sent += report.sent + report.folded
                 # A briefing for a destination still busy with an earlier turn waits for it.
                 self._briefings_due |= briefings & set(report.busy)
             except StoreError as exc:

@@ -139,7 +139,7 @@ def test_poll_once_alerts_then_polls_conditionally_and_records_failures(
 ) -> None:
     config = str(write_config(tmp_path, server))
     first = talks_bot(tmp_path, "poll-once", "--config", config, "--output", "jsonl")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, "failing sources: cron is told"
     events = alerts(first.stdout)
     titles = {e["title"] for e in events}
     assert {e["event"] for e in events} == {"alert"}
@@ -160,8 +160,11 @@ def test_poll_once_alerts_then_polls_conditionally_and_records_failures(
     assert any(line.startswith("source page:") and "HTML" in line for line in errors)
     assert any(line.startswith("source empty:") and "empty" in line for line in errors)
 
-    second = talks_bot(tmp_path, "poll-once", "--config", config, "--output", "jsonl")
+    second = talks_bot(
+        tmp_path, "poll-once", "--config", config, "--output", "jsonl", "--ok-on-failing-sources"
+    )
     assert second.returncode == 0, second.stderr
+    assert "2 healthy, 0 failing, 3 backing off" in second.stderr
     assert alerts(second.stdout) == [], "the second poll must not alert again"
     for path in ("/levant.xml", "/nile.xml"):
         assert server.count(path) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -261,6 +261,88 @@ def poll_stuck(source: str, running: float, interval: float, doing: str) -> str:
     )
 
 
+def poll_once_summary(
+    *,
+    sources: int,
+    healthy: int,
+    failing: int,
+    backing_off: int,
+    next_try: str | None,
+    new_reports: int,
+    sent: int,
+    updated: int,
+    folded: int,
+    digests: int,
+    retrying: int,
+    failed: int,
+) -> str:
+    """The last line of ``poll-once``: how every source fared, then what was delivered.
+    ``failing``: polled now and failed; ``backing_off``: not polled, still waiting out the
+    backoff of earlier failures (``next_try``: the earliest of them, ``clock_time``)."""
+    line = f"{sources} source{'s' if sources != 1 else ''}: {healthy} healthy, {failing} failing"
+    if backing_off:
+        line += f", {backing_off} backing off after failing"
+        if next_try:
+            line += f" (not polled; next try {next_try})"
+    line += (
+        f"; {new_reports} new reports, {sent} alerts sent, {updated} updated, "
+        f"{folded} folded into {digests} digests"
+    )
+    if retrying:
+        line += f", {retrying} to retry"
+    if failed:
+        line += f", {failed} failed"
+    return line
+
+
+def poll_once_backing_off(source: str, until: str, failures: int, error: str | None) -> str:
+    """``poll-once``: a source not polled because it is waiting out its backoff."""
+    last = f" (last error: {error})" if error else ""
+    return f"source {source}: backing off until {until} after {failures} failure(s){last}"
+
+
+def poll_once_failed_exit(flag: str) -> str:
+    """``poll-once``: why it exits 1 although it ran to the end."""
+    return f"exit status 1: sources are failing or backing off ({flag} exits 0 for this)"
+
+
+def poll_round(
+    *,
+    seconds: float,
+    first: bool,
+    polls: int,
+    sources: int,
+    failing: Sequence[str],
+    backing_off: Sequence[str],
+    new_reports: int,
+    alerts: int,
+    updates: int,
+    sent: int,
+    slowest: float,
+    slowest_source: str,
+) -> str:
+    """``run``'s periodic INFO line: the polls that ended since the last such line."""
+    when = "first round" if first else f"last {seconds_text(seconds)}"
+    line = f"{when}: {polls} poll{'s' if polls != 1 else ''} of {sources} source"
+    line += "s" if sources != 1 else ""
+    line += f", {len(failing)} failing{_names(failing)}"
+    if backing_off:
+        line += f", {len(backing_off)} backing off{_names(backing_off)}"
+    line += (
+        f"; {new_reports} new reports, {alerts} alerts, {updates} updates, {sent} sent; "
+        f"slowest poll {seconds_text(slowest)} ({slowest_source})"
+    )
+    return line
+
+
+def _names(names: Sequence[str], shown: int = 3) -> str:
+    """`` (a, b +2)``: which sources, briefly."""
+    if not names:
+        return ""
+    more = f" +{len(names) - shown}" if len(names) > shown else ""
+    return f" ({', '.join(names[:shown])}{more})"
+
+
 def poll_unstuck(source: str, running: float) -> str:
     """The end of a stuck poll, however it ended."""
     return f"poll of {source} ended after {seconds_text(running)}; polling it again on schedule"
@@ -442,8 +524,27 @@ def status_sources(healthy: int, total: int, never_polled: int) -> str:
     return line
 
 
-def status_failing_source(name: str, since: str, failures: int, error: str) -> str:
-    return f"{name} failing for {since} ({failures}×): {error}"
+def clock_time(when: datetime, now: datetime, tz: tzinfo = UTC) -> str:
+    """A time of day as the bot writes it (as ``mute`` does): "22:41 UTC", with the date when it
+    is not on ``now``'s day: "09:05 UTC 06 May". ``tz``: the zone to show it in."""
+    local = when.astimezone(tz)
+    text = local.strftime("%H:%M %Z")
+    if local.date() != now.astimezone(tz).date():
+        text += local.strftime(" %d %b")
+    return text
+
+
+def status_failing_source(
+    name: str, since: str, failures: int, error: str, retry: str | None = None
+) -> str:
+    """A failing source in ``status``. ``retry``: when it is polled again (``clock_time``);
+    ``""`` when that is due now, None when not known."""
+    line = f"{name} failing for {since} ({failures}×): {error}"
+    if retry:
+        line += f"; backing off until {retry}"
+    elif retry == "":
+        line += "; retried at its next poll"
+    return line
 
 
 def status_undelivered(count: int) -> str:

@@ -173,11 +173,13 @@ def status_reply(view: StatusView) -> Reply:
     source_items = [Item(source_line)]
     for h in view.failing:
         since = h.failing_since or h.last_error_at
+        due = h.next_poll_after
         line = say.status_failing_source(
             h.name,
             say.format_age(now - since) if since else "?",
             h.consecutive_failures,
             h.last_error or "unknown error",
+            retry=None if due is None else say.clock_time(due, now) if due > now else "",
         )
         lines.append(f"  ⚠ {line}")
         source_items.append(Item(line))

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
 import discord
+from pydantic import ValidationError
+
+from bot.config import DiscordConfig
+from bot.errors import ConfigError
+
+APPLICATION_ID_ENV = "DISCORD_APPLICATION_ID"
+"""Where ``talks-bot discord-invite`` looks first for the application id."""
 
 SCOPES = ("bot", "applications.commands")
 """``bot`` adds the bot user; ``applications.commands`` lets it register ``/talks``."""
@@ -25,3 +36,42 @@ subscribers who asked for it (no Mention Everyone). Slash-command replies need n
 def invite_url(application_id: int | str) -> str:
     """The invite link for the application (the "Application ID" in the developer portal)."""
     return discord.utils.oauth_url(application_id, permissions=BOT_PERMISSIONS, scopes=SCOPES)
+
+
+def application_id(config: Path, env: Mapping[str, str]) -> str:
+    """The application id for the invite: ``DISCORD_APPLICATION_ID``, else the config file's
+    ``[discord] application_id``. Only that table is read: the link needs no token (the bot is
+    invited before its token is set up) and none of the rest of the configuration."""
+    app_id = env.get(APPLICATION_ID_ENV, "").strip()
+    if not app_id:
+        try:
+            raw = tomllib.loads(config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                [f"config file {config} not found: pass --config PATH, or set {APPLICATION_ID_ENV}"]
+            ) from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError([f"config file {config} cannot be read: {exc}"]) from None
+        table = raw.get("discord")
+        try:
+            table_cfg = DiscordConfig.model_validate(table if isinstance(table, dict) else {})
+        except ValidationError as exc:
+            raise ConfigError(
+                [f"discord.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            ) from None
+        app_id = table_cfg.application_id.strip()
+    if not app_id:
+        raise ConfigError(
+            [
+                "discord.application_id is not set: copy the Application ID from the Discord "
+                f"developer portal into the [discord] table, or set {APPLICATION_ID_ENV}"
+            ]
+        )
+    if not app_id.isdigit():
+        raise ConfigError(
+            [
+                f"the Discord application id {app_id[:40]!r} is not a number: copy the "
+                "Application ID (digits) from the Discord developer portal"
+            ]
+        )
+    return app_id
