@@ -31,7 +31,7 @@ from bot.core import messages as say
 from bot.core.backoff import Backoff
 from bot.core.boilerplate import strip_boilerplate
 from bot.core.desk import Desk, DeskContext, Outcome
-from bot.core.models import Destination, ParsedFeed, RawItem, Report, SourceHealth, Verdict
+from bot.core.models import ParsedFeed, RawItem, Report, SourceHealth, Verdict
 from bot.core.normalize import (
     Identity,
     SourceInfo,
@@ -537,18 +537,8 @@ async def take(
     needs = desk.needs(batch)
     if needs.since is None or needs.recent_since is None:
         return desk.decide(batch, DeskContext())
-    subscriptions = await store.subscriptions_to([t.id for t in desk.topics])
-    mutes = await store.active_mutes(needs.since)
-    stored = await store.deliveries_of(needs.story_ids)
-    recent: dict[Destination, list[datetime]] = {}
-    for delivery in await store.deliveries_since(None, needs.recent_since):
-        if delivery.created is not None:
-            recent.setdefault(delivery.destination, []).append(delivery.created)
-    context = DeskContext(
-        subscriptions=tuple(subscriptions),
-        mutes=tuple(mutes),
-        deliveries={(d.story_id, d.destination): d for d in stored},
-        recent={d: tuple(times) for d, times in recent.items()},
+    context = await store.decision_context(
+        [t.id for t in desk.topics], needs.story_ids, needs.since, needs.recent_since
     )
     return desk.decide(batch, context)
 

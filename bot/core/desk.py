@@ -219,6 +219,7 @@ class Desk:
         if not live:
             return Needs((), None, None)
         first = live[0].now
+        # New stories too: an expired story's id comes back when its first report is re-sent.
         return Needs(
             tuple(dict.fromkeys(s.story.id for s in live)),
             first,

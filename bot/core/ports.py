@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.models import (
     Alert,
@@ -23,6 +23,9 @@ from bot.core.models import (
     Story,
     Subscription,
 )
+
+if TYPE_CHECKING:
+    from bot.core.desk import DeskContext
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
@@ -121,6 +124,17 @@ class Store(Protocol):
 
     async def deliveries_of(self, story_ids: Sequence[str]) -> list[Delivery]:
         """Every destination's delivery of these stories (what a desk decision updates)."""
+
+    async def decision_context(
+        self,
+        topics: Sequence[str],
+        story_ids: Sequence[str],
+        mutes_at: datetime,
+        recent_since: datetime,
+    ) -> DeskContext:
+        """In one read: the subscriptions to ``topics``, the mutes active at ``mutes_at``, every
+        delivery of ``story_ids``, and the creation times of deliveries since ``recent_since``
+        per destination (what ``Desk.decide`` reads; ``Desk.needs`` names it)."""
 
     async def failed_deliveries(self, since: datetime) -> list[Delivery]: ...
 

@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from bot.core.desk import DeskContext
 from bot.core.models import (
     Alert,
     Delivery,
@@ -463,6 +464,41 @@ class SQLStore:
         )
         async with self._transaction("read subscriptions", write=False) as conn:
             return [Subscription(**row) for row in (await conn.execute(query)).mappings()]
+
+    async def decision_context(
+        self,
+        topics: Sequence[str],
+        story_ids: Sequence[str],
+        mutes_at: datetime,
+        recent_since: datetime,
+    ) -> DeskContext:
+        # One transaction for the four reads: a decision runs per poll (and per replayed hour),
+        # and each transaction is a round trip to the database (a thread hop for SQLite).
+        c = deliveries.c
+        async with self._transaction("read what the desk needs", write=False) as conn:
+            subs: list[Subscription] = []
+            for chunk in _chunks(list(dict.fromkeys(topics))):
+                query = select(subscriptions).where(subscriptions.c.topic.in_(chunk))
+                subs.extend(Subscription(**row) for row in (await conn.execute(query)).mappings())
+            subs.sort(key=lambda s: (s.topic, s.platform, s.workspace, s.subscriber, s.channel))
+            active = select(mutes).where(mutes.c.until > mutes_at)
+            muted = [Mute(**row) for row in (await conn.execute(active)).mappings()]
+            stored: list[Delivery] = []
+            for chunk in _chunks(list(dict.fromkeys(story_ids))):
+                query = select(deliveries).where(c.story_id.in_(chunk))
+                stored.extend(_delivery(row) for row in (await conn.execute(query)).mappings())
+            recent: dict[Destination, list[datetime]] = {}
+            query = select(deliveries).where(c.created >= recent_since)
+            for row in (await conn.execute(query)).mappings():
+                delivery = _delivery(row)
+                if delivery.created is not None:
+                    recent.setdefault(delivery.destination, []).append(delivery.created)
+        return DeskContext(
+            subscriptions=tuple(subs),
+            mutes=tuple(muted),
+            deliveries={(d.story_id, d.destination): d for d in stored},
+            recent={d: tuple(sorted(times)) for d, times in recent.items()},
+        )
 
     async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
         c = subscriptions.c
