@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     ValidationError,
     field_validator,
 )
@@ -29,7 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.duration import read_duration, written_seconds
 from bot.core.models import Term, Topic
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreError
 
 DEFAULT_CONFIG = Path("config/default.toml")
 DEFAULT_DATABASE = "sqlite:///talks-bot.db"
@@ -52,6 +54,33 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+
+
+def discord_id(value: object) -> str:
+    """A Discord id (snowflake), written as a number or a string; kept as a string of digits."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str) or not _DIGITS.match(text) or not int(text):
+        raise ValueError(
+            f"{value!r} is not a Discord id: copy it in Discord (Developer Mode, right-click, "
+            "Copy ID) and write it as a number or a string, e.g. 1234567890123456789"
+        )
+    return text
+
+
+def _text(value: object) -> object:
+    """An id the file may write as a number (a Discord channel) is a string inside."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+GuildId = Annotated[int, BeforeValidator(lambda v: int(discord_id(v)))]
+"""A server id, written as a number or a string: an int inside, as the Discord client takes it."""
+OptionalDiscordId = Annotated[str, BeforeValidator(lambda v: v if v == "" else discord_id(v))]
+IdText = Annotated[str, BeforeValidator(_text)]
+"""A string that may be written as an integer: route channels and workspaces, Discord roles."""
 
 _SECRET_KEYS = re.compile(r"(token|secret|password|api_key|apikey)$", re.I)
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,48}$")
@@ -79,12 +108,23 @@ class BotSettings(_Strict):
     summary_max_chars: int = Field(280, ge=80, le=2000)
     summary_sentences: int = Field(2, ge=1, le=5)
     urgent_score: float = Field(0.85, ge=0, le=1)
-    full_text: bool = False
+    full_text: StrictBool = False
     """Fetch the article page when a feed gives only a headline or a stub."""
     full_text_allow: tuple[str, ...] = ()
     """Hosts, IPs or CIDRs the article fetcher may reach even though they are private."""
     timezone: str = "UTC"
     status_top: int = Field(5, ge=1, le=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone: use an IANA name like 'Europe/London' or 'UTC'"
+            ) from None
+        return value
 
 
 class FetchSettings(_Strict):
@@ -142,8 +182,8 @@ class SourceConfig(_Strict):
     or ``interval`` when that is set)."""
     weight: float = Field(1.0, ge=0, le=2)
     outlet: str = ""
-    aggregator: bool = False
-    enabled: bool = True
+    aggregator: StrictBool = False
+    enabled: StrictBool = True
 
     @field_validator("name")
     @classmethod
@@ -171,7 +211,7 @@ class TermConfig(_Strict):
     text: str
     weight: float = Field(1.0, gt=0, le=2)
     variants: tuple[str, ...] = ()
-    fuzzy: bool = True
+    fuzzy: StrictBool = True
 
 
 class TopicConfig(_Strict):
@@ -223,8 +263,8 @@ class RouteConfig(_Strict):
     """One [[routes]] entry: the desk's standing alerts to a channel."""
 
     platform: Platform = "console"
-    channel: str = "console"
-    workspace: str = ""
+    channel: IdText = "console"
+    workspace: IdText = ""
     topics: tuple[str, ...] = ("*",)
     min_score: float | None = Field(None, ge=0, le=1)
     """Alert when a topic scores at least this; default: each topic's own min_score."""
@@ -267,12 +307,13 @@ class SlackConfig(_Strict):
 class DiscordConfig(_Strict):
     """[discord]: the Discord bot's connection (the token comes from the environment)."""
 
-    guilds: tuple[int, ...] = ()
+    guilds: tuple[GuildId, ...] = ()
     sync: Literal["guild", "global"] = "guild"
     api_base_url: str = ""
     gateway_url: str = ""
-    admin_roles: tuple[str, ...] = ()
-    application_id: str = ""
+    admin_roles: tuple[IdText, ...] = ()
+    """Role ids (numbers or strings) or role names."""
+    application_id: OptionalDiscordId = ""
 
 
 class Config(_Strict):
@@ -377,11 +418,13 @@ def load_config(path: Path | str | None = None, *, env_file: str | None = ".env"
         problems.extend(line for line in _describe(exc) if line.split(":", 1)[0] not in flagged)
         config = None
     problems.extend(_cross_problems(raw))
+    problems.extend(_bound_problems(raw))
     try:
         secrets = Secrets(_env_file=env_file)
     except ValidationError as exc:
         problems.extend(_describe(exc))
         secrets = None
+    problems.extend(_database_problems(raw, secrets))
     if config is not None and secrets is not None:
         problems.extend(_credential_problems(config, secrets))
     if problems or config is None or secrets is None:
@@ -418,17 +461,46 @@ def _secret_problems(raw: dict[str, Any], prefix: str = "") -> list[str]:
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     problems.extend(_secret_problems(item, f"{where}[{i}]."))
+                elif isinstance(item, str) and _url_credentials(item):
+                    problems.append(f"{where}[{i}]: {_CREDENTIALS_FIX}")
         elif _SECRET_KEYS.search(key):
             problems.append(
                 f"{where}: secrets do not belong in the config file: remove it and set the "
                 f"environment variable instead (see config/.env.example)"
             )
-        elif key == "database_url" and isinstance(value, str) and urlsplit(value).password:
-            problems.append(
-                f"{where}: this URL holds a password: remove it here and set "
-                f"TALKS_BOT_DATABASE_URL in the environment or .env instead"
-            )
+        elif key == "database_url" and isinstance(value, str):
+            if _url_credentials(value, database=True):
+                problems.append(
+                    f"{where}: this URL holds a password: remove it here and set "
+                    f"TALKS_BOT_DATABASE_URL in the environment or .env instead"
+                )
+        elif isinstance(value, str) and _url_credentials(value):
+            problems.append(f"{where}: {_CREDENTIALS_FIX}")
     return problems
+
+
+_CREDENTIALS_FIX = (
+    "this URL holds credentials (a user name, password or token): remove them and put secrets "
+    "in the environment (.env), not in the config file"
+)
+
+
+def _url_credentials(value: str, *, database: bool = False) -> bool:
+    """Whether the URL ``value`` carries a secret: a password (or, outside a database URL, any
+    user name) before the host, or a query parameter named like a secret (``?token=``)."""
+    if "://" not in value:
+        return False
+    try:
+        parts = urlsplit(value.strip())
+        user, password = parts.username, parts.password
+    except ValueError:  # an unreadable host or port: look for user info by hand
+        netloc = value.split("://", 1)[1].split("/", 1)[0]
+        user, _, password = netloc.rpartition("@")[0].partition(":")
+        parts = None
+    if password or (user and not database):
+        return True
+    query = parts.query if parts is not None else value.partition("?")[2]
+    return any(_SECRET_KEYS.search(key) for key in parse_qs(query, keep_blank_values=True))
 
 
 def _cross_problems(raw: dict[str, Any]) -> list[str]:
@@ -457,7 +529,102 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
         platform = route.get("platform", "console")
         if platform in {"slack", "discord"} and not isinstance(raw.get(platform), dict):
             problems.append(f"routes[{i}].platform: {platform!r} needs a [{platform}] table")
+        if platform == "discord":
+            for key, what in (("channel", "channel"), ("workspace", "server")):
+                value = route.get(key, "console" if key == "channel" else "")
+                if key == "workspace" and value == "":
+                    continue
+                try:
+                    discord_id(value)
+                except ValueError:
+                    problems.append(
+                        f"routes[{i}].{key}: {value!r} is not a Discord {what} id: copy it in "
+                        f"Discord (Developer Mode, right-click the {what}, Copy ID) and write "
+                        "it as a number or a string"
+                    )
     return problems
+
+
+_BOUNDS = (
+    ("bot", BotSettings, "min_poll_interval", "max_poll_interval", ""),
+    ("fetch", FetchSettings, "timeout", "deadline", ", the limit for the whole fetch"),
+    ("fetch", FetchSettings, "backoff_base", "backoff_max", ""),
+)
+
+
+def _bound_problems(raw: dict[str, Any]) -> list[str]:
+    """Every min/max pair in order, on the raw document (so they show beside field errors); a
+    value that is no duration is reported by the field itself and skipped here."""
+    problems = []
+    for table, model, low_key, high_key, note in _BOUNDS:
+        values = raw.get(table, {})
+        values = values if isinstance(values, dict) else {}
+        low = _duration_of(values, low_key, model.model_fields[low_key].default)
+        high = _duration_of(values, high_key, model.model_fields[high_key].default)
+        if low is not None and high is not None and low > high:
+            default = "" if high_key in values else ", the default"
+            problems.append(
+                f"{table}.{low_key}: {_written(values, low_key, low)} is longer than "
+                f"{table}.{high_key} ({_written(values, high_key, high)}{default}){note}: "
+                f"make {low_key} at most {high_key}, or raise {high_key}"
+            )
+    sources = raw.get("sources", [])
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(source, dict) or "min_interval" not in source:
+            continue
+        low = _duration_of(source, "min_interval", None)
+        high = _duration_of(source, "max_interval", None)
+        if low is not None and high is not None and low > high:
+            problems.append(
+                f"sources[{i}].min_interval: {_written(source, 'min_interval', low)} is longer "
+                f"than its max_interval ({_written(source, 'max_interval', high)}): make "
+                "min_interval at most max_interval, or raise max_interval"
+            )
+    return problems
+
+
+def _duration_of(values: dict[str, Any], key: str, default: Any) -> timedelta | None:
+    if key not in values:
+        return default if isinstance(default, timedelta) else None
+    try:
+        return parse_duration(values[key])
+    except ValueError:
+        return None
+
+
+def _written(values: dict[str, Any], key: str, value: timedelta) -> str:
+    """A duration as the file writes it (``'90s'``, ``'5m'``, ``'24h'``), for a default too."""
+    if isinstance(values.get(key), str):
+        return repr(values[key].strip())
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"'{seconds / size:g}{unit}'"
+    return f"'{seconds:g}s'"
+
+
+def _database_problems(raw: dict[str, Any], secrets: Secrets | None) -> list[str]:
+    """The database location in force (TALKS_BOT_DATABASE_URL, else bot.database_url) must be
+    one the store opens; shown only with its password masked."""
+    from bot.store.url import accepted_schemes, normalise_url
+
+    key, value = "bot.database_url", ""
+    env = secrets.talks_bot_database_url if secrets is not None else None
+    if env is not None and env.get_secret_value().strip():
+        key, value = "TALKS_BOT_DATABASE_URL", env.get_secret_value()
+    else:
+        table = raw.get("bot", {})
+        written = table.get("database_url", "") if isinstance(table, dict) else ""
+        if not isinstance(written, str):
+            return []  # a type error, reported by the field
+        value = written
+    if not value.strip():
+        return []  # the default: sqlite:///talks-bot.db
+    try:
+        normalise_url(value)
+    except StoreError as exc:
+        return [f"{key}: {exc} (accepted schemes: {', '.join(accepted_schemes())})"]
+    return []
 
 
 def _credential_problems(config: Config, secrets: Secrets) -> list[str]:
@@ -498,7 +665,13 @@ _FIXES = {
 def _describe(exc: ValidationError) -> list[str]:
     """One line per pydantic error: ``key.path: what is wrong: the fix``."""
     lines = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    failed = [error["loc"] for error in errors]
+    for error in errors:
+        if error["type"] == "too_short" and any(
+            other[: len(error["loc"])] == error["loc"] and other != error["loc"] for other in failed
+        ):
+            continue  # "terms: at least 1 item" only because its one item is itself wrong
         loc = _loc(error["loc"])
         kind = error["type"]
         message = str(error["msg"])
@@ -513,6 +686,9 @@ def _describe(exc: ValidationError) -> list[str]:
             lines.append(f"{loc}: {_FIXES[kind]}")
             continue
         value = error.get("input")
+        if kind == "bool_type":
+            lines.append(f"{loc}: {value!r} is not a boolean: write true or false, without quotes")
+            continue
         shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
         lines.append(f"{loc}: {message[0].lower()}{message[1:]}{shown}: fix the value")
     return lines

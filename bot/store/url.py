@@ -30,6 +30,11 @@ _MASK = "***"
 _EXPECTED = "use a file path, sqlite:///path/to/talks.db or postgresql://user@host:5432/dbname"
 
 
+def accepted_schemes() -> tuple[str, ...]:
+    """The URL schemes ``normalise_url`` takes (plain and driver-qualified), SQLite first."""
+    return (*sorted(_SQLITE_DRIVERS), *sorted(_POSTGRES_DRIVERS))
+
+
 def is_url(location: str) -> bool:
     return "://" in location
 
