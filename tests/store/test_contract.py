@@ -503,3 +503,18 @@ async def test_every_datetime_comes_back_aware_utc(store: SQLStore) -> None:
     )
     assert saved_story.published == T0
     assert saved_story.published.tzinfo == UTC
+
+
+async def test_a_decisions_context_is_read_in_one_go(store: SQLStore) -> None:
+    await store.add_subscription(_sub(topic="hostages"))
+    await store.add_subscription(_sub("U-BEN", "rafah"))
+    await store.set_mute(Mute("slack", "T0NEWS", "U-ANNA", until=at(60)))
+    await store.set_mute(Mute("slack", "T0NEWS", "U-BEN", until=at(5)))
+    await store.save_delivery(delivery("s1", DESK, created=0))
+    await store.save_delivery(delivery("s1", DISCORD, created=12))
+    await store.save_delivery(delivery("s2", DESK, created=15))
+    context = await store.decision_context(["hostages"], ["s1", "gone"], at(10), at(10))
+    assert [s.topic for s in context.subscriptions] == ["hostages"]
+    assert [m.subject for m in context.mutes] == ["U-ANNA"]  # U-BEN's ended before
+    assert set(context.deliveries) == {("s1", DESK), ("s1", DISCORD)}
+    assert context.recent == {DISCORD: (at(12),), DESK: (at(15),)}
