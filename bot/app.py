@@ -287,9 +287,7 @@ class TalksBot:
         except StoreError as exc:
             # A database that answered the migrations and then dropped the connection: start
             # anyway; the poller loads the desk before its first decision.
-            log.warning(
-                "recent stories not loaded yet, trying again before the first poll: %s", exc
-            )
+            log.warning("%s", say.stories_not_loaded(exc))
             return
         log.debug("loaded %d recent stories into the dedup window", loaded)
 
@@ -443,12 +441,7 @@ class TalksBot:
         self._first_round = True
         self._first_done = asyncio.Event()
         tasks.append(asyncio.create_task(self._round_log(stop), name="round log"))
-        log.info(
-            "talks-bot running: %d sources, %d topics, %d routes; Ctrl-C to stop",
-            len(self.sources),
-            len(self.topics),
-            len(self.routes),
-        )
+        log.info("%s", say.running(len(self.sources), len(self.topics), len(self.routes)))
         try:
             await stop.wait()
         finally:
@@ -518,9 +511,9 @@ class TalksBot:
             summary = await self.poller.poll(source)
         except StoreError as exc:
             unsaved = True
-            log.error("poll of %s not saved: %s", source.name, exc)
+            log.error("%s", say.poll_not_saved(source.name, exc))
         except Exception:
-            log.exception("poll of %s crashed; the other sources go on", source.name)
+            log.exception("%s", say.poll_crashed(source.name))
         self._tallied(source.name, summary, loop.time() - started)
         due = summary.next_poll if summary else None
         if summary is None:
@@ -542,11 +535,8 @@ class TalksBot:
             return
         if summary.alerts or summary.updates:
             log.info(
-                "%s: %d new reports, %d alerts, %d updates",
-                source.name,
-                summary.new_reports,
-                summary.alerts,
-                summary.updates,
+                "%s",
+                say.poll_found(source.name, summary.new_reports, summary.alerts, summary.updates),
             )
 
     # --- the round line ------------------------------------------------------------------------
@@ -662,10 +652,10 @@ class TalksBot:
                 self._briefings_due |= briefings & set(report.busy)
             except StoreError as exc:
                 self._briefings_due |= briefings
-                log.error("outbox not reachable, retrying: %s", exc)
+                log.error("%s", say.outbox_unreachable(exc))
             except Exception:
                 self._briefings_due |= briefings
-                log.exception("delivery round crashed; retrying")
+                log.exception("%s", say.delivery_round_crashed())
             if stop.is_set():
                 return
             with contextlib.suppress(asyncio.TimeoutError):

@@ -264,12 +264,12 @@ class Poller:
                 try:
                     return await self.poll(source)
                 except StoreError as exc:
-                    log.error("poll of %s not saved: %s", source.name, exc)
+                    log.error("%s", say.poll_not_saved(source.name, exc))
                     return PollSummary(
                         source.name, ok=False, error=f"not saved: {exc}", unsaved=True
                     )
                 except Exception as exc:  # one source's crash never costs another
-                    log.exception("poll of %s crashed; the other sources go on", source.name)
+                    log.exception("%s", say.poll_crashed(source.name))
                     return PollSummary(
                         source.name, ok=False, error=f"crashed: {exc!r}", unsaved=True
                     )
@@ -378,7 +378,7 @@ class Poller:
             message = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
             return self._failed(health, message, now, None), None, summary.failed(message)
         for problem in problems:
-            log.warning("source %s: %s", source.name, problem)
+            log.warning("%s", say.document_unreadable(source.name, problem))
         summary.items = len(raws)
         return rules.succeeded(health, now, result.etag, result.last_modified), raws, summary
 
@@ -388,9 +388,7 @@ class Poller:
         failed = rules.failed(
             health, error, now, self.settings.backoff, retry_after=retry_after, rng=self.rng
         )
-        log.warning(
-            "source %s failed (%d in a row): %s", health.name, failed.consecutive_failures, error
-        )
+        log.warning("%s", say.source_failed(health.name, failed.consecutive_failures, error))
         return failed
 
     def _next_poll(
@@ -462,7 +460,7 @@ class Poller:
                     report.url, self.fetcher, allow_private=self.settings.full_text_allow
                 )
             except FetchError as exc:
-                log.info("no full text for %s: %s", report.url, exc)
+                log.info("%s", say.no_full_text(report.url, exc))
                 return report
         if not text:
             return report
@@ -597,13 +595,7 @@ def _distinct_keys(
             ident = replace(ident, key=f"{ident.key[:480]}#{digest}")
         out.append((raw, ident))
     if shared:
-        log.warning(
-            "source %s: %d guid(s) given to several items (e.g. %r); told apart by their links, "
-            "nothing dropped",
-            source,
-            len(shared),
-            sorted(shared)[0][:60],
-        )
+        log.warning("%s", say.guids_shared(source, len(shared), sorted(shared)[0][:60]))
     return out
 
 
@@ -636,9 +628,4 @@ def _normalized(
 
 
 def _skip(source: str, raw: RawItem, exc: Exception) -> None:
-    log.warning(
-        "source %s: skipped one item (%s: %s); the others are read",
-        source,
-        type(exc).__name__,
-        str(exc)[:200],
-    )
+    log.warning("%s", say.item_skipped(source, type(exc).__name__, str(exc)[:200]))

@@ -557,3 +557,55 @@ def status_following(topics: Sequence[str]) -> str:
 
 def briefing_title(period: timedelta) -> str:
     return f"Briefing: the talks in the last {int(period.total_seconds() // 3600)}h"
+
+
+# --- polling (operators' log) -----------------------------------------------------------------
+def poll_not_saved(source: str, error: object) -> str:
+    return f"poll of {source} not saved: {error}"
+
+
+def poll_crashed(source: str) -> str:
+    return f"poll of {source} crashed; the other sources go on"
+
+
+def source_failed(source: str, failures: int, error: str) -> str:
+    return f"source {source} failed ({failures} in a row): {error}"
+
+
+def document_unreadable(source: str, problem: str) -> str:
+    return f"source {source}: {problem}"
+
+
+def no_full_text(url: str, error: object) -> str:
+    return f"no full text for {url}: {error}"
+
+
+def guids_shared(source: str, count: int, example: str) -> str:
+    return (
+        f"source {source}: {count} guid(s) given to several items (e.g. {example!r}); told apart "
+        "by their links, nothing dropped"
+    )
+
+
+def item_skipped(source: str, kind: str, error: str) -> str:
+    return f"source {source}: skipped one item ({kind}: {error}); the others are read"
+
+
+def stories_not_loaded(error: object) -> str:
+    return f"recent stories not loaded yet, trying again before the first poll: {error}"
+
+
+def running(sources: int, topics: int, routes: int) -> str:
+    return f"talks-bot running: {sources} sources, {topics} topics, {routes} routes; Ctrl-C to stop"
+
+
+def poll_found(source: str, reports: int, alerts: int, updates: int) -> str:
+    return f"{source}: {reports} new reports, {alerts} alerts, {updates} updates"
+
+
+def outbox_unreachable(error: object) -> str:
+    return f"outbox not reachable, retrying: {error}"
+
+
+def delivery_round_crashed() -> str:
+    return "delivery round crashed; retrying"
