@@ -41,6 +41,7 @@ from bot.core.normalize import (
     normalize_item,
 )
 from bot.core.ports import PollRecord, Store
+from bot.core.route import possible_destinations
 from bot.core.schedule import PollBounds, poll_bounds
 from bot.courier import CourierReport
 from bot.errors import FeedError, FetchError, StoreError
@@ -536,8 +537,12 @@ async def take(
     if needs.since is None or needs.recent_since is None:
         return desk.decide(batch, DeskContext())
     context = await store.decision_context(
-        [t.id for t in desk.topics], needs.story_ids, needs.since, needs.recent_since
+        [t.id for t in desk.topics], needs.story_ids, needs.since
     )
+    unread = desk.unremembered(possible_destinations(desk.routes, context.subscriptions))
+    if unread:
+        recent = await store.recent_deliveries(unread, needs.recent_since)
+        context = replace(context, recent=recent)
     return desk.decide(batch, context)
 
 

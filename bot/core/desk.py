@@ -14,7 +14,7 @@ did live.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -125,8 +125,8 @@ class DeskContext:
     deliveries: Mapping[tuple[str, Destination], Delivery] = field(default_factory=dict)
     """Stored deliveries of the stories the batch touched."""
     recent: Mapping[Destination, tuple[datetime, ...]] = field(default_factory=dict)
-    """Creation times of stored deliveries since ``Needs.recent_since``, per destination (flood
-    control's memory for destinations the desk has not seen yet)."""
+    """Creation times of stored deliveries since ``Needs.recent_since``, for the destinations
+    flood control has not read yet (``Desk.unremembered``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +212,11 @@ class Desk:
             follows = self.index.get(story.follows) if story.follows else None
             out.append(Sorted(report, decision, story, now, fresh, follows))
         return out
+
+    def unremembered(self, destinations: Iterable[Destination]) -> set[Destination]:
+        """Of ``destinations``, those whose recent deliveries flood control has not read yet:
+        ``DeskContext.recent`` must carry them (read once; the desk keeps count after)."""
+        return {d for d in destinations if d not in self._recent}
 
     def needs(self, batch: Sequence[Sorted]) -> Needs:
         """What ``decide`` will look at for ``batch``."""

@@ -7,7 +7,7 @@ implementation of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -130,11 +130,15 @@ class Store(Protocol):
         topics: Sequence[str],
         story_ids: Sequence[str],
         mutes_at: datetime,
-        recent_since: datetime,
     ) -> DeskContext:
-        """In one read: the subscriptions to ``topics``, the mutes active at ``mutes_at``, every
-        delivery of ``story_ids``, and the creation times of deliveries since ``recent_since``
-        per destination (what ``Desk.decide`` reads; ``Desk.needs`` names it)."""
+        """In one read: the subscriptions to ``topics``, the mutes active at ``mutes_at`` and
+        every delivery of ``story_ids`` (what ``Desk.decide`` reads; ``Desk.needs`` names it)."""
+
+    async def recent_deliveries(
+        self, destinations: Collection[Destination], since: datetime
+    ) -> dict[Destination, tuple[datetime, ...]]:
+        """Creation times of each destination's deliveries since ``since`` (flood control's
+        memory, read once per destination)."""
 
     async def failed_deliveries(self, since: datetime) -> list[Delivery]: ...
 

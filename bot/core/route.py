@@ -87,6 +87,19 @@ def is_muted(
     )
 
 
+def possible_destinations(
+    routes: Sequence[Route], subscriptions: Sequence[Subscription]
+) -> set[Destination]:
+    """Every destination ``targets_for`` can name with these routes and subscriptions."""
+    found = {route.destination for route in routes}
+    for sub in subscriptions:
+        if sub.channel:
+            found.add(Destination(sub.platform, sub.subscriber, sub.workspace))
+        else:
+            found.add(Destination(sub.platform, sub.subscriber, sub.workspace, direct=True))
+    return found
+
+
 def targets_for(
     story: Story,
     *,

@@ -23,7 +23,7 @@ import re
 import socket
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -470,9 +470,8 @@ class SQLStore:
         topics: Sequence[str],
         story_ids: Sequence[str],
         mutes_at: datetime,
-        recent_since: datetime,
     ) -> DeskContext:
-        # One transaction for the four reads: a decision runs per poll (and per replayed hour),
+        # One transaction for the three reads: a decision runs per poll (and per replayed hour),
         # and each transaction is a round trip to the database (a thread hop for SQLite).
         c = deliveries.c
         async with self._transaction("read what the desk needs", write=False) as conn:
@@ -487,18 +486,23 @@ class SQLStore:
             for chunk in _chunks(list(dict.fromkeys(story_ids))):
                 query = select(deliveries).where(c.story_id.in_(chunk))
                 stored.extend(_delivery(row) for row in (await conn.execute(query)).mappings())
-            recent: dict[Destination, list[datetime]] = {}
-            query = select(deliveries).where(c.created >= recent_since)
-            for row in (await conn.execute(query)).mappings():
-                delivery = _delivery(row)
-                if delivery.created is not None:
-                    recent.setdefault(delivery.destination, []).append(delivery.created)
         return DeskContext(
             subscriptions=tuple(subs),
             mutes=tuple(muted),
             deliveries={(d.story_id, d.destination): d for d in stored},
-            recent={d: tuple(sorted(times)) for d, times in recent.items()},
         )
+
+    async def recent_deliveries(
+        self, destinations: Collection[Destination], since: datetime
+    ) -> dict[Destination, tuple[datetime, ...]]:
+        c = deliveries.c
+        found: dict[Destination, tuple[datetime, ...]] = {}
+        async with self._transaction("read recent deliveries", write=False) as conn:
+            for destination in sorted(destinations, key=lambda d: d.label):
+                query = select(c.created).where(_at(deliveries, destination), c.created >= since)
+                times = sorted(row.created for row in await conn.execute(query))
+                found[destination] = tuple(times)
+        return found
 
     async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
         c = subscriptions.c

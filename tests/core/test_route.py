@@ -117,3 +117,18 @@ def test_route_without_workspace_still_carries_mentions_of_that_platform() -> No
 def test_flood_folds_past_the_limit() -> None:
     assert not should_fold(4, 5)
     assert should_fold(5, 5)
+
+
+def test_possible_destinations_cover_every_target_routes_and_subscriptions_can_name() -> None:
+    from bot.core.route import possible_destinations
+
+    desk = Destination("slack", "C0DESK", "T0")
+    subs = [
+        Subscription("slack", "T0", "U1", "rafah"),
+        Subscription("slack", "T0", "C0WALL", "rafah", channel=True),
+    ]
+    assert possible_destinations([Route(desk)], subs) == {
+        desk,
+        Destination("slack", "U1", "T0", direct=True),
+        Destination("slack", "C0WALL", "T0"),
+    }

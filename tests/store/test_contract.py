@@ -513,8 +513,9 @@ async def test_a_decisions_context_is_read_in_one_go(store: SQLStore) -> None:
     await store.save_delivery(delivery("s1", DESK, created=0))
     await store.save_delivery(delivery("s1", DISCORD, created=12))
     await store.save_delivery(delivery("s2", DESK, created=15))
-    context = await store.decision_context(["hostages"], ["s1", "gone"], at(10), at(10))
+    context = await store.decision_context(["hostages"], ["s1", "gone"], at(10))
     assert [s.topic for s in context.subscriptions] == ["hostages"]
     assert [m.subject for m in context.mutes] == ["U-ANNA"]  # U-BEN's ended before
     assert set(context.deliveries) == {("s1", DESK), ("s1", DISCORD)}
-    assert context.recent == {DISCORD: (at(12),), DESK: (at(15),)}
+    recent = await store.recent_deliveries([DESK, DISCORD, replace(DESK, direct=True)], at(10))
+    assert recent == {DISCORD: (at(12),), DESK: (at(15),), replace(DESK, direct=True): ()}
