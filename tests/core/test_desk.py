@@ -14,7 +14,15 @@ import pytest
 
 from bot.config import load_config
 from bot.core.desk import BRIEFING, FOLD, Desk, DeskContext, DeskSettings, Outcome
-from bot.core.models import Delivery, DeliveryStatus, Destination, Mute, Report, Subscription
+from bot.core.models import (
+    Delivery,
+    DeliveryStatus,
+    Destination,
+    Mute,
+    Report,
+    Subscription,
+    Verdict,
+)
 from bot.core.route import Route
 from tests.core.helpers import report
 
@@ -185,3 +193,79 @@ def test_background_held_for_the_briefing_is_pushed_when_a_development_joins() -
     outcome = d.decide(batch, DeskContext(deliveries={key: replace(held, story_id=key[0])}))
     [pushed] = outcome.deliveries.values()
     assert pushed.digest_id is None, "a development is pushed, not kept for the digest"
+
+
+EXPLAINER = report(
+    "e1",
+    "Explainer: what is in the hostage deal being negotiated in Doha?",
+    "",
+    T0,
+    source="gulf",
+)
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        (Route(DESK, digest_cron="0 7 * * *"), BRIEFING),  # held for the route's briefing
+        (Route(DESK), None),  # no digest to hold it for: pushed
+    ],
+)
+def test_background_waits_for_the_briefing_on_a_route_with_a_digest(
+    route: Route, expected: str | None
+) -> None:
+    d = Desk(TOPICS, [route], DeskSettings())
+    outcome = decide(d, [EXPLAINER])
+    [delivery] = outcome.deliveries.values()
+    assert delivery.alert is not None
+    assert delivery.alert.tier == "background"
+    assert delivery.digest_id == expected
+
+
+def places(*minutes: int) -> list[Report]:
+    """One distinct hostage-release development per minute after T0."""
+    names = ["Rafah", "Khan Younis", "Deir al-Balah", "Jabalia", "Nuseirat", "Beit Hanoun"]
+    return [
+        report(
+            f"f{m}",
+            f"Hostage release talks: {names[m % 6]} families wait for news of day {m}",
+            f"Families in {names[m % 6]} wait as Hamas and Israel discuss hostage release {m}.",
+            T0 + timedelta(minutes=m),
+        )
+        for m in minutes
+    ]
+
+
+def at(*minutes: float) -> tuple[datetime, ...]:
+    return tuple(T0 + timedelta(minutes=m) for m in minutes)
+
+
+@pytest.mark.parametrize(
+    ("batches", "expected"),
+    [
+        # One decision: the batch's own alerts count; the third within 10 minutes is folded.
+        ([(places(0, 1, 2), ())], [[None, None, FOLD]]),
+        # The stored alerts count the first time the desk meets the destination.
+        ([(places(0, 1), at(-1))], [[None, FOLD]]),
+        # Stored alerts older than flood_per do not count.
+        ([(places(0, 1), at(-30, -20))], [[None, None]]),
+        # Then the desk counts its own alerts, whatever a later context says: it read the
+        # destination's stored alerts once (an alert stored since by someone else is not seen).
+        ([(places(0, 1), ()), (places(2), ())], [[None, None], [FOLD]]),
+        ([(places(0), ()), (places(2), at(0, 1))], [[None], [None]]),
+        # Once flood_per has passed since the last alerts, pushes go out again.
+        ([(places(0, 1), ()), (places(15), at(0, 1))], [[None, None], [None]]),
+    ],
+)
+def test_flood_control_counts_stored_alerts_once_then_the_desks_own(
+    batches: list[tuple[list[Report], tuple[datetime, ...]]],
+    expected: list[list[str | None]],
+) -> None:
+    d = desk(flood_max=2, flood_per=timedelta(minutes=10))
+    got = []
+    for reports, stored in batches:
+        outcome = decide(d, reports, DeskContext(recent={DESK: stored}))
+        assert all(x.dedup.verdict is Verdict.NEW for x in outcome.decisions)
+        by_story = {key[0]: v.digest_id for key, v in outcome.deliveries.items()}
+        got.append([by_story[x.story_id] for x in outcome.decisions])
+    assert got == expected
