@@ -31,7 +31,7 @@ from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Destination, Digest
 from bot.core.ports import Notifier
 from bot.core.route import Route
-from bot.courier import Courier, CourierReport
+from bot.courier import DELIVERED, Courier, CourierReport
 from bot.errors import DeliveryError, StoreError, TalksBotError
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
 from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
@@ -209,6 +209,8 @@ class TalksBot:
         self.courier = Courier(
             self.store, self.notifiers, self.clock, flood_per=cfg.flood.per, rng=self.rng
         )
+        self._wake = asyncio.Event()
+        """Set when there is something for the courier: a poll saved alerts, a turn ended."""
         weights = {s.name: s.weight for s in self.sources}
         self.poller = Poller(
             self.store,
@@ -218,7 +220,7 @@ class TalksBot:
             outbox=self.courier.lock,
             clock=self.clock,
             rng=self.rng,
-            hooks=PollerHooks(saved=self._wake_courier, deliver=self.deliver, doing=self._doing),
+            hooks=PollerHooks(saved=self._wake.set, deliver=self.deliver, doing=self._doing),
         )
         self.commands = Commands(
             self.store,
@@ -228,7 +230,6 @@ class TalksBot:
             status_top=cfg.bot.status_top,
             sources=[s.name for s in self.sources],
         )
-        self._wake = asyncio.Event()
         # A destination's turn that outlasted its round ends: its alerts that came meanwhile go.
         self.courier.on_free = self._wake.set
         self._briefings_due: set[Destination] = set()
@@ -304,9 +305,6 @@ class TalksBot:
         self.notifiers[notifier.platform] = notifier
         self.courier.notifiers[notifier.platform] = notifier
 
-    def _wake_courier(self) -> None:
-        self._wake.set()
-
     async def deliver(self, *, flush_digests: bool = False) -> CourierReport:
         return await self.courier.run_once(flush_digests=flush_digests)
 
@@ -317,8 +315,7 @@ class TalksBot:
         # do, or only deliveries that must wait (a chat outage), so none is left behind.
         for _ in range(ONCE_MAX_ROUNDS):
             final = await self.deliver(flush_digests=True)
-            for name in ("sent", "updated", "folded", "digests", "retrying", "failed"):
-                setattr(cycle.delivery, name, getattr(cycle.delivery, name) + getattr(final, name))
+            cycle.delivery.add(final, (*DELIVERED, "retrying", "failed"))
             if not (final.sent or final.updated or final.folded or final.failed or final.adopted):
                 break
         return cycle

@@ -395,19 +395,25 @@ class Settings(BaseModel):
         return folder.parent if folder.name == "config" else folder
 
 
-def load_config(path: Path | str | None = None, *, env_file: str | None = ".env") -> Settings:
-    """Read, validate and return the configuration; raise ConfigError listing every problem."""
-    path = Path(path) if path else DEFAULT_CONFIG
+def read_toml(
+    path: Path, *, missing: str = "pass --config PATH or copy config/default.toml"
+) -> dict[str, Any]:
+    """The config file's tables, or a ConfigError saying what is wrong with the file and, when
+    it is missing, what to do (``missing``)."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(
-            [f"config file {path} not found: pass --config PATH or copy config/default.toml"]
-        ) from None
+        raise ConfigError([f"config file {path} not found: {missing}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"config file {path} cannot be read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"config file {path} is not valid TOML: {exc}"]) from None
+
+
+def load_config(path: Path | str | None = None, *, env_file: str | None = ".env") -> Settings:
+    """Read, validate and return the configuration; raise ConfigError listing every problem."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    raw = read_toml(path)
 
     problems = _secret_problems(raw)
     problems.extend(_include_topics(raw, path))

@@ -69,6 +69,10 @@ class PostedFinder(Protocol):
         look-up need not read the channel further back than that."""
 
 
+DELIVERED = ("sent", "updated", "folded", "digests")
+"""What a round got to readers: the counts a run of rounds adds up."""
+
+
 @dataclass(slots=True)
 class CourierReport:
     sent: int = 0
@@ -85,6 +89,11 @@ class CourierReport:
     """Deliveries not tried because their destination asked to wait (a rate limit, an outage)."""
     busy: list[Destination] = field(default_factory=list)
     """Destinations left out of this round: their turn from an earlier round is still going."""
+
+    def add(self, other: CourierReport, names: Sequence[str] = DELIVERED) -> None:
+        """Add ``other``'s counts of ``names`` to this report's (a run of rounds)."""
+        for name in names:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def digest_id_for(destination: Destination, story_ids: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,7 +247,7 @@ class Poller:
             now_of=lambda _r: now,
             quiet=lambda r: first_poll and not r.dated,
         )
-        _count(summary, outcome)
+        _count({source.name: summary}, outcome)
         summary.new_reports = len(fresh)
         if self.hooks.saved is not None:
             self.hooks.saved()
@@ -311,14 +311,9 @@ class Poller:
                 quiet=lambda r: not r.dated,
             )
             cycle.outcomes.append(outcome)
-            for decision in outcome.decisions:
-                poll = by_source.get(decision.report.source)
-                if poll is not None:
-                    poll.alerts += len(decision.alerted)
-                    poll.updates += len(decision.updated)
-                    poll.new_stories += decision.dedup.verdict is Verdict.NEW
+            _count(by_source, outcome)
             if outcome.deliveries and self.hooks.deliver is not None:
-                _add(cycle.delivery, await self.hooks.deliver())
+                cycle.delivery.add(await self.hooks.deliver())
         return cycle
 
     # --- the hops --------------------------------------------------------------------------------
@@ -553,18 +548,14 @@ def resolve_url(url: str, base_dir: Path) -> str:
     return url
 
 
-def _count(summary: PollSummary, outcome: Outcome) -> None:
+def _count(polls: Mapping[str, PollSummary], outcome: Outcome) -> None:
+    """Add each decision of ``outcome`` to the poll of its report's source."""
     for decision in outcome.decisions:
-        summary.alerts += len(decision.alerted)
-        summary.updates += len(decision.updated)
-        summary.new_stories += decision.dedup.verdict is Verdict.NEW
-
-
-def _add(total: CourierReport, report: CourierReport) -> None:
-    total.sent += report.sent
-    total.updated += report.updated
-    total.folded += report.folded
-    total.digests += report.digests
+        summary = polls.get(decision.report.source)
+        if summary is not None:
+            summary.alerts += len(decision.alerted)
+            summary.updates += len(decision.updated)
+            summary.new_stories += decision.dedup.verdict is Verdict.NEW
 
 
 def _by_hour(reports: Sequence[Report]) -> list[list[Report]]:

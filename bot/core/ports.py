@@ -116,15 +116,6 @@ class Store(Protocol):
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         """Pending deliveries and sent ones needing an update, whose next attempt is due."""
 
-    async def deliveries_since(
-        self, destination: Destination | None, since: datetime
-    ) -> list[Delivery]:
-        """Deliveries to a destination (None: to every destination) created at or after
-        ``since`` (flood control)."""
-
-    async def deliveries_of(self, story_ids: Sequence[str]) -> list[Delivery]:
-        """Every destination's delivery of these stories (what a desk decision updates)."""
-
     async def decision_context(
         self,
         topics: Sequence[str],

@@ -153,8 +153,8 @@ def open_store(
 class SQLStore:
     """Persistent state for talks-bot; implements ``bot.core.ports.Store``.
 
-    Orderings: ``stories`` newest ``updated`` first; ``due_deliveries`` and
-    ``deliveries_since`` oldest ``created`` first; ``failed_deliveries`` newest ``updated`` first;
+    Orderings: ``stories`` newest ``updated`` first; ``due_deliveries`` oldest ``created``
+    first; ``failed_deliveries`` newest ``updated`` first; ``recent_deliveries`` oldest first;
     subscriptions by topic then subscriber. A delivery keeps the ``created`` time of its first
     save (flood control counts from it); ``updated`` is the delivery's own value or now.
     """
@@ -351,25 +351,6 @@ class SQLStore:
         )
         return await self._deliveries(query)
 
-    async def deliveries_since(
-        self, destination: Destination | None, since: datetime
-    ) -> list[Delivery]:
-        c = deliveries.c
-        where = c.created >= since
-        if destination is not None:
-            where = and_(_at(deliveries, destination), where)
-        query = select(deliveries).where(where).order_by(c.created, c.story_id)
-        return await self._deliveries(query)
-
-    async def deliveries_of(self, story_ids: Sequence[str]) -> list[Delivery]:
-        wanted = list(dict.fromkeys(story_ids))
-        found: list[Delivery] = []
-        async with self._transaction("read deliveries", write=False) as conn:
-            for chunk in _chunks(wanted):
-                query = select(deliveries).where(deliveries.c.story_id.in_(chunk))
-                found.extend(_delivery(row) for row in (await conn.execute(query)).mappings())
-        return found
-
     async def failed_deliveries(self, since: datetime) -> list[Delivery]:
         c = deliveries.c
         query = (
@@ -473,18 +454,12 @@ class SQLStore:
     ) -> DeskContext:
         # One transaction for the three reads: a decision runs per poll (and per replayed hour),
         # and each transaction is a round trip to the database (a thread hop for SQLite).
-        c = deliveries.c
         async with self._transaction("read what the desk needs", write=False) as conn:
-            subs: list[Subscription] = []
-            for chunk in _chunks(list(dict.fromkeys(topics))):
-                query = select(subscriptions).where(subscriptions.c.topic.in_(chunk))
-                subs.extend(Subscription(**row) for row in (await conn.execute(query)).mappings())
-            subs.sort(key=lambda s: (s.topic, s.platform, s.workspace, s.subscriber, s.channel))
-            active = select(mutes).where(mutes.c.until > mutes_at)
-            muted = [Mute(**row) for row in (await conn.execute(active)).mappings()]
+            subs = await _subscriptions_to(conn, topics)
+            muted = await _active_mutes(conn, mutes_at)
             stored: list[Delivery] = []
             for chunk in _chunks(list(dict.fromkeys(story_ids))):
-                query = select(deliveries).where(c.story_id.in_(chunk))
+                query = select(deliveries).where(deliveries.c.story_id.in_(chunk))
                 stored.extend(_delivery(row) for row in (await conn.execute(query)).mappings())
         return DeskContext(
             subscriptions=tuple(subs),
@@ -505,14 +480,8 @@ class SQLStore:
         return found
 
     async def subscriptions_to(self, topics: Sequence[str]) -> list[Subscription]:
-        c = subscriptions.c
-        found: list[Subscription] = []
         async with self._transaction("read subscriptions", write=False) as conn:
-            for chunk in _chunks(list(dict.fromkeys(topics))):
-                query = select(subscriptions).where(c.topic.in_(chunk))
-                found.extend(Subscription(**row) for row in (await conn.execute(query)).mappings())
-        found.sort(key=lambda s: (s.topic, s.platform, s.workspace, s.subscriber, s.channel))
-        return found
+            return await _subscriptions_to(conn, topics)
 
     async def set_mute(self, mute: Mute) -> None:
         row = {
@@ -535,9 +504,8 @@ class SQLStore:
             return result.rowcount > 0
 
     async def active_mutes(self, now: datetime) -> list[Mute]:
-        query = select(mutes).where(mutes.c.until > now).order_by(mutes.c.until, mutes.c.subject)
         async with self._transaction("read mutes", write=False) as conn:
-            return [Mute(**row) for row in (await conn.execute(query)).mappings()]
+            return await _active_mutes(conn, now)
 
     # meta --------------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
@@ -863,6 +831,20 @@ class SQLStore:
     async def _deliveries(self, query: Any) -> list[Delivery]:
         async with self._transaction("read deliveries", write=False) as conn:
             return [_delivery(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def _subscriptions_to(conn: AsyncConnection, topics: Sequence[str]) -> list[Subscription]:
+    found: list[Subscription] = []
+    for chunk in _chunks(list(dict.fromkeys(topics))):
+        query = select(subscriptions).where(subscriptions.c.topic.in_(chunk))
+        found.extend(Subscription(**row) for row in (await conn.execute(query)).mappings())
+    found.sort(key=lambda s: (s.topic, s.platform, s.workspace, s.subscriber, s.channel))
+    return found
+
+
+async def _active_mutes(conn: AsyncConnection, now: datetime) -> list[Mute]:
+    query = select(mutes).where(mutes.c.until > now).order_by(mutes.c.until, mutes.c.subject)
+    return [Mute(**row) for row in (await conn.execute(query)).mappings()]
 
 
 # rows <-> values -------------------------------------------------------------------------------

@@ -319,32 +319,15 @@ async def test_due_deliveries_pending_and_edits_oldest_first(store: SQLStore) ->
     assert "backoff" in [d.story_id for d in await store.due_deliveries(now=at(11))]
 
 
-async def test_deliveries_since_counts_one_destination(store: SQLStore) -> None:
+async def test_recent_deliveries_count_each_destination_apart(store: SQLStore) -> None:
     await store.save_delivery(delivery("s1", DESK, created=0))
     await store.save_delivery(delivery("s2", DESK, created=10))
     await store.save_delivery(delivery("s3", DISCORD, created=10))
     await store.save_delivery(delivery("s4", replace(DESK, direct=True), created=10))
     await store.save_delivery(delivery("s5", DESK, created=20, status="folded"))
 
-    recent = await store.deliveries_since(DESK, at(10))
-    assert [d.story_id for d in recent] == ["s2", "s5"]
-    everywhere = await store.deliveries_since(None, at(10))
-    assert sorted(d.story_id for d in everywhere) == ["s2", "s3", "s4", "s5"]
-
-
-async def test_deliveries_of_stories_come_from_every_destination(store: SQLStore) -> None:
-    await store.save_delivery(delivery("s1", DESK))
-    await store.save_delivery(delivery("s1", DISCORD))
-    await store.save_delivery(delivery("s2", DESK))
-    await store.save_delivery(delivery("s3", DESK))
-    found = await store.deliveries_of(["s1", "s3", "missing", "s1"])
-    assert len(found) == 3
-    assert {(d.story_id, d.destination) for d in found} == {
-        ("s1", DESK),
-        ("s1", DISCORD),
-        ("s3", DESK),
-    }
-    assert await store.deliveries_of([]) == []
+    recent = await store.recent_deliveries([DESK], at(10))
+    assert recent == {DESK: (at(10), at(20))}
 
 
 async def test_failed_deliveries_newest_first(store: SQLStore) -> None:

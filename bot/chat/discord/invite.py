@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import discord
 from pydantic import ValidationError
 
-from bot.config import DiscordConfig
+from bot.config import DiscordConfig, read_toml
 from bot.errors import ConfigError
 
 APPLICATION_ID_ENV = "DISCORD_APPLICATION_ID"
@@ -44,14 +43,7 @@ def application_id(config: Path, env: Mapping[str, str]) -> str:
     invited before its token is set up) and none of the rest of the configuration."""
     app_id = env.get(APPLICATION_ID_ENV, "").strip()
     if not app_id:
-        try:
-            raw = tomllib.loads(config.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(
-                [f"config file {config} not found: pass --config PATH, or set {APPLICATION_ID_ENV}"]
-            ) from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError([f"config file {config} cannot be read: {exc}"]) from None
+        raw = read_toml(config, missing=f"pass --config PATH, or set {APPLICATION_ID_ENV}")
         table = raw.get("discord")
         try:
             table_cfg = DiscordConfig.model_validate(table if isinstance(table, dict) else {})
