@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from bot.core.dedup import DedupSettings, StoryIndex
 from bot.core.models import (
     Alert,
+    AlertReport,
     DedupDecision,
     Delivery,
     DeliveryStatus,
@@ -327,6 +328,11 @@ class Desk:
             tier=tier.value,
             follows_title=follows.title if follows else "",
             follows_url=follows.url if follows else "",
+            reports=tuple(
+                AlertReport(r.key, r.outlet, r.title, r.url, r.published) for r in story.reports
+            ),
+            independent=outlets,
+            urgent=best >= self.settings.urgent_score,
         )
 
     def _supported(

@@ -230,6 +230,20 @@ class Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertReport:
+    """One report of an alert's story as a thread reply shows it."""
+
+    key: str
+    """The report's key within its source (stable across re-headlines)."""
+    outlet: str
+    title: str
+    url: str
+    published: datetime
+    copy_of: str = ""
+    """The outlet whose story this report copies (a wire copy), "" when independent."""
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """What a chat message about a story says, independent of platform."""
 
@@ -253,6 +267,12 @@ class Alert:
     follows_title: str = ""
     """The headline of the earlier development this one probably follows ("" when none)."""
     follows_url: str = ""
+    reports: tuple[AlertReport, ...] = ()
+    """The story's reports in order of reporting (a thread's replies are made from them)."""
+    independent: int = 0
+    """Independent outlets: copies of one wire story count once (0: not counted)."""
+    urgent: bool = False
+    """The story's score reached ``urgent_score``."""
 
 
 @dataclass(frozen=True, slots=True)
