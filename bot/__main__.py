@@ -15,15 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.config import DEFAULT_CONFIG, Settings, load_config
+from bot.config import DEFAULT_CONFIG, SHIPPED_CONFIG, Settings, load_config
 from bot.core import messages as say
 from bot.errors import ConfigError, TalksBotError
-
-
-def _demo_config() -> Path:
-    """The demo's config: in the working directory (a checkout), else beside the package."""
-    here = Path("config/demo.toml")
-    return here if here.exists() else Path(__file__).resolve().parent.parent / here
 
 
 class RedactSecrets(logging.Filter):
@@ -93,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
             "--config",
             type=Path,
             default=None,
-            help=f"configuration file (default: {DEFAULT_CONFIG})",
+            help="configuration file (default: config/default.toml as shipped with talks-bot)",
         )
         # Its own dest: a subparser's default would overwrite ``talks-bot -v run``'s count.
         p.add_argument(
@@ -338,7 +332,7 @@ calendar, so that arithmetic on it cannot overflow."""
 
 def _demo(args: argparse.Namespace) -> int:
     """Replay the sample feeds into a throwaway database and print what the desk would see."""
-    config_path = args.config or _demo_config()
+    config_path = args.config or SHIPPED_CONFIG / "demo.toml"
     with tempfile.TemporaryDirectory(prefix="talks-bot-demo-") as folder:
         os.environ["TALKS_BOT_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'demo.db'}"
         try:

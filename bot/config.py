@@ -33,7 +33,10 @@ from bot.core.duration import read_duration, written_seconds
 from bot.core.models import Term, Topic
 from bot.errors import ConfigError, StoreError
 
-DEFAULT_CONFIG = Path("config/default.toml")
+SHIPPED_CONFIG = Path(__file__).resolve().parent / "data" / "config"
+"""The repository's ``config/`` as installed inside the package (``bot/data/config`` links to it
+in a checkout), so the default and demo configs are found whatever the working directory."""
+DEFAULT_CONFIG = SHIPPED_CONFIG / "default.toml"
 DEFAULT_DATABASE = "sqlite:///talks-bot.db"
 
 
