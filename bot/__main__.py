@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import logs
 from bot.config import DEFAULT_CONFIG, SHIPPED_CONFIG, Settings, load_config
 from bot.core import messages as say
 from bot.errors import ConfigError, TalksBotError
@@ -23,8 +24,9 @@ from bot.errors import ConfigError, TalksBotError
 class RedactSecrets(logging.Filter):
     """Replaces every configured secret value in log records with ``***``.
 
-    The message, and the traceback of ``log.exception`` (an exception's text can quote a URL or a
-    header), which the formatter would otherwise render from ``exc_info`` untouched.
+    The message, the traceback of ``log.exception`` (an exception's text can quote a URL or a
+    header), which the formatter would otherwise render from ``exc_info`` untouched, and the
+    text of structured fields (``extra=``), which the JSON format writes out.
     """
 
     def __init__(self, secrets: Sequence[str]) -> None:
@@ -47,15 +49,21 @@ class RedactSecrets(logging.Filter):
                 record.exc_text = self._redact(record.exc_text)
             if record.stack_info:
                 record.stack_info = self._redact(record.stack_info)
+            for key, value in list(logs.extra_fields(record)):
+                text = value if isinstance(value, str) else repr(value)
+                if any(s in text for s in self.secrets):
+                    setattr(record, key, self._redact(text))
         return True
 
 
-def _logging(verbose: int, secrets: Sequence[str], *, base: int = logging.WARNING) -> None:
-    """Log to stderr from ``base`` (one step more per ``-v``), secrets redacted; the libraries'
-    chatter stays at WARNING."""
+def _logging(
+    verbose: int, secrets: Sequence[str], *, base: int = logging.WARNING, form: str = "text"
+) -> None:
+    """Log to stderr from ``base`` (one step more per ``-v``), secrets redacted, as text lines
+    or JSON (``form``, ``bot.logs``); the libraries' chatter stays at WARNING."""
     level = base - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logs.formatter(form))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -92,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
         # Its own dest: a subparser's default would overwrite ``talks-bot -v run``'s count.
         p.add_argument(
             "-v", "--verbose", action="count", default=0, dest="verbose_sub", help="more log output"
+        )
+        p.add_argument(
+            "--log-format",
+            choices=logs.FORMATS,
+            default=None,
+            help=f"log lines as text or one JSON object each (default: ${logs.ENV_FORMAT}, "
+            "else text)",
         )
         return p
 
@@ -154,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        args.log_format = logs.log_format(args.log_format)
+    except ConfigError as exc:
+        print(f"error: {exc.problems[0]}", file=sys.stderr)
+        return 2
     if args.command == "demo":
         return _demo(args)
     if args.command == "discord-invite":
@@ -172,7 +192,9 @@ def _main(argv: Sequence[str] | None) -> int:
     # ``run`` is a service: its journal shows what it does (INFO); one-shot commands say only
     # what goes wrong, unless asked with -v.
     base = logging.INFO if args.command == "run" else logging.WARNING
-    _logging(args.verbose + args.verbose_sub, settings.secrets.values(), base=base)
+    _logging(
+        args.verbose + args.verbose_sub, settings.secrets.values(), base=base, form=args.log_format
+    )
     if args.command == "check-config":
         return _check_config(settings)
     try:
@@ -341,7 +363,7 @@ def _demo(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"config error: {problem}", file=sys.stderr)
             return 2
-        _logging(args.verbose + args.verbose_sub, settings.secrets.values())
+        _logging(args.verbose + args.verbose_sub, settings.secrets.values(), form=args.log_format)
         return asyncio.run(_demo_run(settings, args.output))
 
 

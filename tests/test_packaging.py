@@ -39,12 +39,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "bot/data/config/default.toml" in names
     assert "bot/data/config/demo/feeds/levant-wire.xml" in names
     target = tmp_path_factory.mktemp("site")
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
-        + [str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [*pip, "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=300
     )
     assert install.returncode == 0, install.stderr
     return target

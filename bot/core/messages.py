@@ -609,3 +609,41 @@ def outbox_unreachable(error: object) -> str:
 
 def delivery_round_crashed() -> str:
     return "delivery round crashed; retrying"
+
+
+# --- deployment: Slack Socket Mode outages, check-config --connect, the service manager -------
+def slack_socket_down(reason: str, fix: str, retry_seconds: float, next_try: str) -> str:
+    """Log line: Socket Mode could not connect; the first failure of an outage (the library's
+    own retries after it are folded away)."""
+    return (
+        f"Slack Socket Mode not connected: {reason}; {fix}. Retrying every "
+        f"{seconds_text(retry_seconds)}, next try {next_try}; /talks is unanswered meanwhile, "
+        "alerts still go out through the Web API"
+    )
+
+
+def slack_socket_refused_fix() -> str:
+    return (
+        "Slack refused the app-level token: set SLACK_APP_TOKEN to the app's xapp- token "
+        "(Basic Information → App-Level Tokens, scope connections:write) and restart"
+    )
+
+
+def slack_socket_unreachable_fix() -> str:
+    return "check the network and proxy settings to Slack (status.slack.com for outages)"
+
+
+def slack_socket_connected() -> str:
+    return "Slack Socket Mode connected: answering /talks"
+
+
+def slack_socket_back(tries: int, down_for: float) -> str:
+    """Log line: Socket Mode is connected again after an outage."""
+    return (
+        f"Slack Socket Mode connected again after {seconds_text(down_for)} down "
+        f"({tries} failed tries): answering /talks"
+    )
+
+
+def bad_log_format(variable: str, value: str, formats: Sequence[str]) -> str:
+    return f"{variable}={value!r} is not a log format: set it to {_or(list(formats))}"

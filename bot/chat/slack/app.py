@@ -27,6 +27,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.slack import outage
 from bot.chat.slack.notifier import without_resends
 from bot.chat.slack.render import reply_blocks
 from bot.core import messages as say
@@ -202,13 +203,22 @@ def socket_mode_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler
     return AsyncSocketModeHandler(app, app_token)
 
 
-async def run_socket_mode(app: AsyncApp, app_token: str) -> None:
-    """Serve ``/talks`` over Socket Mode until cancelled."""
+async def run_socket_mode(
+    app: AsyncApp, app_token: str, *, retry_seconds: float | None = None
+) -> None:
+    """Serve ``/talks`` over Socket Mode until cancelled. The client reconnects by itself every
+    ``retry_seconds`` (its ping interval; slack_bolt's 10 s by default); each outage is logged
+    in one line (``bot.chat.slack.outage``)."""
     handler = socket_mode_handler(app, app_token)
+    if retry_seconds is not None:
+        handler.client.ping_interval = retry_seconds
+    client_log: logging.Logger = handler.client.logger
+    folded = outage.install(client_log, float(handler.client.ping_interval))
     try:
         await handler.start_async()  # type: ignore[no-untyped-call]
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
+        outage.uninstall(client_log, folded)
 
 
 def http_application(app: AsyncApp, *, path: str = EVENTS_PATH) -> web.Application:
