@@ -72,6 +72,10 @@ class FoldOutages(logging.Filter):
             record,
             logging.WARNING,
             say.slack_socket_down(reason, fix, self.retry_seconds, f"{next_try:%H:%M:%S} UTC"),
+            connection="slack-socket-mode",
+            state="down",
+            retry_seconds=self.retry_seconds,
+            next_try=next_try.isoformat(timespec="seconds").replace("+00:00", "Z"),
         )
         return True
 
@@ -80,10 +84,24 @@ class FoldOutages(logging.Filter):
             if self._connected_once:
                 return False  # a routine reconnect (Slack rotates its sockets): nothing to say
             self._connected_once = True
-            _rewrite(record, logging.INFO, say.slack_socket_connected())
+            _rewrite(
+                record,
+                logging.INFO,
+                say.slack_socket_connected(),
+                connection="slack-socket-mode",
+                state="up",
+            )
             return True
         down_for = record.created - self.down_since
-        _rewrite(record, logging.INFO, say.slack_socket_back(self.tries, down_for))
+        _rewrite(
+            record,
+            logging.INFO,
+            say.slack_socket_back(self.tries, down_for),
+            connection="slack-socket-mode",
+            state="up",
+            failed_tries=self.tries,
+            down_seconds=round(down_for, 1),
+        )
         self._connected_once = True
         self.down_since, self.tries = None, 0
         return True
@@ -105,7 +123,10 @@ def _reason(record: logging.LogRecord) -> str:
     return first[:200]
 
 
-def _rewrite(record: logging.LogRecord, level: int, message: str) -> None:
+def _rewrite(record: logging.LogRecord, level: int, message: str, **fields: object) -> None:
+    """Make ``record`` say ``message`` at ``level``, without a traceback; ``fields`` become its
+    structured fields (the JSON log format writes them out)."""
+    record.__dict__.update(fields)
     record.msg, record.args = message, None
     record.exc_info, record.exc_text, record.stack_info = None, None, None
     record.levelno, record.levelname = level, logging.getLevelName(level)
