@@ -92,7 +92,8 @@ async def test_a_refused_app_token_is_one_line_in_the_log_however_often_it_is_re
     about_slack = [line for line in lines if "slack" in line.lower()]
     assert len(about_slack) == 1, "\n".join(lines)
     assert " WARNING " in about_slack[0]
-    assert "invalid_auth" in about_slack[0] and "SLACK_APP_TOKEN" in about_slack[0]
+    assert "invalid_auth" in about_slack[0]
+    assert "SLACK_APP_TOKEN" in about_slack[0]
     assert "Traceback" not in bot.stderr()
     assert APP_TOKEN not in bot.stderr()
     # Start, first round, the Slack line, stop: nothing else (the library said ~40 lines per try).
@@ -123,7 +124,8 @@ async def test_json_logs_are_one_object_per_line_with_structured_fields(
     assert down["state"] == "down"
     assert down["retry_seconds"] == 10
     assert down["next_try"].endswith("Z")
-    assert APP_TOKEN not in bot.stderr() and BOT_TOKEN not in bot.stderr()
+    assert APP_TOKEN not in bot.stderr()
+    assert BOT_TOKEN not in bot.stderr()
 
 
 def test_a_bad_log_format_in_the_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -173,7 +175,8 @@ def test_an_exception_is_one_string_field_and_odd_values_become_text() -> None:
     parsed = json.loads(line)
     assert parsed["message"] == "poll of nile"
     assert parsed["level"] == "ERROR"
-    assert parsed["source"] == "nile" and parsed["failures"] == 3
+    assert parsed["source"] == "nile"
+    assert parsed["failures"] == 3
     assert parsed["since"] == str(NOW)
     assert parsed["exception"].startswith("Traceback (most recent call last):")
     assert parsed["exception"].endswith("ValueError: feed said no\nsecond line")
