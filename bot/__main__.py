@@ -134,7 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--at", default=None, help="ISO time to report as of (default: now)")
     p = add("why", "explain why a story scored what it did")
     p.add_argument("story", help="story id (or a unique prefix of 4+ characters)")
-    add("check-config", "validate the configuration; print every problem")
+    p = add("check-config", "validate the configuration; print every problem")
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="also connect to the database and check each chat token (nothing is posted)",
+    )
     add("discord-invite", "print the OAuth2 URL that invites the Discord bot")
     return parser
 
@@ -196,7 +201,8 @@ def _main(argv: Sequence[str] | None) -> int:
         args.verbose + args.verbose_sub, settings.secrets.values(), base=base, form=args.log_format
     )
     if args.command == "check-config":
-        return _check_config(settings)
+        valid = _check_config(settings)
+        return asyncio.run(_check_connections(settings)) if args.connect else valid
     try:
         code: int = asyncio.run(_COMMANDS[args.command](settings, args))
         return code
@@ -219,6 +225,18 @@ def _check_config(settings: Settings) -> int:
     chats = [name for name in ("slack", "discord") if getattr(cfg, name) is not None]
     print(f"  chat: {', '.join(chats) or 'console only'}")
     return 0
+
+
+async def _check_connections(settings: Settings) -> int:
+    """``check-config --connect``: one line per connection; exit 1 if any failed."""
+    from bot.preflight import connect_checks
+
+    checks = await connect_checks(settings)
+    for check in checks:
+        print(check.line)
+    failed = sum(not c.ok for c in checks)
+    print(say.connect_summary(failed, len(checks)), file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 async def _poll(settings: Settings, args: argparse.Namespace) -> int:

@@ -647,3 +647,120 @@ def slack_socket_back(tries: int, down_for: float) -> str:
 
 def bad_log_format(variable: str, value: str, formats: Sequence[str]) -> str:
     return f"{variable}={value!r} is not a log format: set it to {_or(list(formats))}"
+
+
+def connect_ok(what: str, detail: str, seconds: float) -> str:
+    """``check-config --connect``: one thing reached."""
+    return f"  connect {what}: ok, {detail} ({seconds_text(seconds)})"
+
+
+def connect_failed(what: str, problem: str, fix: str) -> str:
+    """``check-config --connect``: one thing not reached, and what to do."""
+    return f"  connect {what}: FAILED: {problem}; {fix}"
+
+
+def connect_timed_out(seconds: float) -> tuple[str, str]:
+    return (
+        f"no answer within {seconds_text(seconds)}",
+        "check the address, the network and any firewall in between",
+    )
+
+
+def connect_unreachable(platform: str, error: str) -> tuple[str, str]:
+    return (
+        f"{platform} not reached: {error}",
+        f"check the network, proxy settings and any {platform.lower()}.api_base_url",
+    )
+
+
+def connect_database_ok(backend: str, version: str, where: str) -> str:
+    return f"{backend} {version} at {where}".replace("  ", " ")
+
+
+def connect_database_memory() -> str:
+    return "in-memory SQLite (nothing is kept after the bot stops)"
+
+
+def connect_sqlite_new(path: str) -> str:
+    return f"SQLite file {path} does not exist yet: the bot creates it at its first start"
+
+
+def connect_sqlite_folder(path: str, folder: str) -> tuple[str, str]:
+    return (
+        f"cannot create the SQLite file {path}: {folder} is not writable",
+        "choose a writable path for [bot] database_url, or give the bot's user that folder",
+    )
+
+
+def connect_sqlite_is_folder(path: str) -> tuple[str, str]:
+    return (
+        f"{path} is a folder, not a SQLite file",
+        "give a file path such as data/talks.db in [bot] database_url",
+    )
+
+
+def connect_database_error(where: str, error: str) -> str:
+    return f"cannot use the database at {where}: {error}"
+
+
+_DATABASE_FIXES = {
+    "url": "fix TALKS_BOT_DATABASE_URL or [bot] database_url",
+    "login": "check the user name and password in TALKS_BOT_DATABASE_URL",
+    "missing": "create the database (createdb --owner USER NAME) or fix its name in the URL",
+    "unreachable": (
+        "check the host and port in the URL, that the server runs, and that it accepts "
+        "connections from this machine"
+    ),
+    "other": "check the database URL and the server's log",
+}
+
+
+def connect_database_fix(trouble: str) -> str:
+    return _DATABASE_FIXES.get(trouble, _DATABASE_FIXES["other"])
+
+
+def connect_slack_ok(team: str, user: str) -> str:
+    return f"workspace {team}, bot user {user}"
+
+
+def connect_slack_app_ok() -> str:
+    return "Socket Mode accepts it"
+
+
+def connect_slack_app_not_xapp() -> tuple[str, str]:
+    return (
+        "SLACK_APP_TOKEN is not an app-level token (xapp-…)",
+        "copy it from Basic Information → App-Level Tokens (scope connections:write)",
+    )
+
+
+def connect_slack_refused(variable: str, code: str) -> tuple[str, str]:
+    if variable == "SLACK_APP_TOKEN":
+        fix = "copy the app-level token from Basic Information → App-Level Tokens"
+    else:
+        fix = "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions; reinstall the app"
+    return f"Slack refused {variable} ({code})", fix
+
+
+def connect_discord_ok(name: str, user_id: str) -> str:
+    return f"bot user {name} ({user_id})"
+
+
+def connect_discord_refused(status: int) -> tuple[str, str]:
+    return (
+        f"Discord refused DISCORD_TOKEN (HTTP {status})",
+        "reset the token in the Developer Portal (Bot → Reset Token) and set the new one",
+    )
+
+
+def connect_discord_status(status: int) -> tuple[str, str]:
+    return (
+        f"Discord answered HTTP {status}",
+        "try again later; check discord.api_base_url if one is set",
+    )
+
+
+def connect_summary(failed: int, total: int) -> str:
+    if not failed:
+        return f"all {total} connections ok"
+    return f"{failed} of {total} connections failed: fix them and run check-config --connect again"
