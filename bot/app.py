@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from bot import sdnotify
 from bot.chat.console import ConsoleNotifier
 from bot.config import Config, Settings, SourceConfig
 from bot.core import messages as say
@@ -439,9 +440,14 @@ class TalksBot:
         self._first_done = asyncio.Event()
         tasks.append(asyncio.create_task(self._round_log(stop), name="round log"))
         log.info("%s", say.running(len(self.sources), len(self.topics), len(self.routes)))
+        # systemd (Type=notify, WatchdogSec=): started; alive while the scheduler runs; stopping.
+        sdnotify.notify("READY=1")
+        watch = sdnotify.keep_watch(lambda: bool(scheduler.running), stop)
+        tasks.append(asyncio.create_task(watch, name="watchdog"))
         try:
             await stop.wait()
         finally:
+            sdnotify.notify("STOPPING=1")
             log.info("stopping: finishing deliveries in flight")
             scheduler.shutdown(wait=False)
             scheduler_log.removeFilter(quiet)

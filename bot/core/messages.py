@@ -764,3 +764,11 @@ def connect_summary(failed: int, total: int) -> str:
     if not failed:
         return f"all {total} connections ok"
     return f"{failed} of {total} connections failed: fix them and run check-config --connect again"
+
+
+def sd_notify_failed(field: str, error: object) -> str:
+    """Log line: systemd's notification socket did not take a message (``bot.sdnotify``)."""
+    return (
+        f"could not tell systemd {field or 'our state'}: {error} (NOTIFY_SOCKET is set but not "
+        "usable; check the unit's Type= and that the bot runs under that unit)"
+    )
