@@ -180,3 +180,13 @@ def test_an_exception_is_one_string_field_and_odd_values_become_text() -> None:
     assert parsed["since"] == str(NOW)
     assert parsed["exception"].startswith("Traceback (most recent call last):")
     assert parsed["exception"].endswith("ValueError: feed said no\nsecond line")
+
+
+def test_secrets_are_masked_in_structured_fields_too() -> None:
+    from bot.__main__ import RedactSecrets
+
+    record = _record(url=f"https://hooks.example/{BOT_TOKEN}", headers={"auth": BOT_TOKEN})
+    assert RedactSecrets([BOT_TOKEN]).filter(record)
+    parsed = json.loads(JsonFormatter().format(record))
+    assert parsed["url"] == "https://hooks.example/***"
+    assert BOT_TOKEN not in json.dumps(parsed)

@@ -7,7 +7,8 @@ reach that is hundreds of lines an hour that bury everything else in the journal
 ``FoldOutages`` sits on the client's logger and turns an outage into one WARNING (what failed,
 what to do, when the next try is) and one INFO when the connection is back; the chatter in
 between is dropped. Anything else the library logs at WARNING or above (a listener that
-crashed) passes untouched, traceback included. At DEBUG (``-vv``) nothing is folded.
+crashed) passes untouched, traceback included. A logger set to DEBUG (to study the library)
+is not folded.
 """
 
 from __future__ import annotations
