@@ -10,6 +10,9 @@ Cycles, all through the real ``Poller.cycle`` with a temporary SQLite database a
 shipped topics (alerts are recorded in the outbox; nothing is delivered):
   cold         the first poll of every feed (1,000 documents, 20,000 items).
   warm         half 304, half two new items: the steady state. This is the figure that counts.
+  metrics      the same warm work again with Prometheus metrics on (``bot.metrics``), to show
+               their cost (the store holds one cycle more by then, so the comparison is fair
+               to the metrics-off cycle, not to the metrics).
   sequential   the baseline, in the same run: the same warm work, polling one feed at a time.
 
 Run: .venv/bin/python bench/poll.py [--feeds 1000] [--hosts 8]
@@ -35,6 +38,7 @@ from common import ROOT, cpu_seconds, peak_rss_mb, result_line
 
 from bot.app import TalksBot
 from bot.config import load_config
+from bot.metrics import BotMetrics
 
 PLACES = "Rafah Khan-Younis Cairo Doha Gaza-City Jenin Nablus Amman Beirut Tel-Aviv Ashkelon Sderot"
 SUBJECTS = (
@@ -205,6 +209,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 warm_stats = call(f"{base}/stats")
                 warm_rss = peak_rss_mb()
                 call(f"{base}/advance", "POST")
+                metrics = BotMetrics().instrument(bot)
+                measured = await cycle(bot)
+                scraped = len(metrics.exposition())
+                call(f"{base}/advance", "POST")
                 seq = await cycle(bot, sequential=True)
     finally:
         server.kill()
@@ -217,7 +225,8 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{args.feeds} feeds on {len(hosts)} loopback hosts, max_per_host 4 "
         f"({4 * len(hosts)} requests in flight at most); temporary SQLite store"
     )
-    for name, (wall, cpu, ok, new) in (("cold", cold), ("warm", warm), ("sequential", seq)):
+    runs = (("cold", cold), ("warm", warm), ("metrics", measured), ("sequential", seq))
+    for name, (wall, cpu, ok, new) in runs:
         print(
             f"  {name:10s} wall {wall:6.2f} s  CPU {cpu:6.2f} s  polls ok {ok}  new reports {new}"
         )
@@ -226,6 +235,11 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{100 * unchanged:.0f}% answered 304"
     )
     print(f"  peak RSS after cold cycle {cold_rss:.0f} MB, after warm cycle {warm_rss:.0f} MB")
+    overhead = measured[0] / warm[0] - 1 if warm[0] else 0.0
+    print(
+        f"  warm cycle with metrics on: {100 * overhead:+.1f}% wall "
+        f"({scraped:,} bytes in one scrape of {args.feeds} sources)"
+    )
     print(f"  concurrent warm cycle vs sequential: {ratio:.1f}x faster (target: cycle < 10 s)")
     print(f"reproduce: .venv/bin/python bench/poll.py --feeds {args.feeds} --hosts {args.hosts}")
     print(
@@ -236,6 +250,9 @@ async def main_async(args: argparse.Namespace) -> int:
             cold_cpu_s=cold[1],
             warm_wall_s=warm[0],
             warm_cpu_s=warm[1],
+            metrics_wall_s=measured[0],
+            metrics_cpu_s=measured[1],
+            metrics_overhead=overhead,
             sequential_wall_s=seq[0],
             concurrency_ratio=ratio,
             conditional_share=share,
