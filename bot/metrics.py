@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -195,6 +203,8 @@ class BotMetrics:
         )
         self._since = _SinceSuccess(clock)
         r.register(self._since)
+        ProcessCollector(registry=r)  # process_*: memory, CPU, open files (Linux)
+        PlatformCollector(registry=r)  # python_info
         self._platforms: set[str] = set()
 
     # --- updates ----------------------------------------------------------------------------
