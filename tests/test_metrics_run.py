@@ -192,8 +192,8 @@ async def test_run_serves_metrics_health_and_readiness_as_the_database_comes_and
         )
         assert f"metrics and health on {base} (/metrics, /healthz, /readyz)" in bot.stderr()
 
-        status, text = await get(f"{base}/metrics")
-        assert status == 200
+        # Posted, then recorded as sent: nothing pending once the store knows.
+        text = await scrape_until(base, ("talks_bot_deliveries_pending", "slack", 0.0), bot)
         families = {f.name for f in text_string_to_metric_families(text)}
         assert families >= FAMILIES, f"missing: {FAMILIES - families}"
         seen = samples(text)
@@ -241,6 +241,21 @@ async def test_run_serves_metrics_health_and_readiness_as_the_database_comes_and
     code, line = await healthcheck(tmp_path, config, env)
     assert code == 1
     assert line.startswith(f"unhealthy: {base}/healthz did not answer"), line
+
+
+async def scrape_until(base: str, want: tuple[str, str, float], bot: BotProcess) -> str:
+    """A /metrics scrape once ``name{platform=...}`` has the value wanted (the last after 20 s)."""
+    name, platform, value = want
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        status, text = await get(f"{base}/metrics")
+        assert status == 200
+        if samples(text).get((name, (("platform", platform),))) == value:
+            return text
+        if asyncio.get_running_loop().time() > deadline:
+            return text
+        assert not bot.exited(), bot.output()
+        await asyncio.sleep(0.2)
 
 
 async def readyz_until(base: str, status: int, bot: BotProcess) -> tuple[int, str]:
