@@ -69,10 +69,6 @@ class HealthServer:
         except OSError as exc:
             await runner.cleanup()
             raise TalksBotError(say.metrics_cannot_listen(f"{self.host}:{self.port}", exc)) from exc
-        if self.port == 0:  # tests ask for any free port
-            server = runner.addresses[0] if runner.addresses else None
-            if isinstance(server, tuple):
-                self.port = int(server[1])
         self._runner = runner
         log.info("%s", say.metrics_listening(self.url))
 
