@@ -10,6 +10,9 @@ Cycles, all through the real ``Poller.cycle`` with a temporary SQLite database a
 shipped topics (alerts are recorded in the outbox; nothing is delivered):
   cold         the first poll of every feed (1,000 documents, 20,000 items).
   warm         half 304, half two new items: the steady state. This is the figure that counts.
+  metrics      the same warm work again with Prometheus metrics on (``bot.metrics``), then once
+               more with them off again: their cost is against the mean of the two cycles
+               without (the second cycle of a run is faster than the first, the store larger).
   sequential   the baseline, in the same run: the same warm work, polling one feed at a time.
 
 Run: .venv/bin/python bench/poll.py [--feeds 1000] [--hosts 8]
@@ -35,6 +38,7 @@ from common import ROOT, cpu_seconds, peak_rss_mb, result_line
 
 from bot.app import TalksBot
 from bot.config import load_config
+from bot.metrics import BotMetrics
 
 PLACES = "Rafah Khan-Younis Cairo Doha Gaza-City Jenin Nablus Amman Beirut Tel-Aviv Ashkelon Sderot"
 SUBJECTS = (
@@ -205,6 +209,13 @@ async def main_async(args: argparse.Namespace) -> int:
                 warm_stats = call(f"{base}/stats")
                 warm_rss = peak_rss_mb()
                 call(f"{base}/advance", "POST")
+                metrics = BotMetrics().instrument(bot)
+                measured = await cycle(bot)
+                scraped = len(metrics.exposition())
+                bot.poller.hooks.polled = bot.poller.hooks.cycled = None  # off again
+                call(f"{base}/advance", "POST")
+                after = await cycle(bot)
+                call(f"{base}/advance", "POST")
                 seq = await cycle(bot, sequential=True)
     finally:
         server.kill()
@@ -217,15 +228,29 @@ async def main_async(args: argparse.Namespace) -> int:
         f"{args.feeds} feeds on {len(hosts)} loopback hosts, max_per_host 4 "
         f"({4 * len(hosts)} requests in flight at most); temporary SQLite store"
     )
-    for name, (wall, cpu, ok, new) in (("cold", cold), ("warm", warm), ("sequential", seq)):
+    runs = (
+        ("cold", cold),
+        ("warm", warm),
+        ("metrics", measured),
+        ("warm again", after),
+        ("sequential", seq),
+    )
+    for name, (wall, cpu, ok, new) in runs:
         print(
-            f"  {name:10s} wall {wall:6.2f} s  CPU {cpu:6.2f} s  polls ok {ok}  new reports {new}"
+            f"  {name:11s} wall {wall:6.2f} s  CPU {cpu:6.2f} s  polls ok {ok}  new reports {new}"
         )
     print(
         f"  warm cycle: {warm_stats['requests']} requests, {100 * share:.0f}% conditional, "
         f"{100 * unchanged:.0f}% answered 304"
     )
     print(f"  peak RSS after cold cycle {cold_rss:.0f} MB, after warm cycle {warm_rss:.0f} MB")
+    without = (warm[0] + after[0]) / 2
+    overhead = measured[0] / without - 1 if without else 0.0
+    print(
+        f"  warm cycle with metrics on: {100 * overhead:+.1f}% wall against the mean of the two "
+        "without "
+        f"({scraped:,} bytes in one scrape of {args.feeds} sources)"
+    )
     print(f"  concurrent warm cycle vs sequential: {ratio:.1f}x faster (target: cycle < 10 s)")
     print(f"reproduce: .venv/bin/python bench/poll.py --feeds {args.feeds} --hosts {args.hosts}")
     print(
@@ -236,6 +261,10 @@ async def main_async(args: argparse.Namespace) -> int:
             cold_cpu_s=cold[1],
             warm_wall_s=warm[0],
             warm_cpu_s=warm[1],
+            metrics_wall_s=measured[0],
+            metrics_cpu_s=measured[1],
+            warm_again_wall_s=after[0],
+            metrics_overhead=overhead,
             sequential_wall_s=seq[0],
             concurrency_ratio=ratio,
             conditional_share=share,

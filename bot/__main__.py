@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also connect to the database and check each chat token (nothing is posted)",
     )
     add("discord-invite", "print the OAuth2 URL that invites the Discord bot")
+    add("healthcheck", "ask the running bot's /healthz; exit 0 when healthy, 1 when not")
     return parser
 
 
@@ -183,6 +184,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _demo(args)
     if args.command == "discord-invite":
         return _discord_invite(args.config or DEFAULT_CONFIG)
+    if args.command == "healthcheck":
+        return _healthcheck(args.config)
     try:
         settings = load_config(args.config)
     except ConfigError as exc:
@@ -224,6 +227,7 @@ def _check_config(settings: Settings) -> int:
     print(f"  database: {describe_url(settings.database_url)}")
     chats = [name for name in ("slack", "discord") if getattr(cfg, name) is not None]
     print(f"  chat: {', '.join(chats) or 'console only'}")
+    print(f"  metrics: {settings.metrics_listen or 'off'}")
     return 0
 
 
@@ -345,6 +349,49 @@ def _discord_invite(path: Path) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 2
     print(invite_url(app_id))
+    return 0
+
+
+HEALTHCHECK_TIMEOUT_SECONDS = 3.0
+"""How long ``talks-bot healthcheck`` waits for /healthz (Docker's own timeout is 30 s)."""
+
+
+def _healthcheck(path: Path | None) -> int:
+    """For Docker's HEALTHCHECK: one line, and only exit codes 0 (healthy) and 1 (Docker
+    reserves 2). Reads only the metrics address (config file or TALKS_BOT_METRICS_LISTEN), so
+    it needs none of the bot's secrets."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from bot.config import metrics_listen, split_listen
+
+    try:
+        listen = metrics_listen(path)
+    except ConfigError as exc:
+        print(f"unhealthy: {'; '.join(exc.problems)}", file=sys.stderr)
+        return 1
+    if not listen:
+        print(say.healthcheck_off(), file=sys.stderr)
+        return 1
+    host, port = split_listen(listen)
+    # A bot listening on every address is asked on the loopback one.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTHCHECK_TIMEOUT_SECONDS) as answer:
+            answer.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            reason = json.loads(exc.read()).get("reason", "")
+        except (ValueError, AttributeError, OSError):
+            reason = ""
+        print(say.healthcheck_unhealthy(url, f"answered {exc.code} {reason}".strip()))
+        return 1
+    except (OSError, ValueError) as exc:
+        print(say.healthcheck_unhealthy(url, f"did not answer: {getattr(exc, 'reason', exc)}"))
+        return 1
+    print(say.healthcheck_healthy(url))
     return 0
 
 

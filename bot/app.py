@@ -35,6 +35,7 @@ from bot.core.route import Route
 from bot.courier import DELIVERED, Courier, CourierReport
 from bot.errors import DeliveryError, StoreError, TalksBotError
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
+from bot.metrics import BotMetrics
 from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
 from bot.store import open_store
 from bot.store.writer import AnotherWriter, writer_lock
@@ -249,6 +250,8 @@ class TalksBot:
         """No round line yet: the first comes once every source has been polled."""
         self._first_done = asyncio.Event()
         """Set when the first round's line was said (``_round_log``'s periods start then)."""
+        self.metrics = BotMetrics().instrument(self) if settings.metrics_listen else None
+        """Prometheus metrics, served with /healthz and /readyz by ``run`` (``[metrics]``)."""
 
     async def __aenter__(self) -> TalksBot:
         await self.open()
@@ -303,8 +306,14 @@ class TalksBot:
 
     def add_notifier(self, notifier: Notifier) -> None:
         """Deliver to ``notifier.platform`` from now on (chat adapters register at start-up)."""
+        if self.metrics is not None:
+            notifier = self.metrics.counting(notifier)
         self.notifiers[notifier.platform] = notifier
         self.courier.notifiers[notifier.platform] = notifier
+
+    def alive(self) -> bool:
+        """``run`` is running its scheduler (``/healthz``)."""
+        return self._scheduler is not None and bool(self._scheduler.running)
 
     async def deliver(self, *, flush_digests: bool = False) -> CourierReport:
         return await self.courier.run_once(flush_digests=flush_digests)
@@ -385,6 +394,13 @@ class TalksBot:
         start = self.clock()
         stored = {h.name: h for h in await self.store.list_sources()}
         self._scheduler = scheduler
+        endpoints = None
+        if self.metrics is not None:
+            from bot.healthserver import HealthServer
+
+            self.metrics.seed(stored.values())
+            endpoints = HealthServer(self, self.metrics, self.settings.metrics_listen)
+            await endpoints.start()
         if self.replay and self.sources:
             # A replay judges every source's items together in published order, each at its
             # own time (``Poller.replay``), as ``poll-once --replay`` does: live per-source polls
@@ -460,6 +476,8 @@ class TalksBot:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if endpoints is not None:
+                await endpoints.stop()
 
     async def _replay_job(self) -> None:
         """``run --replay``: one replay cycle over every source; a failure is logged, and the
@@ -634,6 +652,8 @@ class TalksBot:
                 self.lost_writer = True
                 stop.set()
             except StoreError as exc:
+                if self.metrics is not None:
+                    self.metrics.store_failed("writer_lock")
                 log.warning("%s", say.writer_unchecked(exc))
 
     async def _courier_loop(self, stop: asyncio.Event) -> None:
@@ -651,10 +671,14 @@ class TalksBot:
                 )
                 if self._tally is not None:
                     self._tally.sent += report.sent + report.folded
+                if self.metrics is not None:
+                    self.metrics.delivered(report)
                 # A briefing for a destination still busy with an earlier turn waits for it.
                 self._briefings_due |= briefings & set(report.busy)
             except StoreError as exc:
                 self._briefings_due |= briefings
+                if self.metrics is not None:
+                    self.metrics.store_failed("delivery")
                 log.error("%s", say.outbox_unreachable(exc))
             except Exception:
                 self._briefings_due |= briefings

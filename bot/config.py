@@ -9,6 +9,7 @@ secret written into the TOML file is itself a configuration error.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import tomllib
 from datetime import timedelta
@@ -319,6 +320,37 @@ class DiscordConfig(_Strict):
     application_id: OptionalDiscordId = ""
 
 
+METRICS_ENV = "TALKS_BOT_METRICS_LISTEN"
+"""The environment's word on ``[metrics] listen`` (it wins over the file)."""
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) as (host, port); ValueError with the one-line
+    fix when it is not one."""
+    from bot.core.messages import metrics_listen_invalid
+
+    host, sep, port = value.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535 or " " in host:
+        raise ValueError(metrics_listen_invalid(value))
+    return host, int(port)
+
+
+class MetricsSettings(_Strict):
+    """[metrics]: Prometheus metrics, /healthz and /readyz on one small HTTP server (off when
+    ``listen`` is empty)."""
+
+    listen: str = ""
+    """``HOST:PORT`` to serve on, e.g. ``127.0.0.1:9464``; ``TALKS_BOT_METRICS_LISTEN`` wins."""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        if value.strip():
+            split_listen(value)
+        return value.strip()
+
+
 class Config(_Strict):
     """The whole file."""
 
@@ -326,6 +358,7 @@ class Config(_Strict):
     fetch: FetchSettings = FetchSettings()
     store: StoreSettings = StoreSettings()
     flood: FloodSettings = FloodSettings()
+    metrics: MetricsSettings = MetricsSettings()
     sources: tuple[SourceConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = (RouteConfig(),)
@@ -382,6 +415,9 @@ class Settings(BaseModel):
     config: Config
     secrets: Secrets
     path: Path
+    metrics_listen: str = ""
+    """Where metrics and health are served (``TALKS_BOT_METRICS_LISTEN``, else ``[metrics]
+    listen``); empty: off."""
 
     @property
     def database_url(self) -> str:
@@ -436,9 +472,41 @@ def load_config(path: Path | str | None = None, *, env_file: str | None = ".env"
     problems.extend(_database_problems(raw, secrets))
     if config is not None and secrets is not None:
         problems.extend(_credential_problems(config, secrets))
+    listen, problem = _metrics_env()
+    problems.extend(problem)
     if problems or config is None or secrets is None:
         raise ConfigError(problems)
-    return Settings(config=config, secrets=secrets, path=path)
+    return Settings(
+        config=config, secrets=secrets, path=path, metrics_listen=listen or config.metrics.listen
+    )
+
+
+def _metrics_env() -> tuple[str, list[str]]:
+    """``TALKS_BOT_METRICS_LISTEN`` checked: (its value or "", the problem with it)."""
+    value = os.environ.get(METRICS_ENV, "").strip()
+    if not value:
+        return "", []
+    try:
+        split_listen(value)
+    except ValueError as exc:
+        return "", [f"{METRICS_ENV}: {exc}"]
+    return value, []
+
+
+def metrics_listen(path: Path | str | None = None) -> str:
+    """Where a running bot serves /healthz, read as ``run`` reads it but without the rest of the
+    configuration (``talks-bot healthcheck`` must not need the bot's secrets); "" when off.
+    ConfigError when the address, or the file, is wrong."""
+    value, problems = _metrics_env()
+    if problems:
+        raise ConfigError(problems)
+    if value:
+        return value
+    table = read_toml(Path(path) if path else DEFAULT_CONFIG).get("metrics", {})
+    try:
+        return MetricsSettings.model_validate(table).listen
+    except ValidationError as exc:
+        raise ConfigError([f"metrics.{line}" for line in _describe(exc)]) from None
 
 
 def _include_topics(raw: dict[str, Any], path: Path) -> list[str]:

@@ -90,6 +90,8 @@ class PollSummary:
     items: int = 0
     new_reports: int = 0
     new_stories: int = 0
+    attached: int = 0
+    """Reports that joined a story already known."""
     alerts: int = 0
     updates: int = 0
     error: str | None = None
@@ -99,6 +101,10 @@ class PollSummary:
     """When this source is due again (adaptive interval, or backoff after a failure)."""
     unsaved: bool = False
     """The poll crashed or its save failed: its items are decided again next time."""
+    fetch_seconds: float | None = None
+    """How long the fetch took (None: not fetched)."""
+    seconds: float | None = None
+    """How long the whole poll took (live polls)."""
 
     def failed(self, error: str) -> PollSummary:
         self.ok = False
@@ -164,6 +170,10 @@ class PollerHooks:
     later outlet's report edits a posted alert instead of being merged into it unseen."""
     doing: Callable[[str, str], None] | None = None
     """(source, what) a poll waits on now: ``database``, ``feed``, ``articles``, ``outbox``."""
+    polled: Callable[[PollSummary, BaseException | None], None] | None = None
+    """A poll ended (metrics): its summary, and the exception when it raised one instead."""
+    cycled: Callable[[float], None] | None = None
+    """A cycle over the sources ended after so many seconds (metrics)."""
 
 
 class Poller:
@@ -218,6 +228,19 @@ class Poller:
     ) -> PollSummary:
         """One live poll of ``source``, its reports judged at ``at`` (default: now). A failing
         source's backoff holds it back unless ``force``; the scheduler times the rest."""
+        if self.hooks.polled is None:
+            return await self._poll(source, at, force)
+        started = asyncio.get_running_loop().time()
+        try:
+            summary = await self._poll(source, at, force)
+        except Exception as exc:
+            self.hooks.polled(PollSummary(source.name, ok=False, unsaved=True), exc)
+            raise
+        summary.seconds = asyncio.get_running_loop().time() - started
+        self.hooks.polled(summary, None)
+        return summary
+
+    async def _poll(self, source: SourceConfig, at: datetime | None, force: bool) -> PollSummary:
         now = at or self.clock()
         self._doing(source, "database")
         before = await self.health(source)
@@ -256,8 +279,16 @@ class Poller:
     async def cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
         """One poll of every source: a replay (``settings.replay``), or live polls side by
         side, where one source's crash or unsaved poll never costs another."""
+        started = asyncio.get_running_loop().time()
         if self.settings.replay:
-            return await self.replay(sources)
+            cycle = await self.replay(sources)
+        else:
+            cycle = await self._live_cycle(sources)
+        if self.hooks.cycled is not None:
+            self.hooks.cycled(asyncio.get_running_loop().time() - started)
+        return cycle
+
+    async def _live_cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
         slots = asyncio.Semaphore(CYCLE_CONCURRENCY)
 
         async def one(source: SourceConfig) -> PollSummary:
@@ -314,6 +345,9 @@ class Poller:
             _count(by_source, outcome)
             if outcome.deliveries and self.hooks.deliver is not None:
                 cycle.delivery.add(await self.hooks.deliver())
+        if self.hooks.polled is not None:
+            for summary in cycle.polls:
+                self.hooks.polled(summary, None)
         return cycle
 
     # --- the hops --------------------------------------------------------------------------------
@@ -330,6 +364,7 @@ class Poller:
         summary = PollSummary(source.name, ok=True)
         url = resolve_url(source.url, self.settings.base_dir)
         replay = self.settings.replay
+        started = asyncio.get_running_loop().time()
         try:
             result = await self.fetcher.fetch(
                 url,
@@ -337,11 +372,13 @@ class Poller:
                 last_modified=None if replay else health.last_modified,
             )
         except FetchError as exc:
+            summary.fetch_seconds = asyncio.get_running_loop().time() - started
             return (
                 self._failed(health, str(exc), now, exc.retry_after),
                 None,
                 summary.failed(str(exc)),
             )
+        summary.fetch_seconds = asyncio.get_running_loop().time() - started
         summary.cache_max_age = result.cache_max_age
         if result.not_modified:
             summary.not_modified = True
@@ -556,6 +593,7 @@ def _count(polls: Mapping[str, PollSummary], outcome: Outcome) -> None:
             summary.alerts += len(decision.alerted)
             summary.updates += len(decision.updated)
             summary.new_stories += decision.dedup.verdict is Verdict.NEW
+            summary.attached += decision.dedup.verdict is Verdict.ATTACHED
 
 
 def _by_hour(reports: Sequence[Report]) -> list[list[Report]]:

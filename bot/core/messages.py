@@ -772,3 +772,55 @@ def sd_notify_failed(field: str, error: object) -> str:
         f"could not tell systemd {field or 'our state'}: {error} (NOTIFY_SOCKET is set but not "
         "usable; check the unit's Type= and that the bot runs under that unit)"
     )
+# --- metrics and health (operators: check-config, the log, /readyz, ``talks-bot healthcheck``) ---
+def metrics_listen_invalid(value: str) -> str:
+    return (
+        f"{echo(value)!r} is not an address to listen on: write HOST:PORT, e.g. "
+        "'127.0.0.1:9464' ('0.0.0.0:9464' in a container), or leave it out to keep metrics off"
+    )
+
+
+def metrics_listening(url: str) -> str:
+    return f"metrics and health on {url} (/metrics, /healthz, /readyz)"
+
+
+def metrics_cannot_listen(address: str, error: object) -> str:
+    return (
+        f"metrics cannot listen on {address} ({error}): choose a free port in [metrics] listen "
+        "or TALKS_BOT_METRICS_LISTEN"
+    )
+
+
+def health_scheduler_stopped() -> str:
+    return "scheduler not running: the bot is starting or stopping"
+
+
+def ready_database_unreachable(error: object) -> str:
+    return f"database unreachable: {error}"
+
+
+def ready_database_silent(seconds: float) -> str:
+    return f"database unreachable: no answer within {seconds:g}s"
+
+
+def ready_no_chat(platforms: Sequence[str]) -> str:
+    return f"no chat connection up ({', '.join(platforms)}): the routes need one to deliver"
+
+
+def pending_not_counted(error: object) -> str:
+    return f"metrics: pending deliveries not counted (the last count stays): {error}"
+
+
+def healthcheck_off() -> str:
+    return (
+        "healthcheck: metrics are off, so there is nothing to ask: set [metrics] listen or "
+        "TALKS_BOT_METRICS_LISTEN (the same for the bot and for this command)"
+    )
+
+
+def healthcheck_healthy(url: str) -> str:
+    return f"healthy: {url} answered 200"
+
+
+def healthcheck_unhealthy(url: str, reason: str) -> str:
+    return f"unhealthy: {url} {reason}"

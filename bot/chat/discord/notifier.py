@@ -80,6 +80,10 @@ class DiscordNotifier:
         self._reported: set[str] = set()
         """Destinations whose permanent failure has been logged already."""
 
+    def connected(self) -> bool:
+        """The gateway connection is up (``/readyz``)."""
+        return self._client.is_ready()
+
     async def send(self, destination: Destination, alert: Alert) -> str:
         channel = await self._messageable(destination)
         message = await self._bounded(
