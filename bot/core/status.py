@@ -168,7 +168,14 @@ def _on_story(story: Story, by_id: dict[str, Topic]) -> bool:
 
 
 def _development(story: Story) -> Development:
-    return Development(story.id, story.title, story.published, story.outlets, story.url)
+    return Development(
+        story.id,
+        story.title,
+        story.published,
+        story.outlets,
+        story.url,
+        tuple(r.title for r in story.reports if r.title != story.title),
+    )
 
 
 async def load_talks(store: Store, topics: Sequence[Topic], now: datetime) -> TalksCard:

@@ -489,6 +489,9 @@ _NEGATABLE = frozenset(
 
 CONFIRM_WITHIN = timedelta(hours=36)
 """A one-outlet event is confirmed by a second development reporting it within this long."""
+SAME_EXTENSION = timedelta(hours=18)
+"""Extensions reported closer together than this are one extension (truces are extended by a
+day or more at a time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +503,9 @@ class Development:
     published: datetime
     outlets: tuple[str, ...]
     url: str = ""
+    headlines: tuple[str, ...] = ()
+    """Every report's headline (the title included): venues and mediators are read from all of
+    them, since the headline chosen for the story may not name them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,6 +558,8 @@ class Phase:
     truce_days: int = 0
     """The truce's announced length plus its extensions (0 when not stated)."""
     extensions: int = 0
+    extended: datetime | None = None
+    """When the truce was last extended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -651,10 +659,14 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
     venue = f.venue or phase.venue
     in_truce = phase.kind is PhaseKind.TRUCE
     if event is Event.TRUCE_COLLAPSE:
-        if in_truce or phase.kind in {PhaseKind.AGREED, PhaseKind.COLLAPSED} or phase.truce_started:
+        if phase.kind is PhaseKind.COLLAPSED:
+            return None  # the same collapse, reported again
+        if in_truce or phase.kind is PhaseKind.AGREED or phase.truce_started:
             return "truce ended → collapsed", Phase(PhaseKind.COLLAPSED, when, venue=venue)
         return None
     if event is Event.TRUCE_EXTENSION:
+        if in_truce and phase.extended and when - phase.extended < SAME_EXTENSION:
+            return None  # the same extension, reported again
         started = phase.truce_started or when
         days = phase.truce_days + f.days if phase.truce_days and f.days else phase.truce_days
         return "truce extended → truce in force", Phase(
@@ -664,6 +676,7 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
             truce_started=started,
             truce_days=days,
             extensions=phase.extensions + 1,
+            extended=when,
         )
     if event is Event.TRUCE_START:
         if in_truce:
@@ -688,19 +701,24 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
             PhaseKind.AGREED, when, venue=venue, truce_days=f.days
         )
     if event is Event.REJECTION:
+        rejected = phase.proposal
+        if phase.kind is PhaseKind.RESPONDED and phase.party and phase.party != f.party:
+            rejected = f"{phase.party}'s response"  # the answer, not the original proposal
+        if phase.kind is PhaseKind.REJECTED and phase.party == f.party:
+            return None
         return "a side rejected → rejected", Phase(
-            PhaseKind.REJECTED, when, party=f.party, proposal=phase.proposal, venue=venue
+            PhaseKind.REJECTED, when, party=f.party, proposal=rejected, venue=venue
         )
     if event is Event.ACCEPTANCE:
         waiting = _other(f.party) if f.party else ""
-        name = phase.proposal or _proposal_name(step, "", f.venue)
+        name = phase.proposal or (f"the {f.venue} framework" if f.venue else "the latest proposal")
         return "one side accepted → awaiting the other", Phase(
             PhaseKind.PROPOSAL_PENDING, when, party=waiting, proposal=name, venue=venue
         )
     if event is Event.RESPONSE:
         if phase.kind is PhaseKind.RESPONDED and phase.party == f.party:
             return None
-        name = phase.proposal or _proposal_name(step, "", f.venue)
+        name = phase.proposal or (f"the {f.venue} framework" if f.venue else "the latest proposal")
         return "a side responded → awaiting the other's answer", Phase(
             PhaseKind.RESPONDED, when, party=f.party, proposal=name, venue=venue
         )
@@ -734,6 +752,31 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
     return None
 
 
+_TALKED_ABOUT = _NEGOTIATION | {Event.AGREEMENT, Event.TRUCE_START}
+"""Steps whose headlines name the venue and the mediators (not releases or operations)."""
+
+
+def _all_headlines(development: Development) -> tuple[str, ...]:
+    return (development.title, *development.headlines)
+
+
+def _venue_of(development: Development) -> str:
+    for headline in _all_headlines(development):
+        for venue in _VENUES:
+            if re.search(rf"\b{venue}\b", headline, re.I):
+                return venue
+    return ""
+
+
+def _mediators_of(development: Development) -> set[str]:
+    return {
+        name
+        for headline in _all_headlines(development)
+        for name, pattern in MEDIATORS.items()
+        if pattern.search(headline)
+    }
+
+
 def talks_card(developments: Iterable[Development], now: datetime) -> TalksCard:
     """The card for ``developments`` (any order) as of ``now``; later ones are ignored."""
     steps: list[Step] = []
@@ -759,11 +802,11 @@ def talks_card(developments: Iterable[Development], now: datetime) -> TalksCard:
         if moved is not None:
             rule, phase = moved
             transitions.append(Transition(rule, step, phase))
-    negotiation = [s for s in steps if s.confirmed_by and s.event in _NEGOTIATION]
+    negotiation = [s for s in steps if s.confirmed_by and s.event in _TALKED_ABOUT]
     venue = phase.venue or next(
-        (s.finding.venue for s in reversed(negotiation) if s.finding.venue), ""
+        (v for s in reversed(negotiation) if (v := _venue_of(s.development))), ""
     )
-    counted = Counter(m for s in negotiation for m in s.finding.mediators)
+    counted = Counter(m for s in negotiation for m in _mediators_of(s.development))
     mediators = tuple(m for m, _n in counted.most_common())
     return TalksCard(
         now=now,
