@@ -18,7 +18,7 @@ from bot.core import messages as say
 from bot.core.models import SourceHealth, Story, Topic
 from bot.core.ports import Store, StoryFilter
 from bot.core.replies import Caller, Item, Reply, Section
-from bot.core.talks import Development, PhaseKind, Step, TalksCard, classify, talks_card
+from bot.core.talks import Development, Heard, PhaseKind, Step, TalksCard, classify, talks_card
 
 __all__ = [
     "SinceView",
@@ -174,7 +174,7 @@ def _development(story: Story) -> Development:
         story.published,
         story.outlets,
         story.url,
-        tuple(r.title for r in story.reports if r.title != story.title),
+        tuple(Heard(r.outlet, r.title, r.published) for r in story.reports),
     )
 
 
@@ -392,18 +392,27 @@ async def load_since(
     return SinceView(now, since, tuple(shown), tz)
 
 
+def _what_changed(story: Story, since: datetime) -> str:
+    """The story's headline, or, for a story older than the span, its newest report's: what is
+    new is that report (a delegation that arrived yesterday and left this morning)."""
+    if story.published >= since or not story.reports:
+        return story.title
+    return max(story.reports, key=lambda r: r.published).title
+
+
 def since_reply(view: SinceView) -> Reply:
     """One line per development: time, headline, outlets, and its negotiation event if any."""
     label = _when(view.since, view.now, view.tz)
     lines = [say.since_heading(label, len(view.stories))]
     items = []
     for story in view.stories[:SINCE_SHOWN]:
-        event = classify(story.title).event
+        headline = _what_changed(story, view.since)
+        event = classify(headline).event
         items.append(
             Item(
                 say.since_line(
                     _when(story.updated, view.now, view.tz),
-                    story.title,
+                    headline,
                     story.outlets,
                     event.value if event else "",
                 ),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -34,6 +34,7 @@ __all__ = [
     "Development",
     "Event",
     "Finding",
+    "Heard",
     "Phase",
     "PhaseKind",
     "Step",
@@ -75,6 +76,8 @@ _PLAN = r"(?:proposals?|plans?|framework|offer|draft|terms|blueprint|road\s?map|
 _TALKS = r"(?:talks|negotiations?|round|mediation)"
 _ABOUT = rf"\b(?:{_DEAL}|hostages?|captives?|{_TALKS}|end (?:of )?the war|war's end|mediators?)\b"
 """What a proposal or an answer must be about to count as a step of the negotiation."""
+_ANSWERED = rf"{_ABOUT}|\b{_PLAN}\b"
+"""What an answer may be to: any plan or terms, besides the deal itself."""
 _STAKES = rf"\b(?:{_DEAL}|hostages?|captives?|end (?:of )?the war|war's end)\b"
 """What talks must be about to be the talks (not talks on a border crossing)."""
 _VENUES = ("Cairo", "Doha", "Paris")
@@ -86,7 +89,7 @@ _NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 HEDGES = re.compile(
     r"\b(?:could|may|might|would|if|unless|threat\w*|warns?|fears?|hopes?|hoped|urges?|urged|"
-    r"calls? for|called for|demands?|pushe?s? for|push\w* to|seeks?|seeking|sought|bids? to|"
+    r"calls? for|called for|pushe?s? for|push\w* to|seeks?|seeking|sought|bids? to|"
     r"aims? to|"
     r"tries to|try to|trying to|possible|possibly|likely|looms?|nears?|nearing|close to|closer|"
     r"in sight|prospects?|expected|set to|poised|prepares?|preparing|plans? to|"
@@ -200,7 +203,7 @@ RULES: tuple[Rule, ...] = (
         rf"\b(?:accepts?|accepted|agrees?\s+to|agreed\s+to|approves?|approved|endorses?|"
         rf"endorsed|backs?|welcomes?|welcomed)\s+(?:the\s+|a\s+)?(?:{_W}\s+){{0,4}}{_PLAN}\b"
         r"|\b(?:accepts|accepted)\s+it\b",
-        needs=_ABOUT,
+        needs=_ANSWERED,
     ),
     # a side answers
     _rule(
@@ -212,7 +215,7 @@ RULES: tuple[Rule, ...] = (
         rf"(?:its\s+|a\s+|their\s+)?(?:{_W}\s+){{0,2}}(?:response|reply|answer)\b"
         rf"|\b(?:positive|negative|written)\s+(?:response|reply|answer)\b"
         rf"|\bviews?\s+{_W}\s+{_W}?\s*{_PLAN}\s+positively\b|\bpositively\b",
-        needs=_ABOUT,
+        needs=_ANSWERED,
     ),
     # a plan is put on the table
     _rule(
@@ -244,7 +247,7 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "talks stall or end without a deal",
         Event.STALL,
-        rf"\b{_TALKS}\s+(?:{_W}\s+){{0,2}}(?:stall\w*|falter\w*|end(?:s|ed)?\s+inconclusive\w*|"
+        rf"\b{_TALKS}\s+(?:{_W}\s+){{0,3}}(?:stall\w*|falter\w*|end(?:s|ed)?\s+inconclusive\w*|"
         rf"end(?:s|ed)?\s+without|at\s+(?:an\s+)?impasse|at\s+a\s+standstill|deadlock\w*|"
         rf"fail\w*|suspended|break down|broke down|collapse\w*|hit\s+snag\w*)"
         rf"|\b(?:impasse|stalemate|deadlock|standstill|no\s+breakthrough|sticking points?)\b"
@@ -503,9 +506,17 @@ class Development:
     published: datetime
     outlets: tuple[str, ...]
     url: str = ""
-    headlines: tuple[str, ...] = ()
-    """Every report's headline (the title included): venues and mediators are read from all of
-    them, since the headline chosen for the story may not name them."""
+    reports: tuple[Heard, ...] = ()
+    """Its reports, oldest first (empty: the title is the one headline, by every outlet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One outlet's headline of a development, and when it was published."""
+
+    outlet: str
+    title: str
+    published: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +571,8 @@ class Phase:
     extensions: int = 0
     extended: datetime | None = None
     """When the truce was last extended."""
+    added: int = 0
+    """Days the latest extension added (0 when not reported yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -666,7 +679,12 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
         return None
     if event is Event.TRUCE_EXTENSION:
         if in_truce and phase.extended and when - phase.extended < SAME_EXTENSION:
-            return None  # the same extension, reported again
+            # The same extension, reported again: it may say by how long.
+            if f.days and not phase.added and phase.truce_days:
+                return "extension's length reported", replace(
+                    phase, truce_days=phase.truce_days + f.days, added=f.days
+                )
+            return None
         started = phase.truce_started or when
         days = phase.truce_days + f.days if phase.truce_days and f.days else phase.truce_days
         return "truce extended → truce in force", Phase(
@@ -677,6 +695,7 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
             truce_days=days,
             extensions=phase.extensions + 1,
             extended=when,
+            added=f.days if phase.truce_days else 0,
         )
     if event is Event.TRUCE_START:
         if in_truce:
@@ -757,7 +776,7 @@ _TALKED_ABOUT = _NEGOTIATION | {Event.AGREEMENT, Event.TRUCE_START}
 
 
 def _all_headlines(development: Development) -> tuple[str, ...]:
-    return (development.title, *development.headlines)
+    return (development.title, *(r.title for r in development.reports))
 
 
 def _venue_of(development: Development) -> str:
@@ -768,24 +787,44 @@ def _venue_of(development: Development) -> str:
     return ""
 
 
-def _mediators_of(development: Development) -> set[str]:
-    return {
-        name
-        for headline in _all_headlines(development)
-        for name, pattern in MEDIATORS.items()
-        if pattern.search(headline)
-    }
+def _mediators_of(development: Development) -> tuple[str, ...]:
+    headlines = _all_headlines(development)
+    return tuple(
+        name for name, pattern in MEDIATORS.items() if any(pattern.search(h) for h in headlines)
+    )
+
+
+def _steps_of(development: Development, now: datetime) -> list[Step]:
+    """A development's events: one step per event its reports' headlines report, at the time
+    of the first report of it, with the outlets that reported it. Usually one; more when
+    reports of a later step joined the story (a delegation's arrival, then its departure)."""
+    if not development.reports:
+        finding = classify(development.title)
+        return [Step(development, finding)] if finding.event is not None else []
+    heard: dict[Event, tuple[Finding, list[Heard]]] = {}
+    for report in sorted(development.reports, key=lambda r: r.published):
+        if report.published > now:
+            continue
+        finding = classify(report.title)
+        if finding.event is not None:
+            heard.setdefault(finding.event, (finding, []))[1].append(report)
+    steps = []
+    for finding, reports in heard.values():
+        outlets = tuple(dict.fromkeys(r.outlet for r in reports))
+        part = replace(
+            development, title=reports[0].title, published=reports[0].published, outlets=outlets
+        )
+        steps.append(Step(part, finding))
+    return steps
 
 
 def talks_card(developments: Iterable[Development], now: datetime) -> TalksCard:
     """The card for ``developments`` (any order) as of ``now``; later ones are ignored."""
     steps: list[Step] = []
-    for development in sorted(developments, key=lambda d: (d.published, d.id)):
-        if development.published > now:
-            continue
-        finding = classify(development.title)
-        if finding.event is not None:
-            steps.append(Step(development, finding))
+    for development in developments:
+        if development.published <= now:
+            steps.extend(_steps_of(development, now))
+    steps.sort(key=lambda s: (s.when, s.development.id))
     steps = _confirm(steps)
     phase = Phase()
     transitions: list[Transition] = []
@@ -807,7 +846,8 @@ def talks_card(developments: Iterable[Development], now: datetime) -> TalksCard:
         (v for s in reversed(negotiation) if (v := _venue_of(s.development))), ""
     )
     counted = Counter(m for s in negotiation for m in _mediators_of(s.development))
-    mediators = tuple(m for m, _n in counted.most_common())
+    order = list(MEDIATORS)
+    mediators = tuple(sorted(counted, key=lambda m: (-counted[m], order.index(m))))
     return TalksCard(
         now=now,
         phase=phase,
