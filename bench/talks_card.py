@@ -84,7 +84,9 @@ def load_rows(path: Path) -> list[Row]:
         for i, r in enumerate(items):
             suffix = f" - {r['publisher']}"
             title = r["title"][: -len(suffix)] if r["title"].endswith(suffix) else r["title"]
-            rows.append(Row(int(r["line"]), r["publisher"], title.strip(), r["url"], day + i * share))
+            rows.append(
+                Row(int(r["line"]), r["publisher"], title.strip(), r["url"], day + i * share)
+            )
     rows.sort(key=lambda r: (r.published, r.line))
     return rows
 
@@ -132,7 +134,9 @@ async def card_at(
             started = time.perf_counter()
             await poller.replay(sources)
             seconds = time.perf_counter() - started
-            commands = Commands(store, cfg.topic_models, lambda: at, sources=[s.name for s in sources])
+            commands = Commands(
+                store, cfg.topic_models, lambda: at, sources=[s.name for s in sources]
+            )
             status = await commands.handle(CONSOLE, "status 24h", now=at)
             explained = await commands.handle(CONSOLE, "why phase", now=at) if why else None
             phase = phase_text(await load_talks(store, cfg.topic_models, at))
