@@ -742,13 +742,16 @@ def _advance(phase: Phase, step: Step) -> tuple[str, Phase] | None:
             PhaseKind.RESPONDED, when, party=f.party, proposal=name, venue=venue
         )
     if event is Event.PROPOSAL:
+        if not f.party and phase.kind in {PhaseKind.PROPOSAL_PENDING, PhaseKind.RESPONDED}:
+            return None  # a mediator restating the plan on the table: still waiting
         if f.recipient:
             waiting, author = f.party, _other(f.party)
         else:
             waiting, author = _other(f.party), f.party
         name = _proposal_name(step, author, f.venue)
-        if phase.kind is PhaseKind.PROPOSAL_PENDING and phase.party == waiting:
-            name = phase.proposal if not f.venue else name
+        pending = phase.kind is PhaseKind.PROPOSAL_PENDING and phase.party == waiting
+        if pending and (not f.venue or f.venue in phase.proposal):
+            return None  # the same proposal, reported again
         return "a proposal was made → awaiting a response", Phase(
             PhaseKind.PROPOSAL_PENDING, when, party=waiting, proposal=name, venue=venue
         )
