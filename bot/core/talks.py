@@ -22,6 +22,7 @@ which developments (``why phase``). Nothing here reads a store or a clock.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -419,12 +420,38 @@ def _party(clause: str, headline: str) -> str:
     return ""
 
 
+_TRIGGERS = frozenset(
+    """truc ceas paus lull calm deal agre talk nego medi roun prop plan offe fram draf term
+    road init resp repl reje rebu dism spur turn refu mock slam star acce endo back welc dele
+    envo offi chie arri land head trav reac join leav left quit walk depa exit pull free rele
+    hand swap exch retu offe oper assa inva incu stri poun bomb shel raid tank troo push move
+    figh war comb host atta resu rest exte prol rene stal falt impa stal dead stan brea stic
+    prog gaps end ende ends coll expi over shat begi bega effe forc hold no not with fail yet
+    airs team answ cair doha pari egyp qata""".split()
+)
+"""The first four letters (or the whole of a shorter word) of every word a rule or a negation
+starts from: a headline holding none reports no event. Most headlines hold none, and a set
+lookup per word is far cheaper than the rules' expressions."""
+_WORD = re.compile(r"[a-z]+")
+
+
 def classify(headline: str) -> Finding:
     """The negotiation event ``headline`` reports, or ``Finding(None)`` when it reports none."""
+    if not any(w[:4] in _TRIGGERS for w in _WORD.findall(headline.lower())):
+        return _NOTHING
+    return _classify(headline)
+
+
+_NOTHING = Finding(None)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _classify(headline: str) -> Finding:
+    """``classify``, remembered: a story's headlines are read again at every ``status``."""
     best: tuple[int, Rule, str] | None = None
     skipped: list[str] = []
     for clause in _clauses(headline):
-        hedged = HEDGES.search(clause) is not None
+        hedged: bool | None = None  # looked up once a rule matches (most clauses match none)
         negated = NEGATIONS.search(clause) is not None
         fired = False
         for rule in RULES:
@@ -433,6 +460,8 @@ def classify(headline: str) -> Finding:
             if rule.needs is not None and not rule.needs.search(headline):
                 continue
             fired = True
+            if hedged is None:
+                hedged = HEDGES.search(clause) is not None
             event = rule.event
             if negated and event in _NEGATABLE:
                 # "no deal yet", "talks end without agreement": a stall, whatever else it says.
