@@ -67,7 +67,8 @@ def test_status_opens_with_the_card_and_since_lists_what_changed(
     assert lines[2].startswith("Phase: Hamas rejected the latest terms; no deal, mediators")
     assert "Open question: whether mediators bring a new proposal" in status.stdout
 
-    since = talks_bot(tmp_path, "since", "6h", "--config", str(config))
+    at = ("--at", (NOW + timedelta(minutes=1)).isoformat())  # both read at the same instant
+    since = talks_bot(tmp_path, "since", "6h", *at, "--config", str(config))
     assert since.returncode == 0, since.stderr
     listed = since.stdout.splitlines()
     assert listed[0].startswith("Since "), listed
@@ -76,7 +77,7 @@ def test_status_opens_with_the_card_and_since_lists_what_changed(
     assert listed[2].endswith("— Nile Courier · rejection")
     assert listed[3].endswith("— Levant Wire · rejection")
 
-    same = talks_bot(tmp_path, "status", "--since", "6h", "--config", str(config))
+    same = talks_bot(tmp_path, "status", "--since", "6h", *at, "--config", str(config))
     assert same.stdout == since.stdout
 
     why = talks_bot(tmp_path, "why", "phase", "--config", str(config))
