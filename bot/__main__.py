@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     p = add("status", "what /talks status would answer")
     p.add_argument("period", nargs="?", default="24h", help="e.g. 6h, 2d (default 24h)")
     p.add_argument("--at", default=None, help="ISO time to report as of (default: now)")
+    p.add_argument(
+        "--since", default=None, help="list what changed since then instead, e.g. 6h or 09:00"
+    )
+    p = add("since", "what /talks since would answer: what changed since then, newest first")
+    p.add_argument("when", help="a span back (6h, 90m) or a time of day (09:00, the config's zone)")
+    p.add_argument("--at", default=None, help="ISO time to report as of (default: now)")
     p = add("why", "explain why a story scored what it did")
     p.add_argument("story", help="story id (or a unique prefix of 4+ characters)")
     p = add("check-config", "validate the configuration; print every problem")
@@ -316,13 +322,20 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.replies import Caller
 
     async with TalksBot(settings) as bot:
-        text = f"status {args.period}"
+        text = f"status {args.period}" if args.since is None else f"since {args.since}"
         now = _parse_at(args.at) if args.at else None
         reply = await bot.commands.handle(
             Caller("console", "", "console", "console"), text, now=now
         )
     print(reply.text)
     return 1 if reply.error else 0
+
+
+async def _since(settings: Settings, args: argparse.Namespace) -> int:
+    """``talks-bot since 6h``: ``talks-bot status --since 6h`` by its own name."""
+    args.since = args.when
+    args.period = "24h"
+    return await _status(settings, args)
 
 
 async def _why(settings: Settings, args: argparse.Namespace) -> int:
@@ -472,6 +485,7 @@ _COMMANDS: dict[str, Any] = {
     "run": _run,
     "poll-once": _poll,
     "status": _status,
+    "since": _since,
     "why": _why,
 }
 

@@ -231,6 +231,7 @@ class TalksBot:
             urgent_score=cfg.bot.urgent_score,
             status_top=cfg.bot.status_top,
             sources=[s.name for s in self.sources],
+            tz=self.tz,
         )
         # A destination's turn that outlasted its round ends: its alerts that came meanwhile go.
         self.courier.on_free = self._wake.set

@@ -5,7 +5,8 @@ Everything a person can ask is decided here, once, for every platform, and so is
 to a command that went wrong: ``handle`` is the one way in, and it never raises (see there).
 
 Construct with ``Commands(store, topics, clock)``; optional keyword arguments tune ``status``
-(``urgent_score``, ``status_top``, ``sources`` for the configured source names).
+(``urgent_score``, ``status_top``, ``sources`` for the configured source names, ``tz`` for the
+times it shows and the times of day ``since 09:00`` reads).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from rapidfuzz import fuzz, process
 
@@ -23,7 +24,16 @@ from bot.core.models import Mute, Story, Subscription, Topic
 from bot.core.ports import Clock, Store
 from bot.core.replies import Caller, Item, Reply, Section
 from bot.core.score import explain
-from bot.core.status import StatusView, load_status, status_reply
+from bot.core.since import read_since
+from bot.core.status import (
+    StatusView,
+    load_since,
+    load_status,
+    load_talks,
+    since_reply,
+    status_reply,
+    why_phase_reply,
+)
 from bot.errors import StoreError, UserError
 
 log = logging.getLogger(__name__)
@@ -43,8 +53,12 @@ class CommandInfo:
 
 COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo(
-        "status", "status [6h]", "the talks at a glance: top developments, topics, sources", True
+        "status",
+        "status [6h | since 09:00]",
+        "the talks at a glance: where they stand, top developments, topics, sources",
+        True,
     ),
+    CommandInfo("since", "since 6h | since 09:00", "what changed since then, newest first", True),
     CommandInfo("topics", "topics", "the topics the desk watches"),
     CommandInfo(
         "subscribe", "subscribe TOPIC [channel]", "follow a topic (or, for admins, the channel)"
@@ -56,10 +70,16 @@ COMMANDS: tuple[CommandInfo, ...] = (
         "mute", "mute DURATION [channel]", "quiet hours, e.g. mute 2h (urgent news still comes)"
     ),
     CommandInfo("unmute", "unmute [channel]", "end quiet hours"),
-    CommandInfo("why", "why STORY", "why a story alerted: matched terms, scores, outlets"),
+    CommandInfo(
+        "why",
+        "why STORY | why phase",
+        "why a story alerted, or why the talks card says what it says",
+    ),
     CommandInfo("help", "help [COMMAND]", "this list"),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
+PHASE_WORDS = frozenset({"phase", "talks", "card"})
+"""``why phase`` (or ``why talks``) explains the talks card, not a story."""
 _SYNONYMS = {"follow": "subscribe", "unfollow": "unsubscribe", "subs": "subscriptions"}
 
 
@@ -83,8 +103,10 @@ class Commands:
         urgent_score: float = 0.85,
         status_top: int = 5,
         sources: Sequence[str] = (),
+        tz: tzinfo = UTC,
     ) -> None:
         self.store = store
+        self.tz = tz
         self.topics = tuple(topics)
         self.clock = clock
         self.urgent_score = urgent_score
@@ -158,8 +180,14 @@ class Commands:
             return self._help(None)
         name, args = parts[0].casefold(), parts[1:]
         name = _SYNONYMS.get(name, name)
+        if name == "status" and args and args[0].casefold() == "since":
+            return await self._since(args[1:], when)
         if name == "status":
             return await self._status(caller, args, when)
+        if name == "since":
+            return await self._since(args, when)
+        if name == "why" and len(args) == 1 and args[0].casefold() in PHASE_WORDS:
+            return await self._why_phase(when)
         if name == "topics":
             return await self._topics(caller)
         if name in {"subscribe", "unsubscribe"}:
@@ -363,6 +391,16 @@ class Commands:
         view = await self.status_view(now, period, caller=caller)
         return status_reply(view)
 
+    async def _since(self, args: list[str], now: datetime) -> Reply:
+        value = " ".join(args)
+        since = read_since(value, now, self.tz, longest=MAX_STATUS)
+        if since is None:
+            raise UserError(say.bad_since(value, longest=MAX_STATUS))
+        return since_reply(await load_since(self.store, self.topics, since, now, tz=self.tz))
+
+    async def _why_phase(self, now: datetime) -> Reply:
+        return why_phase_reply(await load_talks(self.store, self.topics, now), self.tz)
+
     async def status_view(
         self, now: datetime, period: timedelta, *, caller: Caller | None = None, top: int = 0
     ) -> StatusView:
@@ -375,6 +413,7 @@ class Commands:
             caller=caller,
             top=top or self.status_top,
             sources=self.sources,
+            tz=self.tz,
         )
 
 

@@ -824,3 +824,158 @@ def healthcheck_healthy(url: str) -> str:
 
 def healthcheck_unhealthy(url: str, reason: str) -> str:
     return f"unhealthy: {url} {reason}"
+# --- the talks card, `since` and `why phase` (bot/core/talks.py, bot/core/status.py) ---------
+
+
+def talks_heading() -> str:
+    return "Where the talks stand"
+
+
+def _side(party: str) -> str:
+    return f"{party}'s" if party else "the sides'"
+
+
+def talks_phase(
+    kind: str,
+    *,
+    party: str = "",
+    proposal: str = "",
+    venue: str = "",
+    truce_day: int = 0,
+    truce_end: str = "",
+    extensions: int = 0,
+) -> str:
+    """The phase in a desk's words; ``kind`` is a ``talks.PhaseKind`` value."""
+    where = f" in {venue}" if venue else ""
+    if kind == "truce":
+        detail = [f"day {truce_day}"] if truce_day else []
+        if extensions:
+            detail.append(f"extended {extensions}×" + (f", to {truce_end}" if truce_end else ""))
+        elif truce_end:
+            detail.append(f"due to end {truce_end}")
+        return "truce in force" + (f" ({'; '.join(detail)})" if detail else "")
+    if kind == "collapsed":
+        return "truce collapsed, fighting resumed"
+    if kind == "agreed":
+        return "deal agreed, truce not yet in force"
+    if kind == "proposal pending":
+        return f"awaiting {_side(party)} response to {proposal or 'the latest proposal'}"
+    if kind == "responded":
+        other = {"Hamas": "Israel", "Israel": "Hamas"}.get(party, "")
+        answer = f"; awaiting {other}'s answer" if other else ""
+        return f"{party or 'a side'} has responded to {proposal or 'the proposal'}{answer}"
+    if kind == "rejected":
+        what = f" {proposal}" if proposal else " the latest terms"
+        return f"{party or 'a side'} rejected{what}; no deal, mediators pressing on"
+    if kind == "talks":
+        return f"talks under way{where}"
+    if kind == "stalled":
+        return f"talks stalled{where}, no deal"
+    if kind == "fighting":
+        return "fighting, no talks reported"
+    return "no negotiation step reported"
+
+
+def talks_open_question(kind: str, *, party: str = "", venue: str = "") -> str:
+    """What the desk is waiting to learn in that phase."""
+    if kind == "truce":
+        return "whether the truce is extended again"
+    if kind == "collapsed":
+        return "whether mediators can restore the truce"
+    if kind == "agreed":
+        return "when the truce takes effect and the first releases"
+    if kind == "proposal pending":
+        return f"{_side(party)} written response"
+    if kind == "responded":
+        other = {"Hamas": "Israel", "Israel": "Hamas"}.get(party, "the other side")
+        return f"{other}'s answer to {party or 'the'} response"
+    if kind == "rejected":
+        return "whether mediators bring a new proposal"
+    if kind == "talks":
+        return f"whether the round{' in ' + venue if venue else ''} produces a deal"
+    if kind == "stalled":
+        return "when the delegations return"
+    return "whether talks resume"
+
+
+def talks_phase_line(phase: str, since: str) -> str:
+    return f"Phase: {phase} (since {since})" if since else f"Phase: {phase}"
+
+
+def talks_venue_line(venue: str, mediators: Sequence[str]) -> str:
+    where = venue or "no venue reported"
+    who = ", ".join(mediators) or "none named"
+    return f"Venue: {where} · mediators: {who}"
+
+
+def talks_last_step_line(title: str, outlets: Sequence[str], when: str, event: str) -> str:
+    return f"Last confirmed step: {when} — {title} ({event}; {outlets_line(outlets)})"
+
+
+def talks_open_line(question: str) -> str:
+    return f"Open question: {question}"
+
+
+def talks_quiet(days: int) -> str:
+    return f"No confirmed negotiation step in the last {days} days."
+
+
+def talks_why_hint() -> str:
+    return "`why phase` says which rules and developments put it there."
+
+
+def why_phase_heading(phase: str) -> str:
+    return f"Why “{phase}”"
+
+
+def why_phase_transition(rule: str, when: str, title: str, event: str, evidence: str) -> str:
+    """One rule of the phase machine that fired, with the development behind it."""
+    return f"{when} · {rule}: “{title}” ({event}; {evidence})"
+
+
+def why_phase_evidence(outlets: int, confirmed_by: str) -> str:
+    """Why a step counts: its outlets, or the second development that confirmed it."""
+    if outlets >= 2:
+        return f"{outlets} outlets"
+    return f"1 outlet, confirmed by {confirmed_by}"
+
+
+def why_phase_rules_heading(count: int) -> str:
+    return f"Rules that fired, oldest first ({count}):" if count else "No rule fired."
+
+
+def why_phase_unconfirmed_heading(count: int) -> str:
+    return f"Not counted, one outlet and nothing confirming it ({count}):"
+
+
+def why_phase_outweighed_heading(count: int) -> str:
+    return f"Overruled by a better-sourced opposite account from the same side ({count}):"
+
+
+def why_phase_step(when: str, title: str, event: str, rule: str) -> str:
+    return f"{when} · “{title}” ({event}, rule “{rule}”)"
+
+
+def since_heading(since: str, count: int) -> str:
+    if not count:
+        return f"Nothing new on the watched topics since {since}."
+    plural = "s" if count != 1 else ""
+    return f"Since {since}: {count} development{plural}, newest first"
+
+
+def since_line(when: str, title: str, outlets: Sequence[str], event: str) -> str:
+    line = f"{when} · {title} — {outlets_line(outlets)}"
+    return f"{line} · {event}" if event else line
+
+
+def since_more(count: int) -> str:
+    return f"…and {count} more; ask for a shorter span to see them."
+
+
+def bad_since(value: str, *, longest: timedelta) -> str:
+    """``since`` got something that is neither a duration nor a time of day."""
+    shown = f"“{echo(value)}” is not a span: " if value else ""
+    return (
+        f"{shown}since needs a duration like 6h or a time like 09:00 "
+        f"(at most {_duration(longest)} back)."
+    )

@@ -55,10 +55,15 @@ class TalksGroup(app_commands.Group):
         )
         self.bot = bot
 
-    @app_commands.command(description="Latest stories and feed health")
+    @app_commands.command(description="Where the talks stand, latest stories, feed health")
     @app_commands.describe(period="How far back, e.g. 2h, 6h or 1d")
     async def status(self, interaction: discord.Interaction, period: str | None = None) -> None:
         await self.bot.answer(interaction, "status", period)
+
+    @app_commands.command(description="What changed since then, newest first")
+    @app_commands.describe(when="A span back (6h, 90m) or a time of day (09:00)")
+    async def since(self, interaction: discord.Interaction, when: str) -> None:
+        await self.bot.answer(interaction, "since", when)
 
     @app_commands.command(description="Topics you can follow")
     async def topics(self, interaction: discord.Interaction) -> None:
@@ -107,8 +112,8 @@ class TalksGroup(app_commands.Group):
     async def unmute(self, interaction: discord.Interaction, scope: Scope = "me") -> None:
         await self.bot.answer(interaction, "unmute", _channel(scope))
 
-    @app_commands.command(description="Why a story alerted: matched terms and score")
-    @app_commands.describe(story="Story id, as in an alert's footer")
+    @app_commands.command(description="Why a story alerted, or why the talks card says so")
+    @app_commands.describe(story="Story id, as in an alert's footer, or `phase` for the talks card")
     async def why(self, interaction: discord.Interaction, story: str) -> None:
         await self.bot.answer(interaction, "why", story)
 

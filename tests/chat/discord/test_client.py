@@ -18,6 +18,7 @@ from tests.chat.discord.fake_discord import APP_ID, GUILD_ID, FakeDiscord
 
 TALKS_SUBCOMMANDS = [
     "status",
+    "since",
     "topics",
     "subscribe",
     "unsubscribe",

@@ -296,6 +296,50 @@ async def test_status_is_acknowledged_at_once_then_answered_via_response_url(
     assert "Delegation lands in Cairo for hostage talks" in shown(answer.params)
 
 
+LEFT = Story(
+    id="dec0de34",
+    title="Hamas delegation leaves Cairo without a hostage deal",
+    url="https://news.example.org/cairo-left",
+    text="",
+    summary="",
+    published=NOW - timedelta(minutes=20),
+    updated=NOW - timedelta(minutes=10),
+    reports=tuple(
+        StoryReport(
+            f"l{n}",
+            "wire",
+            outlet,
+            "Hamas delegation leaves Cairo without a hostage deal",
+            f"https://news.example.org/cairo-left-{n}",
+            NOW - timedelta(minutes=20 - 10 * n),
+        )
+        for n, outlet in enumerate(("Wire One", "Nile Courier"))
+    ),
+    scores=(TopicScore("cairo-talks", 0.9), TopicScore("hostages", 0.7)),
+)
+
+
+async def test_since_and_the_talks_card_come_back_through_slack(
+    serve: Serve, fake: FakeSlack, commands: Commands, desk_store: SQLStore
+) -> None:
+    await desk_store.commit_poll(
+        PollRecord(source=SourceHealth("wire", "https://wire.example/rss"), stories=(STORY, LEFT))
+    )
+    body = await command(serve, fake, commands, "since 30m")
+    assert body == {"text": WORKING, "response_type": "ephemeral"}
+    answer = (await next_response_url_call(fake)).params
+    assert answer["text"].startswith("Since 08:30 UTC: 1 development, newest first")
+    assert "Hamas delegation leaves Cairo without a hostage deal" in shown(answer)
+    assert "delegation leaving" in shown(answer)
+    assert "Delegation lands in Cairo" not in answer["text"], "an hour ago is before the span"
+
+    fake.calls.clear()
+    await command(serve, fake, commands, "status")
+    card = (await next_response_url_call(fake)).params
+    assert "Where the talks stand" in shown(card)
+    assert "Phase: talks stalled in Cairo, no deal" in card["text"]
+
+
 # the 3-second rule and failures -----------------------------------------------------------------
 class Sluggish:
     """Commands that take longer than the acknowledgement budget (a slow database)."""
