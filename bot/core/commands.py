@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from rapidfuzz import fuzz, process
 
@@ -83,8 +83,10 @@ class Commands:
         urgent_score: float = 0.85,
         status_top: int = 5,
         sources: Sequence[str] = (),
+        tz: tzinfo = UTC,
     ) -> None:
         self.store = store
+        self.tz = tz
         self.topics = tuple(topics)
         self.clock = clock
         self.urgent_score = urgent_score
@@ -375,6 +377,7 @@ class Commands:
             caller=caller,
             top=top or self.status_top,
             sources=self.sources,
+            tz=self.tz,
         )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.core import messages as say
 from bot.core.models import SourceHealth, Story, Topic
+from bot.core.quiet import Condition, SourceState, condition, usual_gap
 from bot.core.ports import Store, StoryFilter
 from bot.core.replies import Caller, Item, Reply, Section
 
@@ -56,10 +57,14 @@ class StatusView:
     """(destination, its first error), one per destination."""
     subscriptions: tuple[str, ...] | None
     """The caller's topics; None when there is no chat caller (the console, a briefing)."""
+    quiet: tuple[tuple[SourceHealth, SourceState], ...] = ()
+    """Sources that answer but are quiet or stale (``bot.core.quiet``), by name."""
+    tz: tzinfo = UTC
+    """The zone times are shown in (``[bot] timezone``)."""
 
     @property
     def healthy(self) -> int:
-        return self.sources - len(self.failing) - len(self.never_polled)
+        return self.sources - len(self.failing) - len(self.never_polled) - len(self.quiet)
 
 
 async def load_status(
@@ -71,6 +76,7 @@ async def load_status(
     caller: Caller | None = None,
     top: int = 5,
     sources: Sequence[str] = (),
+    tz: tzinfo = UTC,
 ) -> StatusView:
     """Read what the status needs from the store."""
     current = await store.stories(StoryFilter(since=now - period, until=now + timedelta(seconds=1)))
@@ -106,6 +112,13 @@ async def load_status(
     failing = tuple(
         sorted((h for h in health if h.name in configured and not h.healthy), key=lambda h: h.name)
     )
+    quiet = tuple(
+        (h, state)
+        for h in sorted(health, key=lambda h: h.name)
+        if h.name in configured and h.healthy
+        for state in (condition(h, now),)
+        if state.condition is not Condition.OK
+    )
     failed = await store.failed_deliveries(now - period)
     problems: dict[str, str] = {}
     for delivery in failed:
@@ -127,6 +140,8 @@ async def load_status(
         undelivered=len(failed),
         delivery_problems=tuple(sorted(problems.items())),
         subscriptions=subscriptions,
+        quiet=quiet,
+        tz=tz,
     )
 
 
@@ -168,7 +183,10 @@ def status_reply(view: StatusView) -> Reply:
     else:
         lines.append(say.status_latest(None, ""))
 
-    source_line = say.status_sources(view.healthy, view.sources, len(view.never_polled))
+    stale = sum(1 for _h, state in view.quiet if state.condition is Condition.STALE)
+    source_line = say.status_source_counts(
+        view.healthy, view.sources, len(view.never_polled), len(view.quiet) - stale, stale
+    )
     lines.append(source_line)
     source_items = [Item(source_line)]
     for h in view.failing:
@@ -181,6 +199,15 @@ def status_reply(view: StatusView) -> Reply:
             h.last_error or "unknown error",
             retry=None if due is None else say.clock_time(due, now) if due > now else "",
         )
+        lines.append(f"  ⚠ {line}")
+        source_items.append(Item(line))
+    for h, state in view.quiet:
+        when = say.clock_time(state.since, now, view.tz) if state.since else "?"
+        if state.condition is Condition.STALE:
+            line = say.status_stale_source(h.name, when)
+        else:
+            silent = now - state.since if state.since else timedelta(0)
+            line = say.status_quiet_source(h.name, when, silent, usual_gap(h) or silent)
         lines.append(f"  ⚠ {line}")
         source_items.append(Item(line))
     sections.append(Section("Sources", tuple(source_items), "sources"))
