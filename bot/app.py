@@ -34,6 +34,7 @@ from bot.core.route import Route
 from bot.courier import DELIVERED, Courier, CourierReport
 from bot.errors import DeliveryError, StoreError, TalksBotError
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
+from bot.ops import OpsAnnouncer
 from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
 from bot.store import open_store
 from bot.store.writer import AnotherWriter, writer_lock
@@ -222,6 +223,10 @@ class TalksBot:
             rng=self.rng,
             hooks=PollerHooks(saved=self._wake.set, deliver=self.deliver, doing=self._doing),
         )
+        ops_channel = cfg.ops.destination
+        if ops_channel is not None:
+            self.ops = OpsAnnouncer(self.store, self.notifiers, ops_channel, tz=self.tz)
+            self.poller.hooks.watch = self.ops.watch
         self.commands = Commands(
             self.store,
             self.topics,
@@ -229,6 +234,7 @@ class TalksBot:
             urgent_score=cfg.bot.urgent_score,
             status_top=cfg.bot.status_top,
             sources=[s.name for s in self.sources],
+            tz=self.tz,
         )
         # A destination's turn that outlasted its round ends: its alerts that came meanwhile go.
         self.courier.on_free = self._wake.set

@@ -685,7 +685,12 @@ def ops_no_notifier(destination: str, platform: str) -> str:
 
 
 def bad_ops_channel(value: object) -> str:
+    """``check-config``'s line for a bad ``[ops] channel`` (the key is put in front)."""
     return (
-        f"ops.channel: {value!r} is not a destination: write 'slack:CHANNEL_ID', "
-        "'discord:CHANNEL_ID' or 'console' (e.g. 'slack:C0123ABCD')"
+        f"{value!r} is not a destination: write 'slack:CHANNEL_ID', 'discord:CHANNEL_ID' "
+        "(the channel's numeric id) or 'console', e.g. 'slack:C0123ABCD'"
     )
+
+
+def ops_needs_platform(platform: str) -> str:
+    return f"ops.channel: {platform!r} needs a [{platform}] table (as a route to it would)"

@@ -80,9 +80,7 @@ def plan(found: Sequence[Change], now: datetime, tz: tzinfo = UTC) -> list[OpsMe
             )
             continue
         for change in sorted(group, key=lambda c: c.health.name):
-            messages.append(
-                OpsMessage(_text(change, now, tz), ((change.health.name, kind),))
-            )
+            messages.append(OpsMessage(_text(change, now, tz), ((change.health.name, kind),)))
     return messages
 
 

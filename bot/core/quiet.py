@@ -165,9 +165,7 @@ def quiet_after(health: SourceHealth) -> timedelta | None:
     usual = usual_gap(health)
     if usual is None or not steady(health):
         return None
-    return max(
-        QUIET_GAPS * usual, timedelta(seconds=LULL_MARGIN * health.pace_lull), QUIET_FLOOR
-    )
+    return max(QUIET_GAPS * usual, timedelta(seconds=LULL_MARGIN * health.pace_lull), QUIET_FLOOR)
 
 
 def stale_since(health: SourceHealth, now: datetime) -> datetime | None:

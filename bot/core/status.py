@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.core import messages as say
 from bot.core.models import SourceHealth, Story, Topic
-from bot.core.quiet import Condition, SourceState, condition, usual_gap
 from bot.core.ports import Store, StoryFilter
+from bot.core.quiet import Condition, SourceState, condition, usual_gap
 from bot.core.replies import Caller, Item, Reply, Section
 
 __all__ = ["StatusView", "TopicTrend", "load_status", "status_reply"]

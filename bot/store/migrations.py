@@ -218,7 +218,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v1_initial,
     ),
     Migration(2, "stories.follows: the development a story probably follows", _v2_story_follows),
-    Migration(3, "sources: publishing pace, repeated responses, ops announcements", _v3_source_pace),
+    Migration(
+        3, "sources: publishing pace, repeated responses, ops announcements", _v3_source_pace
+    ),
 )
 
 
