@@ -9,7 +9,8 @@ a replay's items arrive at their published times, and those closer than ``BURST`
 Each gap between events updates an exponentially weighted mean and spread of the gap's logarithm
 (``ALPHA``): logarithms, so a gap ten times the usual weighs as much as one ten times shorter and
 a burst of seconds cannot drag the mean to zero. The spread's update clips a deviation at
-``CLIP`` (a factor of about 7), so one long night cannot make a regular source look irregular.
+``CLIP`` (a factor of about 20), so one long night cannot make a regular source look
+irregular, while a source that mixes minutes and days (batches) still does.
 Next to it, ``lull`` remembers the longest silence the source keeps: the longest gap, decaying
 with a time constant of ``LULL_MEMORY`` (two weeks): the nightly pause of a wire that files every
 ten minutes by day is seen again each night, so it stays in memory; a one-off outage fades.
@@ -69,8 +70,8 @@ BURST = timedelta(minutes=2)
 """Arrivals closer than this are one event (a batch published at once)."""
 ALPHA = 0.1
 """Weight of the newest gap in the running mean and spread (about the last 20 gaps count)."""
-CLIP = 2.0
-"""Largest deviation of one log gap the spread takes in (a factor of e**2, about 7.4)."""
+CLIP = 3.0
+"""Largest deviation of one log gap the spread takes in (a factor of e**3, about 20)."""
 MIN_GAPS = 24
 """Gaps to see before a source's pace is trusted."""
 MAX_SPREAD = 1.3
