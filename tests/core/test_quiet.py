@@ -41,6 +41,7 @@ def state(health: SourceHealth, after: timedelta) -> Condition:
 TEN_MIN_WIRE = wire(every(10 * MIN, 60))
 NIGHT_WIRE = wire(days_and_nights(7))
 
+
 def batches(count: int) -> list[datetime]:
     """Five items three minutes apart, then one to three days of nothing: a weekly column desk."""
     rng, out, at = random.Random(7), [], T
