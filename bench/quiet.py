@@ -130,7 +130,9 @@ async def run(days: int | None, period: timedelta) -> int:
             folded += len(diff)
         else:
             alone += len(diff)
-    print(f"data: {path}; {len(sources)} feeds, {cycles} polls of {period} each, in {seconds:.0f} s")
+    print(
+        f"data: {path}; {len(sources)} feeds, {cycles} polls of {period} each, in {seconds:.0f} s"
+    )
     print(f"ops messages: {len(recorder.heard)}")
     for at, text in recorder.heard:
         print(f"  {at:%d %b %H:%M} UTC  {text}")

@@ -588,10 +588,13 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
                     )
     ops = raw.get("ops")
     channel = ops.get("channel") if isinstance(ops, dict) else None
-    if isinstance(channel, str):
-        platform = channel.strip().partition(":")[0]
-        if platform in {"slack", "discord"} and not isinstance(raw.get(platform), dict):
-            problems.append(say.ops_needs_platform(platform))
+    try:
+        ops_channel = OpsConfig(channel=channel).destination if isinstance(channel, str) else None
+    except ValidationError:
+        ops_channel = None  # said once, by the field's own check
+    if ops_channel is not None and ops_channel.platform in {"slack", "discord"}:
+        if not isinstance(raw.get(ops_channel.platform), dict):
+            problems.append(say.ops_needs_platform(ops_channel.platform))
     return problems
 
 
