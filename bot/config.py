@@ -592,9 +592,9 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
         ops_channel = OpsConfig(channel=channel).destination if isinstance(channel, str) else None
     except ValidationError:
         ops_channel = None  # said once, by the field's own check
-    if ops_channel is not None and ops_channel.platform in {"slack", "discord"}:
-        if not isinstance(raw.get(ops_channel.platform), dict):
-            problems.append(say.ops_needs_platform(ops_channel.platform))
+    platform = ops_channel.platform if ops_channel is not None else "console"
+    if platform != "console" and not isinstance(raw.get(platform), dict):
+        problems.append(say.ops_needs_platform(platform))
     return problems
 
 
