@@ -36,6 +36,7 @@ from bot.courier import DELIVERED, Courier, CourierReport
 from bot.errors import DeliveryError, StoreError, TalksBotError
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
 from bot.metrics import BotMetrics
+from bot.ops import OpsAnnouncer
 from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
 from bot.store import open_store
 from bot.store.writer import AnotherWriter, writer_lock
@@ -224,6 +225,10 @@ class TalksBot:
             rng=self.rng,
             hooks=PollerHooks(saved=self._wake.set, deliver=self.deliver, doing=self._doing),
         )
+        ops_channel = cfg.ops.destination
+        if ops_channel is not None:
+            self.ops = OpsAnnouncer(self.store, self.notifiers, ops_channel, tz=self.tz)
+            self.poller.hooks.watch = self.ops.watch
         self.commands = Commands(
             self.store,
             self.topics,

@@ -30,8 +30,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core import messages as say
 from bot.core.duration import read_duration, written_seconds
-from bot.core.models import Term, Topic
+from bot.core.models import Destination, Term, Topic
 from bot.errors import ConfigError, StoreError
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent / "data" / "config"
@@ -351,6 +352,42 @@ class MetricsSettings(_Strict):
         return value.strip()
 
 
+_SLACK_CHANNEL = re.compile(r"^[A-Z0-9]{2,40}$")
+
+
+class OpsConfig(_Strict):
+    """[ops]: where the desk's operators hear about source trouble (``bot.core.ops``)."""
+
+    channel: str = ""
+    """"slack:CHANNEL", "discord:CHANNEL" or "console"; "" (the default): no ops messages."""
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ValueError(say.bad_ops_channel(value))
+        value = value.strip()
+        if value in {"", "console"}:
+            return value
+        platform, _, channel = value.partition(":")
+        channel = channel.strip()
+        if platform == "slack" and _SLACK_CHANNEL.match(channel):
+            return f"slack:{channel}"
+        if platform == "discord" and _DIGITS.match(channel) and int(channel):
+            return f"discord:{channel}"
+        raise ValueError(say.bad_ops_channel(value))
+
+    @property
+    def destination(self) -> Destination | None:
+        """The ops channel as a destination; None when there is none."""
+        if not self.channel:
+            return None
+        if self.channel == "console":
+            return Destination("console", "ops")
+        platform, _, channel = self.channel.partition(":")
+        return Destination(platform, channel)
+
+
 class Config(_Strict):
     """The whole file."""
 
@@ -364,6 +401,7 @@ class Config(_Strict):
     routes: tuple[RouteConfig, ...] = (RouteConfig(),)
     slack: SlackConfig | None = None
     discord: DiscordConfig | None = None
+    ops: OpsConfig = OpsConfig()
 
     @property
     def topic_models(self) -> tuple[Topic, ...]:
@@ -619,6 +657,15 @@ def _cross_problems(raw: dict[str, Any]) -> list[str]:
                         f"Discord (Developer Mode, right-click the {what}, Copy ID) and write "
                         "it as a number or a string"
                     )
+    ops = raw.get("ops")
+    channel = ops.get("channel") if isinstance(ops, dict) else None
+    try:
+        ops_channel = OpsConfig(channel=channel).destination if isinstance(channel, str) else None
+    except ValidationError:
+        ops_channel = None  # said once, by the field's own check
+    platform = ops_channel.platform if ops_channel is not None else "console"
+    if platform != "console" and not isinstance(raw.get(platform), dict):
+        problems.append(say.ops_needs_platform(platform))
     return problems
 
 

@@ -174,6 +174,9 @@ class PollerHooks:
     """A poll ended (metrics): its summary, and the exception when it raised one instead."""
     cycled: Callable[[float], None] | None = None
     """A cycle over the sources ended after so many seconds (metrics)."""
+    watch: Callable[[Sequence[SourceHealth], datetime], Awaitable[None]] | None = None
+    """Sources' health was saved at a time (a poll, a replay's cycle): the ops announcer looks
+    for sources that started failing, went quiet or stale, or recovered."""
 
 
 class Poller:
@@ -253,13 +256,18 @@ class Poller:
         if items is None:
             if summary.ok:
                 health = self._next_poll(source, before, health, summary, None, 0, now)
+                health = rules.paced(health, now, items=0, new=0, arrivals=())
             summary.next_poll = health.next_poll_after
             await self.store.save_source(health)
+            await self._watched([health], now)
             return summary
         first_poll = health.first_polled is None
         fresh = await self._fresh(source, items, now)
         fresh.sort(key=lambda r: (r.published, r.key))
         health = rules.polled(health, now, len(fresh))
+        health = rules.paced(
+            health, now, items=len(items), new=len(fresh), arrivals=[now] if fresh else []
+        )
         health = self._next_poll(source, before, health, summary, items, len(fresh), now)
         summary.next_poll = health.next_poll_after
         # A source's first poll records undated items as seen: their age is unknown.
@@ -274,6 +282,7 @@ class Poller:
         summary.new_reports = len(fresh)
         if self.hooks.saved is not None:
             self.hooks.saved()
+        await self._watched([health], now)
         return summary
 
     async def cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
@@ -323,11 +332,21 @@ class Poller:
             before = rules.configured(stored.get(source.name), source.name, source.url)
             health, items, summary = await self._fetch(source, before, now)
             cycle.polls.append(summary)
+            fresh: list[Report] = []
             if items:
                 fresh = await self._fresh(source, items, now)
                 batch.extend(fresh)
                 summary.new_reports = len(fresh)
                 health = rules.polled(health, now, len(fresh))
+            if summary.ok:
+                # A replay's items arrive at their published times, not at the replay's clock.
+                health = rules.paced(
+                    health,
+                    now,
+                    items=len(items or ()),
+                    new=summary.new_reports,
+                    arrivals=[r.published for r in fresh],
+                )
             healths.append(health)
         batch.sort(key=lambda r: (r.published, r.source, r.key))
         await self.store.save_sources(healths)
@@ -348,6 +367,7 @@ class Poller:
         if self.hooks.polled is not None:
             for summary in cycle.polls:
                 self.hooks.polled(summary, None)
+        await self._watched(healths, now)
         return cycle
 
     # --- the hops --------------------------------------------------------------------------------
@@ -543,6 +563,12 @@ class Poller:
             self.desk = self._new_desk()
             self._desk_loaded = False
             raise
+
+    async def _watched(self, healths: Sequence[SourceHealth], now: datetime) -> None:
+        """Tell ``hooks.watch`` (the ops announcer) about sources whose health was just saved;
+        the announcer's own trouble is its own (it never fails a poll)."""
+        if self.hooks.watch is not None and healths:
+            await self.hooks.watch(healths, now)
 
     def _doing(self, source: SourceConfig, what: str) -> None:
         if self.hooks.doing is not None:

@@ -9,20 +9,23 @@ or a database:
 ``failed``      a feed that did not: failures counted, next poll after the backoff
 ``polled``      a poll that read items: first-poll time and items seen recorded
 ``next_poll``   a healthy source's next poll, from its publishing pace (``bot.core.schedule``)
+``paced``       an answer's news: the source's pace learnt from new items' arrival, and the run of
+                fresh responses repeating old items tracked (quiet and stale: ``bot.core.quiet``)
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from bot.core import quiet
 from bot.core.backoff import Backoff
 from bot.core.models import SourceHealth
 from bot.core.schedule import PollBounds, poll_interval
 
-__all__ = ["configured", "failed", "next_poll", "polled", "succeeded"]
+__all__ = ["configured", "failed", "next_poll", "paced", "polled", "succeeded"]
 
 
 def configured(stored: SourceHealth | None, name: str, url: str) -> SourceHealth:
@@ -104,3 +107,18 @@ def next_poll(
         bounds, now, published=published, new_items=new_items, previous=previous, max_age=max_age
     )
     return replace(health, next_poll_after=now + interval)
+
+
+def paced(
+    health: SourceHealth,
+    now: datetime,
+    *,
+    items: int,
+    new: int,
+    arrivals: Sequence[datetime],
+) -> SourceHealth:
+    """A feed that answered: ``items`` read (0 for Not Modified or an empty document), ``new``
+    of them new, arriving at ``arrivals`` (a live poll: its own time, once, however many came; a
+    replay: the new items' published times, none later than ``now``)."""
+    health = quiet.learn(health, [min(at, now) for at in arrivals])
+    return quiet.repeated(health, now, items=items, new=new)

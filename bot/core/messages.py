@@ -979,3 +979,86 @@ def bad_since(value: str, *, longest: timedelta) -> str:
         f"{shown}since needs a duration like 6h or a time like 09:00 "
         f"(at most {_duration(longest)} back)."
     )
+# --- quiet and stale sources, and the ops channel (``bot.core.quiet``, ``bot.core.ops``) ------
+OPS_NAMED = 4
+"""Sources named in one folded ops message before "+N more"."""
+
+
+def status_source_counts(
+    healthy: int, total: int, never_polled: int, quiet: int, stale: int
+) -> str:
+    """The sources line of ``status``: quiet and stale sources are not counted healthy."""
+    line = status_sources(healthy, total, never_polled)
+    extra = [f"{n} {what}" for n, what in ((quiet, "quiet"), (stale, "stale")) if n]
+    return line + (", " + ", ".join(extra) if extra else "")
+
+
+def status_quiet_source(name: str, since: str, silent: timedelta, usual: timedelta) -> str:
+    """A quiet source in ``status``; ``since``: its last new item (``clock_time``)."""
+    return (
+        f"{name} quieter than usual since {since}: nothing new for {format_age(silent)} "
+        f"(usually every {format_age(usual)})"
+    )
+
+
+def status_stale_source(name: str, since: str) -> str:
+    return (
+        f"{name} stale since {since}: it answers as if it had news, but serves the same items; "
+        "check the feed address or the site's cache"
+    )
+
+
+def ops_failing(name: str, failures: int, error: str) -> str:
+    return f"⚠ Source {name} is failing ({failures}×): {echo(error, 200)}"
+
+
+def ops_quiet(name: str, since: str, usual: timedelta | None) -> str:
+    usual_text = f" (it usually posts every {format_age(usual)})" if usual else ""
+    return f"⚠ Source {name} has gone quiet: nothing new since {since}{usual_text}"
+
+
+def ops_stale(name: str, since: str) -> str:
+    return (
+        f"⚠ Source {name} is stale: the same items served as new since {since}; "
+        "check the feed address or the site's cache"
+    )
+
+
+def ops_recovered(name: str, was: str) -> str:
+    return f"✓ Source {name} has recovered (was {was})"
+
+
+def ops_folded(condition: str, names: Sequence[str]) -> str:
+    """Several sources that changed the same way at once, in one message."""
+    shown = ", ".join(names[:OPS_NAMED])
+    more = f" +{len(names) - OPS_NAMED} more" if len(names) > OPS_NAMED else ""
+    if condition == "ok":
+        return f"✓ {len(names)} sources have recovered: {shown}{more}"
+    hint = " (many at once: check the bot's own network first)" if condition != "stale" else ""
+    return f"⚠ {len(names)} sources are {condition}: {shown}{more}{hint}"
+
+
+def ops_not_sent(destination: str, error: object) -> str:
+    return (
+        f"ops channel {destination}: could not post a source announcement ({error}); "
+        "it is tried again after the next poll"
+    )
+
+
+def ops_no_notifier(destination: str, platform: str) -> str:
+    return (
+        f"ops channel {destination}: no {platform} connection; add a [{platform}] table "
+        "or point [ops] channel at a platform the bot connects to"
+    )
+
+
+def bad_ops_channel(value: object) -> str:
+    """``check-config``'s line for a bad ``[ops] channel`` (the key is put in front)."""
+    return (
+        f"{value!r} is not a destination: write 'slack:CHANNEL_ID', 'discord:CHANNEL_ID' "
+        "(the channel's numeric id) or 'console', e.g. 'slack:C0123ABCD'"
+    )
+
+
+def ops_needs_platform(platform: str) -> str:
+    return f"ops.channel: {platform!r} needs a [{platform}] table (as a route to it would)"

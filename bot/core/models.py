@@ -303,6 +303,21 @@ class SourceHealth:
     """Backoff: do not poll before this time."""
     first_polled: datetime | None = None
     items_seen: int = 0
+    last_new_at: datetime | None = None
+    """When new items last arrived (their pace: ``bot.core.quiet``)."""
+    pace_gaps: int = 0
+    """Gaps between arrivals seen so far."""
+    pace_log_mean: float = 0.0
+    """Running mean of the log of the gap between arrivals, in log seconds."""
+    pace_log_var: float = 0.0
+    """Running variance of that log gap (clipped: see ``bot.core.quiet``)."""
+    pace_lull: float = 0.0
+    """The longest silence the source keeps, in seconds, fading over a week."""
+    repeating_since: datetime | None = None
+    """First of an unbroken run of fresh (200) responses bringing nothing new."""
+    announced: str = ""
+    """The condition the ops channel was last told of ("" = never told; ``Condition``)."""
+    announced_at: datetime | None = None
 
     @property
     def healthy(self) -> bool:

@@ -94,6 +94,10 @@ class Store(Protocol):
     async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
         """Save several sources' health in one transaction (a replay's cycle)."""
 
+    async def save_announced(self, name: str, announced: str, at: datetime) -> None:
+        """Record what the ops channel was last told about source ``name`` (the only write of
+        ``SourceHealth.announced``: saving a source's health leaves it as stored)."""
+
     # reports and stories ----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
         """Of ``keys``, those already stored for ``source``, mapped to their stored title."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from bot.core import messages as say
 from bot.core.models import SourceHealth, Story, Topic
 from bot.core.ports import Store, StoryFilter
+from bot.core.quiet import Condition, SourceState, condition, usual_gap
 from bot.core.replies import Caller, Item, Reply, Section
 from bot.core.talks import Development, Heard, PhaseKind, Step, TalksCard, classify, talks_card
 
@@ -82,10 +83,12 @@ class StatusView:
     """Where the negotiation stands (the block the reply opens with)."""
     tz: tzinfo = UTC
     """The desk's timezone, for the times the reply shows."""
+    quiet: tuple[tuple[SourceHealth, SourceState], ...] = ()
+    """Sources that answer but are quiet or stale (``bot.core.quiet``), by name."""
 
     @property
     def healthy(self) -> int:
-        return self.sources - len(self.failing) - len(self.never_polled)
+        return self.sources - len(self.failing) - len(self.never_polled) - len(self.quiet)
 
 
 async def load_status(
@@ -133,6 +136,13 @@ async def load_status(
     failing = tuple(
         sorted((h for h in health if h.name in configured and not h.healthy), key=lambda h: h.name)
     )
+    quiet = tuple(
+        (h, state)
+        for h in sorted(health, key=lambda h: h.name)
+        if h.name in configured and h.healthy
+        for state in (condition(h, now),)
+        if state.condition is not Condition.OK
+    )
     failed = await store.failed_deliveries(now - period)
     problems: dict[str, str] = {}
     for delivery in failed:
@@ -155,6 +165,7 @@ async def load_status(
         delivery_problems=tuple(sorted(problems.items())),
         subscriptions=subscriptions,
         talks=await load_talks(store, topics, now),
+        quiet=quiet,
         tz=tz,
     )
 
@@ -230,7 +241,10 @@ def status_reply(view: StatusView) -> Reply:
     else:
         lines.append(say.status_latest(None, ""))
 
-    source_line = say.status_sources(view.healthy, view.sources, len(view.never_polled))
+    stale = sum(1 for _h, state in view.quiet if state.condition is Condition.STALE)
+    source_line = say.status_source_counts(
+        view.healthy, view.sources, len(view.never_polled), len(view.quiet) - stale, stale
+    )
     lines.append(source_line)
     source_items = [Item(source_line)]
     for h in view.failing:
@@ -243,6 +257,15 @@ def status_reply(view: StatusView) -> Reply:
             h.last_error or "unknown error",
             retry=None if due is None else say.clock_time(due, now) if due > now else "",
         )
+        lines.append(f"  ⚠ {line}")
+        source_items.append(Item(line))
+    for h, state in view.quiet:
+        when = say.clock_time(state.since, now, view.tz) if state.since else "?"
+        if state.condition is Condition.STALE:
+            line = say.status_stale_source(h.name, when)
+        else:
+            silent = now - state.since if state.since else timedelta(0)
+            line = say.status_quiet_source(h.name, when, silent, usual_gap(h) or silent)
         lines.append(f"  ⚠ {line}")
         source_items.append(Item(line))
     sections.append(Section("Sources", tuple(source_items), "sources"))

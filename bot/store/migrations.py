@@ -193,6 +193,24 @@ def _v2_story_follows(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE stories ADD COLUMN follows TEXT NOT NULL DEFAULT ''"))
 
 
+def _v3_source_pace(conn: Connection) -> None:
+    """sources: the publishing pace (quiet sources), the run of repeated fresh responses (stale
+    sources) and what the ops channel was last told about each source."""
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    number = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "FLOAT"
+    for column in (
+        f"last_new_at {timestamp}",
+        "pace_gaps INTEGER NOT NULL DEFAULT 0",
+        f"pace_log_mean {number} NOT NULL DEFAULT 0",
+        f"pace_log_var {number} NOT NULL DEFAULT 0",
+        f"pace_lull {number} NOT NULL DEFAULT 0",
+        f"repeating_since {timestamp}",
+        "announced VARCHAR NOT NULL DEFAULT ''",
+        f"announced_at {timestamp}",
+    ):
+        conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -200,6 +218,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v1_initial,
     ),
     Migration(2, "stories.follows: the development a story probably follows", _v2_story_follows),
+    Migration(
+        3, "sources: publishing pace, repeated responses, ops announcements", _v3_source_pace
+    ),
 )
 
 

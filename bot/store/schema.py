@@ -2,7 +2,8 @@
 
 Tables (all created by migration 1, see ``migrations.py``):
 
-``sources``        one row per configured feed: conditional-GET validators and polling health.
+``sources``        one row per configured feed: conditional-GET validators, polling health, its
+                   publishing pace and what the ops channel was last told (migration 3).
 ``stories``        one row per development: best headline, lead, summary, topic scores (JSON).
 ``reports``        one outlet's account, keyed (source, key), belonging to a story in ``position``
                    order, with why it joined (matched_key, similarity, reason).
@@ -64,6 +65,14 @@ sources = Table(
     Column("next_poll_after", UTCDateTime),
     Column("first_polled", UTCDateTime),
     Column("items_seen", Integer, nullable=False, server_default="0"),
+    Column("last_new_at", UTCDateTime),
+    Column("pace_gaps", Integer, nullable=False, server_default="0"),
+    Column("pace_log_mean", Float, nullable=False, server_default="0"),
+    Column("pace_log_var", Float, nullable=False, server_default="0"),
+    Column("pace_lull", Float, nullable=False, server_default="0"),
+    Column("repeating_since", UTCDateTime),
+    Column("announced", String, nullable=False, server_default=""),
+    Column("announced_at", UTCDateTime),
 )
 
 stories = Table(

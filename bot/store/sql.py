@@ -263,7 +263,17 @@ class SQLStore:
             return
         what = "save a source" if len(healths) == 1 else f"save {len(healths)} sources"
         async with self._transaction(what) as conn:
-            await self._upsert(conn, sources, [_source_row(h) for h in healths])
+            await self._upsert(
+                conn, sources, [_source_row(h) for h in healths], keep=ANNOUNCED_COLUMNS
+            )
+
+    async def save_announced(self, name: str, announced: str, at: datetime) -> None:
+        async with self._transaction(f"record what the ops channel heard of {name}") as conn:
+            await conn.execute(
+                update(sources)
+                .where(sources.c.name == name)
+                .values(announced=announced, announced_at=at)
+            )
 
     # reports and stories -----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
@@ -282,7 +292,7 @@ class SQLStore:
     async def commit_poll(self, record: PollRecord) -> None:
         now = self._clock()
         async with self._transaction(f"save the poll of {record.source.name}") as conn:
-            await self._upsert(conn, sources, [_source_row(record.source)])
+            await self._upsert(conn, sources, [_source_row(record.source)], keep=ANNOUNCED_COLUMNS)
             if record.stories:
                 await self._upsert(conn, stories, [_story_row(s) for s in record.stories])
                 await self._replace_memberships(conn, record.stories)
@@ -851,6 +861,11 @@ async def _active_mutes(conn: AsyncConnection, now: datetime) -> list[Mute]:
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+ANNOUNCED_COLUMNS = ("announced", "announced_at")
+"""Written by ``save_announced`` only: a poll that read its health before an announcement was
+made must not save the old value over it (the ops channel would hear the news twice)."""
 
 
 def _source_row(health: SourceHealth) -> dict[str, Any]:

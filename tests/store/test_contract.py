@@ -47,9 +47,38 @@ async def test_source_health_round_trips_every_field(store: SQLStore) -> None:
         next_poll_after=at(4),
         first_polled=at(-600),
         items_seen=341,
+        last_new_at=at(-7),
+        pace_gaps=58,
+        pace_log_mean=6.3969,
+        pace_log_var=0.8125,
+        pace_lull=25_200.5,
+        repeating_since=at(-3),
     )
     await store.save_source(health)
     assert await store.get_source("wire") == health
+
+
+async def test_what_the_ops_channel_was_told_survives_later_saves_of_the_source(
+    store: SQLStore,
+) -> None:
+    # A poll reads the source, the ops announcer records "quiet", then the poll saves what it
+    # read: the announcement must stay recorded, or the ops channel would hear it twice.
+    read_by_poll = source("wire", items_seen=3)
+    await store.save_source(read_by_poll)
+    await store.save_announced("wire", "quiet", at(1))
+    await store.save_source(replace(read_by_poll, items_seen=4))
+    await store.commit_poll(PollRecord(source=replace(read_by_poll, items_seen=5)))
+    await store.save_sources([replace(read_by_poll, items_seen=6)])
+    saved = await store.get_source("wire")
+    assert saved is not None
+    assert (saved.announced, saved.announced_at, saved.items_seen) == ("quiet", at(1), 6)
+    [listed] = await store.list_sources()
+    assert listed.announced == "quiet"
+    # A new source starts untold.
+    await store.save_source(source("agency"))
+    fresh = await store.get_source("agency")
+    assert fresh is not None
+    assert (fresh.announced, fresh.announced_at) == ("", None)
 
 
 async def test_source_recovering_clears_its_failure(store: SQLStore) -> None:

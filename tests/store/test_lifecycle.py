@@ -197,3 +197,33 @@ async def test_closed_store_says_to_open_it(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "talks.db"))
     with pytest.raises(StoreError, match="not open: call open"):
         await store.get_meta("k")
+
+
+async def test_sources_saved_before_migration_3_keep_their_health_and_start_without_a_pace(
+    database_url: str,
+) -> None:
+    before = SQLStore(database_url, migrations=MIGRATIONS[:2])
+    await before.open()
+    assert before.engine is not None
+    async with before.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO sources (name, url, consecutive_failures, items_seen) "
+                "VALUES ('wire', 'https://wire.example/feed', 2, 41)"
+            )
+        )
+    await before.close()
+    after = open_store(database_url)
+    await after.open()
+    try:
+        saved = await after.get_source("wire")
+        assert saved is not None
+        assert (saved.consecutive_failures, saved.items_seen) == (2, 41)
+        assert (saved.last_new_at, saved.pace_gaps, saved.pace_lull) == (None, 0, 0.0)
+        assert (saved.repeating_since, saved.announced) == (None, "")
+        await after.save_source(source("wire", pace_gaps=3, pace_log_var=0.5))
+        again = await after.get_source("wire")
+        assert again is not None
+        assert (again.pace_gaps, again.pace_log_var) == (3, 0.5)
+    finally:
+        await after.close()
