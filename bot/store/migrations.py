@@ -193,6 +193,11 @@ def _v2_story_follows(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE stories ADD COLUMN follows TEXT NOT NULL DEFAULT ''"))
 
 
+def _v3_report_credit(conn: Connection) -> None:
+    """reports.credit: the wire agency a report credits ("" for none), for corroboration."""
+    conn.execute(text("ALTER TABLE reports ADD COLUMN credit TEXT NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -200,6 +205,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v1_initial,
     ),
     Migration(2, "stories.follows: the development a story probably follows", _v2_story_follows),
+    Migration(3, "reports.credit: the wire agency a report credits", _v3_report_credit),
 )
 
 

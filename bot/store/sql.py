@@ -810,6 +810,7 @@ class SQLStore:
                         matched_key=r["matched_key"],
                         similarity=r["similarity"],
                         reason=r["reason"],
+                        credit=r["credit"],
                     )
                 )
         return [
@@ -884,6 +885,7 @@ def _report_row(story_id: str, position: int, report: StoryReport) -> dict[str, 
         "matched_key": report.matched_key,
         "similarity": report.similarity,
         "reason": report.reason,
+        "credit": report.credit,
     }
 
 
