@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.blocking import Blocking
+from bot.core.corroborate import wire_credit
 from bot.core.fingerprint import (
     LEAD_CHARS,
     MIN_LEAD_WORDS,
@@ -50,7 +51,6 @@ from bot.core.fingerprint import (
     overlap,
     weigh,
 )
-from bot.core.corroborate import wire_credit
 from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict
 from bot.core.text import content_words, fold
 
