@@ -121,8 +121,9 @@ class Copy:
 
 
 CREDITS = "credits"
-SAME_HEADLINE = "same headline as"
-SAME_PATH = "same URL path as"
+SAME_HEADLINE = "same-headline"
+SAME_PATH = "same-path"
+"""Reason codes of a ``Copy`` (``bot.core.messages.copied`` words them)."""
 
 
 @dataclass(frozen=True, slots=True)
