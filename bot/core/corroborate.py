@@ -39,7 +39,8 @@ SAME_HEADLINE_WORDS = 6
 """Headlines with fewer words ("Israel-Hamas war: live updates") are too generic to prove a copy."""
 
 URL_PATH_CHARS = 16
-"""Paths shorter than this ("/world", "/news/123") are section pages, too short to be one story."""
+"""Paths shorter than this ("/world", "/news/123") are too short to name one story; so are paths
+without a digit whose last part has fewer than four words ("/news/middle-east", a section)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,9 @@ _CREDIT = "|".join(
 )
 _DASH = r"(?:--|[-–—:])"
 
-_DATELINE = re.compile(rf"^[^()\n]{{0,60}}?\((?P<wire>{_CREDIT}|AA|DPA)\)\s*{_DASH}")
+_PLACE = r"[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)*(?:,\s*[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)?"
+"""A dateline's place: capitals ("GAZA CITY"), maybe with its region ("KYIV, Ukraine")."""
+_DATELINE = re.compile(rf"^(?:{_PLACE}\s*)?\((?P<wire>{_CREDIT}|AA|DPA)\)\s*{_DASH}")
 """A lead opening with a dateline credit: "GAZA CITY, Gaza Strip (AP) —", "(Reuters) -"."""
 _BYLINE = re.compile(rf"^(?:By\s+(?P<by>{_CREDIT})\b|(?P<wire>{_CREDIT})\s*[|:–—-]\s)")
 """A lead opening with the agency as byline: "By AFP", "AFP | ...", "Reuters - ..."."""
@@ -168,6 +171,9 @@ def headline_key(title: str) -> str | None:
     return folded if len(folded.split()) >= SAME_HEADLINE_WORDS else None
 
 
+_SLUG = re.compile(r"[-_]+")
+
+
 @lru_cache(maxsize=1 << 16)
 def path_key(url: str) -> str | None:
     """The path (with query) two hosts of one article share, or None when it is too generic to
@@ -179,8 +185,9 @@ def path_key(url: str) -> str | None:
     path = parts.path.rstrip("/")
     if parts.query:
         path = f"{path}?{parts.query}"
-    if len(path) < URL_PATH_CHARS or not re.search(r"[-_\d]", path):
-        return None
+    last = path.rsplit("/", 1)[-1]
+    if len(path) < URL_PATH_CHARS or not (re.search(r"\d", path) or len(_SLUG.split(last)) >= 4):
+        return None  # neither an id nor a headline slug: a section page
     return path
 
 
