@@ -44,7 +44,7 @@ from replay import DATA, feed_file, polls
 
 from bot.app import desk_settings
 from bot.config import Settings, SourceConfig, load_config
-from bot.core.corroborate import Corroboration, corroborate
+from bot.core.corroborate import Corroboration, corroborate, headline_key, path_key
 from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Destination, StoryReport
 from bot.core.route import Route
@@ -243,6 +243,18 @@ def _reasons(reasons: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
 
 
+def _origin_report(
+    reports: Sequence[StoryReport], outlet: str, copy: StoryReport
+) -> StoryReport | None:
+    """The report of ``outlet`` that ``copy`` shares its headline or path with, else its first."""
+    theirs = [r for r in reports if r.outlet == outlet]
+    headline, path = headline_key(copy.title), path_key(copy.url)
+    for r in theirs:
+        if (headline and headline_key(r.title) == headline) or (path and path_key(r.url) == path):
+            return r
+    return theirs[0] if theirs else None
+
+
 def show(tally: Tally, count: int, seed: int) -> None:
     """``count`` folded copies (of any stored story; alerted ones marked), each beside the
     report it copies."""
@@ -252,7 +264,7 @@ def show(tally: Tally, count: int, seed: int) -> None:
         reports = tally.reports[sid]
         for copy in found.copies:
             mine = next(r for r in reports if (r.source, r.key) == (copy.source, copy.key))
-            origin = next((r for r in reports if r.outlet == copy.copy_of), None)
+            origin = _origin_report(reports, copy.copy_of, mine)
             mark = "alerted, " if sid in alerted else ""
             pairs.append((mine, origin, f"{mark}{copy.reason} {copy.copy_of}"))
     random.Random(seed).shuffle(pairs)

@@ -104,6 +104,8 @@ def test_headline_key_ignores_case_punctuation_and_accents_but_not_short_headlin
         "mediators in cairo present a new truce plan"
     )
     assert headline_key("Israel–Hamas war: live updates") is None
+    assert headline_key("Veteran Cairo mediator Omar Suleiman dies at 74") is None
+    assert headline_key("Veteran Cairo mediator dies aged 74 after long illness") is not None
 
 
 @pytest.mark.parametrize(
