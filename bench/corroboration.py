@@ -17,7 +17,7 @@ first push and at the end of the replay; reports of the alerted stories (at the 
 copies, by reason; and the same count over every story in the store. ``--show N`` prints N folded
 copies of any stored story (a fixed random sample), each with the report it copies, for reading.
 
-Run: .venv/bin python bench/corroboration.py [--data news-feeds|gaza-news|both] [--days N]
+Run: .venv/bin/python bench/corroboration.py [--data news-feeds|gaza-news|both] [--days N]
      [--show 20] [--seed 7]
 """
 

@@ -12,7 +12,8 @@ The rules, in the order they are tried for each report (the first that applies d
    wire's own report. The wire counts as the source even when it is not among the story's outlets.
 2. **same headline**: the same headline text (``fold``ed; aggregators' " - Publisher" suffix is
    gone by then, see ``bot.core.normalize``) under another outlet, when the headline is long enough
-   (``SAME_HEADLINE_WORDS``) that two newsrooms writing it alike would be a coincidence.
+   (``SAME_HEADLINE_WORDS``) that two newsrooms writing it alike would be a coincidence, and not a
+   formula every desk writes alike ("… dies at 76").
 3. **same URL path**: the same path (and query) of the article's URL under another host, when the
    path is specific enough (``URL_PATH_CHARS``, not a bare "/" or "/news").
 
