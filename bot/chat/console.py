@@ -16,7 +16,7 @@ from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.core.messages import BACKGROUND_MARK, follows_line, outlets_line
+from bot.core.messages import BACKGROUND_MARK, follows_line, outlets_line, sourcing_line
 from bot.core.models import Alert, Destination, Digest
 from bot.core.replies import Reply
 
@@ -78,7 +78,7 @@ class ConsoleNotifier:
         ]
         if alert.summary:
             lines.extend(textwrap.wrap(alert.summary, _WIDTH))
-        source = outlets_line(alert.outlets)
+        source = sourcing_line(alert.outlets, alert.independent)
         lines.append(" · ".join(part for part in (source, when, alert.url) if part))
         if alert.follows_title:
             lines.append(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from rapidfuzz import fuzz, process
 
 from bot.core import messages as say
+from bot.core.corroborate import corroborate
 from bot.core.duration import read_duration
 from bot.core.models import Mute, Story, Subscription, Topic
 from bot.core.ports import Clock, Store
@@ -483,4 +484,26 @@ def why_reply(story: Story, topics: Sequence[Topic], follows: Story | None = Non
             )
         )
     sections.append(Section("Dedup group", tuple(report_items), "stories"))
+    lines.extend(_why_copies(story, sections))
     return Reply("\n".join(lines), title=f"Why {story.id}", sections=tuple(sections))
+
+
+def _why_copies(story: Story, sections: list[Section]) -> list[str]:
+    """The corroboration part of ``why``: who counts as independent, and which reports were
+    counted as copies of whom and why (one line per origin and reason); adds its section."""
+    found = corroborate(story.reports)
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for copy in found.copies:
+        outlets = grouped.setdefault((copy.reason, copy.copy_of), [])
+        if copy.outlet not in outlets:
+            outlets.append(copy.outlet)
+    head = say.why_independent(found.independent, len(found.copies))
+    items = [
+        Item(
+            say.copied(outlets, reason, origin),
+            fields={"copy_of": origin, "reason": reason, "outlets": ", ".join(outlets)},
+        )
+        for (reason, origin), outlets in grouped.items()
+    ]
+    sections.append(Section("Corroboration", (Item(head), *items), "list"))
+    return [head, *(f"  {item.text}" for item in items)]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.blocking import Blocking
+from bot.core.corroborate import wire_credit
 from bot.core.fingerprint import (
     LEAD_CHARS,
     MIN_LEAD_WORDS,
@@ -313,6 +314,7 @@ class StoryIndex:
             url=report.url or old.url,
             outlet=report.outlet,
             published=min(old.published, report.published),
+            credit=wire_credit(report.title, report.text),
         )
         self._blocking.discard(member.serial)
         del self._entries[member.serial]
@@ -345,6 +347,7 @@ class StoryIndex:
             matched_key=matched_key,
             similarity=round(similarity, 1),
             reason=reason,
+            credit=wire_credit(report.title, report.text),
         )
         self._add_member(held, member_report, _text_digest(report.text))
         self._restyle(
@@ -377,6 +380,7 @@ class StoryIndex:
                 if follows
                 else "first report"
             ),
+            credit=wire_credit(report.title, report.text),
         )
         story = Story(
             id=story_id,

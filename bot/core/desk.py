@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from bot.core.corroborate import corroborate
 from bot.core.dedup import DedupSettings, StoryIndex
 from bot.core.models import (
     Alert,
@@ -313,6 +314,7 @@ class Desk:
         outlets = len(story.outlets)
         if outlets > 1 and "outlet" not in hint:
             hint = f"{hint} · {outlets} outlets" if hint else f"{outlets} outlets"
+        corroboration = corroborate(story.reports)
         return Alert(
             story_id=story.id,
             title=story.title,
@@ -329,9 +331,10 @@ class Desk:
             follows_title=follows.title if follows else "",
             follows_url=follows.url if follows else "",
             reports=tuple(
-                AlertReport(r.key, r.outlet, r.title, r.url, r.published) for r in story.reports
+                AlertReport(r.key, r.outlet, r.title, r.url, r.published, corroboration.copy_of(r))
+                for r in story.reports
             ),
-            independent=outlets,
+            independent=len(corroboration.independent),
             urgent=best >= self.settings.urgent_score,
         )
 

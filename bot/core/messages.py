@@ -189,6 +189,50 @@ def probably_follows(title: str, story_id: str) -> str:
     )
 
 
+# --- corroboration (alerts and ``why``: how many independent outlets stand behind a story) ---
+
+_COPY_REASONS = {
+    "credits": "credits {origin}",
+    "same-headline": "same headline as {origin}",
+    "same-path": "same URL path as {origin}",
+}
+"""How ``why`` words each reason code of ``bot.core.corroborate.Copy``."""
+
+
+def corroboration(independent: int) -> str:
+    """How well an alert is confirmed: "single source" or "confirmed by 3 outlets" ("" when the
+    alert was made before outlets were counted)."""
+    if independent <= 0:
+        return ""
+    if independent == 1:
+        return "single source"
+    return f"confirmed by {independent} outlets"
+
+
+def sourcing_line(outlets: Sequence[str], independent: int) -> str:
+    """An alert's outlets with how well they confirm it: ``Reuters, BBC +3 · confirmed by 4
+    outlets``. Each platform's renderer escapes the line for its own markup."""
+    return " · ".join(p for p in (outlets_line(outlets), corroboration(independent)) if p)
+
+
+def why_independent(independent: Sequence[str], copies: int) -> str:
+    """In ``why``: the outlets counted as independent, and how many reports were copies."""
+    if len(independent) == 1:
+        head = f"Single source: {independent[0]}"
+    else:
+        head = f"Confirmed by {len(independent)} independent outlets: {', '.join(independent)}"
+    if not copies:
+        return f"{head}; no report was counted as a copy."
+    return f"{head}; {copies} report(s) counted as copies:"
+
+
+def copied(outlets: Sequence[str], reason: str, origin: str) -> str:
+    """In ``why``: outlets whose reports were counted as copies, and why, e.g. "ABC News, PBS
+    NewsHour: same headline as The Associated Press"."""
+    how = _COPY_REASONS.get(reason, "copy of {origin}").format(origin=origin)
+    return f"{', '.join(outlets)}: {how}"
+
+
 # --- operators ------------------------------------------------------------------------------
 
 

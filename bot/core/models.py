@@ -93,6 +93,10 @@ class StoryReport:
     """0..100 similarity to ``matched_key``."""
     reason: str = ""
     """How it matched, e.g. "same canonical url" or "headline+lead 91"."""
+    credit: str = ""
+    """The wire agency the report credits ("AP", "Reuters"; "" for none), read from its headline
+    and lead when it arrived (``bot.core.corroborate.wire_credit``): the lead is not kept per
+    report, so this is how corroboration still knows a copy later."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,11 @@ def _v3_source_pace(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column}"))
 
 
+def _v4_report_credit(conn: Connection) -> None:
+    """reports.credit: the wire agency a report credits ("" for none), for corroboration."""
+    conn.execute(text("ALTER TABLE reports ADD COLUMN credit TEXT NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -221,6 +226,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3, "sources: publishing pace, repeated responses, ops announcements", _v3_source_pace
     ),
+    Migration(4, "reports.credit: the wire agency a report credits", _v4_report_credit),
 )
 
 

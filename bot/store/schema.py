@@ -6,7 +6,8 @@ Tables (all created by migration 1, see ``migrations.py``):
                    publishing pace and what the ops channel was last told (migration 3).
 ``stories``        one row per development: best headline, lead, summary, topic scores (JSON).
 ``reports``        one outlet's account, keyed (source, key), belonging to a story in ``position``
-                   order, with why it joined (matched_key, similarity, reason).
+                   order, with why it joined (matched_key, similarity, reason) and the wire
+                   agency it credits (credit, "" for none; added by migration 4).
 ``deliveries``     the outbox: one row per (story, destination) with the alert payload (JSON),
                    status, attempts, retry time and whether a sent message needs an edit.
 ``digests``        folded alerts, one row per (digest id, destination), the digest as JSON.
@@ -109,6 +110,7 @@ reports = Table(
     Column("matched_key", Text),
     Column("similarity", Float, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("credit", Text, nullable=False, server_default=""),
 )
 
 deliveries = Table(

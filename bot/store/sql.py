@@ -820,6 +820,7 @@ class SQLStore:
                         matched_key=r["matched_key"],
                         similarity=r["similarity"],
                         reason=r["reason"],
+                        credit=r["credit"],
                     )
                 )
         return [
@@ -899,6 +900,7 @@ def _report_row(story_id: str, position: int, report: StoryReport) -> dict[str, 
         "matched_key": report.matched_key,
         "similarity": report.similarity,
         "reason": report.reason,
+        "credit": report.credit,
     }
 
 

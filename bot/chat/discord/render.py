@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
-from bot.core.messages import outlets_line
+from bot.core.messages import outlets_line, sourcing_line
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
 
@@ -73,7 +73,7 @@ def alert_embed(alert: Alert) -> discord.Embed:
         timestamp=alert.published,
     )
     if alert.outlets:
-        outlets = _plain(outlets_line(alert.outlets))
+        outlets = _plain(sourcing_line(alert.outlets, alert.independent))
         embed.add_field(name="Outlets", value=clip(outlets, FIELD_VALUE_LIMIT))
     if alert.topics:
         topics = _plain(", ".join(alert.topics))

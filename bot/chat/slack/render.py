@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.core.messages import outlets_line
+from bot.core.messages import outlets_line, sourcing_line
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
 
@@ -173,7 +173,7 @@ def alert_blocks(alert: Alert) -> tuple[str, list[Block]]:
     if alert.summary.strip():
         blocks.append(_section(fit(alert.summary, SUMMARY_LIMIT)))
     facts = [
-        ("Outlets", inert(outlets_line(alert.outlets)) or "–"),
+        ("Outlets", inert(sourcing_line(alert.outlets, alert.independent)) or "–"),
         ("Topics", escape(", ".join(alert.topics)) or "–"),
         ("Score", f"{alert.score:.2f}"),
         ("Published", slack_date(alert.published)),
