@@ -41,9 +41,18 @@ from typing import Any, Protocol
 
 from bot.core.backoff import Backoff
 from bot.core.desk import BRIEFING, FOLD
-from bot.core.messages import digest_title, still_delivering, turn_crashed, waits_for
+from bot.core.messages import (
+    digest_title,
+    still_delivering,
+    thread_reply_failed,
+    turn_crashed,
+    waits_for,
+)
 from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
-from bot.core.ports import Clock, DigestRecord, Notifier, Store
+from bot.core.ports import Clock, DigestRecord, Notifier, Store, ThreadNotifier
+from bot.core.thread import broadcast as broadcast_once
+from bot.core.thread import opened, replied
+from bot.core.thread import plan as thread_plan
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -87,6 +96,10 @@ class CourierReport:
     """Deliveries left pending because the bot is stopping."""
     deferred: int = 0
     """Deliveries not tried because their destination asked to wait (a rate limit, an outage)."""
+    replies: int = 0
+    """Replies posted in alerts' threads."""
+    broadcasts: int = 0
+    """Alerts re-broadcast to their channel because the development escalated."""
     busy: list[Destination] = field(default_factory=list)
     """Destinations left out of this round: their turn from an earlier round is still going."""
 
@@ -328,15 +341,18 @@ class Courier:
     async def _edit(
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
     ) -> None:
-        """Bring a posted alert up to date in place. Never posts it again."""
+        """Bring a posted alert up to date in place, and its thread. Never posts it again."""
         assert delivery.alert is not None
         if not delivery.needs_update:
             return
         if not delivery.message_id:
             await self._write(delivery, needs_update=False, updated=now)
             return
+        threads = _threads(notifier) if delivery.thread is not None else None
         try:
             await notifier.update(delivery.destination, delivery.message_id, delivery.alert)
+            if threads is not None:
+                delivery = await self._thread(threads, delivery, report)
         except DeliveryError as exc:
             if exc.permanent:
                 # The message is gone (deleted, channel archived): keep the record, stop editing.
@@ -349,10 +365,47 @@ class Courier:
             current = await self._current(delivery)
             # A newer version arrived while we were editing: leave needs_update for it.
             newer = current.alert != delivery.alert
+            if threads is not None and current.thread is not None and current.alert is not None:
+                newer = newer or bool(thread_plan(current.thread, current.alert))
             await self.store.save_delivery(
                 replace(current, needs_update=newer, error=None, next_attempt=None, updated=now)
             )
         report.updated += 1
+
+    async def _thread(
+        self, notifier: ThreadNotifier, delivery: Delivery, report: CourierReport
+    ) -> Delivery:
+        """Post what the alert's thread has not said yet: one reply for the reports it has not
+        shown, then a re-broadcast per new escalation. Each is recorded as being tried before
+        it goes out and as done right after, so a crash in between repeats at most that one
+        reply (or broadcast), never loses it; a resend inside Discord's nonce window returns
+        the message already posted. A thread refused for good (locked, archived, no
+        permission) makes the alert flat: it is still edited in place."""
+        assert delivery.alert is not None and delivery.thread is not None
+        assert delivery.message_id is not None
+        alert, root, state = delivery.alert, delivery.message_id, delivery.thread
+        todo = thread_plan(state, alert)
+        try:
+            if todo.reply is not None:
+                delivery = await self._write(delivery, thread=replace(state, trying=todo.reply.id))
+                await notifier.reply_in_thread(delivery.destination, root, todo.reply)
+                state = replied(state, todo.reply)
+                delivery = await self._write(delivery, thread=state)
+                report.replies += 1
+            for escalation in todo.escalations:
+                delivery = await self._write(
+                    delivery, thread=replace(state, trying=escalation.kind)
+                )
+                await notifier.rebroadcast(delivery.destination, root, alert, escalation)
+                state = broadcast_once(state, escalation.kind)
+                delivery = await self._write(delivery, thread=state)
+                report.broadcasts += 1
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("%s", thread_reply_failed(delivery.destination.label, exc))
+            delivery = await self._write(delivery, thread=None)
+        return delivery
 
     async def _digest(
         self,
@@ -447,11 +500,16 @@ class Courier:
             current = await self._current(delivery)
             # The desk may have refreshed the alert while it was being posted: edit it next.
             stale = current.alert != delivery.alert
+            # The root shows the alert as posted: later reports and escalations are the thread's.
+            thread = current.thread
+            if thread is not None and delivery.alert is not None:
+                thread = opened(delivery.alert)
             await self.store.save_delivery(
                 replace(
                     current,
                     status=DeliveryStatus.SENT,
                     message_id=message_id,
+                    thread=thread,
                     needs_update=stale,
                     error=None,
                     next_attempt=None,
@@ -527,6 +585,14 @@ async def _look(
             raise
         log.warning("cannot check %s for an earlier post, posting: %s", destination.label, exc)
         return None
+
+
+def _threads(notifier: Notifier) -> ThreadNotifier | None:
+    """``notifier`` when it can thread replies under an alert (else alerts stay flat)."""
+    can = all(
+        callable(getattr(notifier, name, None)) for name in ("reply_in_thread", "rebroadcast")
+    )
+    return notifier if can else None  # type: ignore[return-value]
 
 
 def _finder(notifier: Notifier) -> PostedFinder | None:

@@ -189,6 +189,49 @@ def probably_follows(title: str, story_id: str) -> str:
     )
 
 
+# --- threads: replies under a development's alert, and its re-broadcasts ----------------------
+
+
+def thread_reheadlined(outlet: str) -> str:
+    """The label of a reply line showing an outlet's new headline for a report."""
+    return f"{outlet} changed its headline"
+
+
+def thread_corrected(outlet: str) -> str:
+    """The label of a re-headline the outlet calls a correction or clarification."""
+    return f"Correction from {outlet}"
+
+
+def thread_more(count: int) -> str:
+    """The last line of a reply too long for one message."""
+    return f"…and {count} more {'report' if count == 1 else 'reports'}"
+
+
+def escalated_urgent(score: float) -> str:
+    """Above a re-broadcast alert: the story's score crossed ``urgent_score``."""
+    return f"Escalated: now urgent (score {score:.2f})"
+
+
+def escalated_corroborated(independent: int) -> str:
+    """Above a re-broadcast alert: a single-source story is confirmed by other outlets."""
+    return f"Escalated: now confirmed by {independent} independent outlets"
+
+
+def thread_link(url: str) -> str:
+    """Discord: the line of a re-broadcast pointing readers at the development's thread."""
+    return f"Follow the thread: {url}"
+
+
+def thread_reply_failed(where: str, error: object) -> str:
+    """Log line: a thread reply was refused for good; the root alert is still edited."""
+    return f"thread reply in {where} refused, no more replies for this alert: {error}"
+
+
+def thread_reply_found(story_id: str, where: str) -> str:
+    """Log line: a reply posted before a restart was found in its thread and recorded."""
+    return f"thread reply for {story_id} was already in {where} (posted before a restart)"
+
+
 # --- operators ------------------------------------------------------------------------------
 
 
