@@ -45,13 +45,14 @@ from bot.core.messages import (
     digest_title,
     still_delivering,
     thread_reply_failed,
+    thread_reply_found,
     turn_crashed,
     waits_for,
 )
 from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store, ThreadNotifier
 from bot.core.thread import broadcast as broadcast_once
-from bot.core.thread import opened, replied
+from bot.core.thread import escalation_mark, opened, replied
 from bot.core.thread import plan as thread_plan
 from bot.errors import DeliveryError
 
@@ -381,25 +382,41 @@ class Courier:
         reply (or broadcast), never loses it; a resend inside Discord's nonce window returns
         the message already posted. A thread refused for good (locked, archived, no
         permission) makes the alert flat: it is still edited in place."""
-        assert delivery.alert is not None and delivery.thread is not None
+        assert delivery.alert is not None
+        assert delivery.thread is not None
         assert delivery.message_id is not None
         alert, root, state = delivery.alert, delivery.message_id, delivery.thread
         todo = thread_plan(state, alert)
+        finder = _thread_finder(notifier)
         try:
             if todo.reply is not None:
-                delivery = await self._write(delivery, thread=replace(state, trying=todo.reply.id))
-                await notifier.reply_in_thread(delivery.destination, root, todo.reply)
+                mark = todo.reply.id
+                found = None
+                if state.trying == mark and finder is not None:
+                    found = await _look_thread(finder, delivery.destination, root, mark)
+                if found:
+                    log.info("%s", thread_reply_found(alert.story_id, delivery.destination.label))
+                    report.adopted += 1
+                else:
+                    delivery = await self._write(delivery, thread=replace(state, trying=mark))
+                    await notifier.reply_in_thread(delivery.destination, root, todo.reply)
+                    report.replies += 1
                 state = replied(state, todo.reply)
                 delivery = await self._write(delivery, thread=state)
-                report.replies += 1
             for escalation in todo.escalations:
-                delivery = await self._write(
-                    delivery, thread=replace(state, trying=escalation.kind)
-                )
-                await notifier.rebroadcast(delivery.destination, root, alert, escalation)
+                mark = escalation_mark(alert.story_id, escalation.kind)
+                found = None
+                if state.trying == mark and finder is not None:
+                    found = await _look_thread(finder, delivery.destination, root, mark)
+                if found:
+                    log.info("%s", thread_reply_found(alert.story_id, delivery.destination.label))
+                    report.adopted += 1
+                else:
+                    delivery = await self._write(delivery, thread=replace(state, trying=mark))
+                    await notifier.rebroadcast(delivery.destination, root, alert, escalation)
+                    report.broadcasts += 1
                 state = broadcast_once(state, escalation.kind)
                 delivery = await self._write(delivery, thread=state)
-                report.broadcasts += 1
         except DeliveryError as exc:
             if not exc.permanent:
                 raise
@@ -593,6 +610,30 @@ def _threads(notifier: Notifier) -> ThreadNotifier | None:
         callable(getattr(notifier, name, None)) for name in ("reply_in_thread", "rebroadcast")
     )
     return notifier if can else None  # type: ignore[return-value]
+
+
+class ThreadFinder(Protocol):
+    """A notifier that can tell whether a thread reply is already posted (Slack can)."""
+
+    async def find_in_thread(self, destination: Destination, root_id: str, mark: str) -> str | None:
+        """The id of the bot's reply carrying ``mark`` in the thread of ``root_id``, or None."""
+
+
+async def _look_thread(
+    finder: ThreadFinder, destination: Destination, root_id: str, mark: str
+) -> str | None:
+    """``find_in_thread``, where a permanent refusal means "cannot tell": post again then."""
+    try:
+        return await finder.find_in_thread(destination, root_id, mark)
+    except DeliveryError as exc:
+        if not exc.permanent:
+            raise
+        return None
+
+
+def _thread_finder(notifier: Notifier) -> ThreadFinder | None:
+    finder = getattr(notifier, "find_in_thread", None)
+    return notifier if callable(finder) else None  # type: ignore[return-value]
 
 
 def _finder(notifier: Notifier) -> PostedFinder | None:

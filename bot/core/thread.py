@@ -94,6 +94,12 @@ def report_id(report: AlertReport) -> str:
     return f"{report.outlet}\x1f{report.key}"
 
 
+def escalation_mark(story_id: str, kind: str) -> str:
+    """What marks the re-broadcast of escalation ``kind`` of a story (as ``ThreadReply.id``
+    marks a reply): recorded before the post, looked for after a crash."""
+    return f"{story_id}:{kind}"
+
+
 def escalations_of(alert: Alert) -> tuple[str, ...]:
     """The escalations true of ``alert`` now."""
     found: list[str] = []
