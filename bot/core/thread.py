@@ -65,6 +65,8 @@ class ThreadReply:
     id: str
     """Stable for the same story and reports: a resend is recognisable (Discord's nonce)."""
     story_id: str
+    headline: str
+    """The story's headline (Discord names the thread after it when this reply opens it)."""
     lines: tuple[ReplyLine, ...]
     shows: tuple[tuple[str, str], ...]
     """(report id, headline) pairs the thread shows once this reply is posted."""
@@ -148,7 +150,11 @@ def plan(state: ThreadState, alert: Alert) -> ThreadPlan:
     reply = None
     if lines:
         reply = ThreadReply(
-            _reply_id(alert.story_id, shows), alert.story_id, tuple(lines), tuple(shows)
+            _reply_id(alert.story_id, shows),
+            alert.story_id,
+            alert.title,
+            tuple(lines),
+            tuple(shows),
         )
     due = [kind for kind in escalations_of(alert) if kind not in state.escalations]
     return ThreadPlan(reply, tuple(Escalation(kind, _note(kind, alert)) for kind in due))
