@@ -52,7 +52,7 @@ from bot.core.messages import (
 from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
 from bot.core.ports import Clock, DigestRecord, Notifier, Store, ThreadNotifier
 from bot.core.thread import broadcast as broadcast_once
-from bot.core.thread import escalation_mark, opened, replied
+from bot.core.thread import escalation_mark, opened, replied, root_view
 from bot.core.thread import plan as thread_plan
 from bot.errors import DeliveryError
 
@@ -343,17 +343,24 @@ class Courier:
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
     ) -> None:
         """Bring a posted alert up to date in place, and its thread. Never posts it again."""
-        assert delivery.alert is not None
+        alert = delivery.alert
+        assert alert is not None
         if not delivery.needs_update:
             return
         if not delivery.message_id:
             await self._write(delivery, needs_update=False, updated=now)
             return
         threads = _threads(notifier) if delivery.thread is not None else None
+        view = root_view(alert)
         try:
-            await notifier.update(delivery.destination, delivery.message_id, delivery.alert)
+            if threads is None or delivery.thread is None or delivery.thread.root != view:
+                await notifier.update(delivery.destination, delivery.message_id, alert)
+                if delivery.thread is not None:
+                    delivery = await self._write(
+                        delivery, thread=replace(delivery.thread, root=view)
+                    )
             if threads is not None:
-                delivery = await self._thread(threads, delivery, report)
+                delivery = await self._thread(threads, delivery, alert, report)
         except DeliveryError as exc:
             if exc.permanent:
                 # The message is gone (deleted, channel archived): keep the record, stop editing.
@@ -365,7 +372,7 @@ class Courier:
         async with self.lock:
             current = await self._current(delivery)
             # A newer version arrived while we were editing: leave needs_update for it.
-            newer = current.alert != delivery.alert
+            newer = current.alert != alert
             if threads is not None and current.thread is not None and current.alert is not None:
                 newer = newer or bool(thread_plan(current.thread, current.alert))
             await self.store.save_delivery(
@@ -374,7 +381,7 @@ class Courier:
         report.updated += 1
 
     async def _thread(
-        self, notifier: ThreadNotifier, delivery: Delivery, report: CourierReport
+        self, notifier: ThreadNotifier, delivery: Delivery, alert: Alert, report: CourierReport
     ) -> Delivery:
         """Post what the alert's thread has not said yet: one reply for the reports it has not
         shown, then a re-broadcast per new escalation. Each is recorded as being tried before
@@ -382,10 +389,9 @@ class Courier:
         reply (or broadcast), never loses it; a resend inside Discord's nonce window returns
         the message already posted. A thread refused for good (locked, archived, no
         permission) makes the alert flat: it is still edited in place."""
-        assert delivery.alert is not None
         assert delivery.thread is not None
         assert delivery.message_id is not None
-        alert, root, state = delivery.alert, delivery.message_id, delivery.thread
+        root, state = delivery.message_id, delivery.thread
         todo = thread_plan(state, alert)
         finder = _thread_finder(notifier)
         try:

@@ -360,6 +360,9 @@ class ThreadState:
     """The reply or broadcast being posted, recorded before the post goes out."""
     replies: int = 0
     """Replies posted in the thread so far."""
+    root: str = ""
+    """What the root message shows now (``bot.core.thread.root_view``): a report that changes
+    only the thread leaves the root unedited."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,14 @@ def opened(alert: Alert) -> ThreadState:
     return ThreadState(
         shown=tuple((report_id(r), r.title) for r in alert.reports),
         escalations=escalations_of(alert),
+        root=root_view(alert),
     )
+
+
+def root_view(alert: Alert) -> str:
+    """A fingerprint of what the root message shows of ``alert`` (everything but the list of
+    reports, which is the thread's): equal fingerprints need no edit."""
+    return hashlib.sha1(repr(replace(alert, reports=())).encode()).hexdigest()[:16]
 
 
 def plan(state: ThreadState, alert: Alert) -> ThreadPlan:
