@@ -360,6 +360,8 @@ class ThreadState:
     """The reply or broadcast being posted, recorded before the post goes out."""
     replies: int = 0
     """Replies posted in the thread so far."""
+    open: bool = False
+    """A reply or re-broadcast is in the thread: it exists (Discord starts it on the first)."""
     root: str = ""
     """What the root message shows now (``bot.core.thread.root_view``): a report that changes
     only the thread leaves the root unedited."""

@@ -70,6 +70,9 @@ class ThreadReply:
     lines: tuple[ReplyLine, ...]
     shows: tuple[tuple[str, str], ...]
     """(report id, headline) pairs the thread shows once this reply is posted."""
+    opens: bool = False
+    """The first message in the thread: where threads are started on demand (Discord), this
+    one starts it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class Escalation:
     """``URGENT`` or ``CORROBORATED``."""
     note: str
     """The sentence shown above the re-broadcast alert."""
+    opens: bool = False
+    """Nothing is in the thread yet (see ``ThreadReply.opens``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,23 +167,30 @@ def plan(state: ThreadState, alert: Alert) -> ThreadPlan:
             alert.title,
             tuple(lines),
             tuple(shows),
+            opens=not state.open,
         )
     due = [kind for kind in escalations_of(alert) if kind not in state.escalations]
-    return ThreadPlan(reply, tuple(Escalation(kind, _note(kind, alert)) for kind in due))
+    first = not state.open and reply is None
+    escalations = tuple(
+        Escalation(kind, _note(kind, alert), opens=first and i == 0) for i, kind in enumerate(due)
+    )
+    return ThreadPlan(reply, escalations)
 
 
 def replied(state: ThreadState, reply: ThreadReply) -> ThreadState:
     """The thread once ``reply`` is in it."""
     shown = dict(state.shown)
     shown.update(reply.shows)
-    return replace(state, shown=tuple(shown.items()), replies=state.replies + 1, trying="")
+    return replace(
+        state, shown=tuple(shown.items()), replies=state.replies + 1, trying="", open=True
+    )
 
 
 def broadcast(state: ThreadState, kind: str) -> ThreadState:
     """The thread once escalation ``kind`` has been re-broadcast (never again)."""
     if kind in state.escalations:
         return state
-    return replace(state, escalations=(*state.escalations, kind), trying="")
+    return replace(state, escalations=(*state.escalations, kind), trying="", open=True)
 
 
 def _note(kind: str, alert: Alert) -> str:

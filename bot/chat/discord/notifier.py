@@ -161,7 +161,8 @@ class DiscordNotifier:
     ) -> str:
         """A reply in the thread started from the alert ``root_id`` (started by the first
         reply, named after the headline; in a forum the post is the thread already)."""
-        await self._open_thread(destination, root_id, reply.headline, reply.story_id)
+        if reply.opens:
+            await self._open_thread(destination, root_id, reply.headline, reply.story_id)
         message = await self._bounded(
             destination,
             self._in_thread(destination, root_id).send(
@@ -178,7 +179,7 @@ class DiscordNotifier:
         """The alert again as a channel message linking its thread (in a forum, a message in
         the development's post, which brings the post back to the top)."""
         forum = self._forum(destination) is not None
-        if not forum:
+        if escalation.opens and not forum:
             await self._open_thread(destination, root_id, alert.title, alert.story_id)
         thread = self._in_thread(destination, root_id)
         target = thread if forum else await self._messageable(destination)
@@ -255,7 +256,8 @@ class DiscordNotifier:
         self, destination: Destination, root_id: str, headline: str, story_id: str
     ) -> None:
         """Start the thread on the alert ``root_id`` unless it is open already (this run
-        opened it, Discord says it exists, or the channel is a forum)."""
+        opened it, Discord says it exists, e.g. when a crash came between starting it and
+        recording the first reply, or the channel is a forum)."""
         if root_id in self._threads or self._forum(destination) is not None:
             return
         channel = await self._messageable(destination)
