@@ -5,6 +5,7 @@ PostgreSQL), courier and slack_sdk, against the fake Slack Web API on 127.0.0.1.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from bot.store import SQLStore
 from tests.chat.slack.fake_slack import TEAM, Call, FakeSlack
 from tests.chat.threads_scenario import (
     HARBOUR,
+    LEAD,
     LEVANT,
     NILE,
     NILE_REHEADLINED,
@@ -26,6 +28,7 @@ from tests.chat.threads_scenario import (
     make_desk,
     poll,
 )
+from tests.core.helpers import report
 
 DESK = Destination("slack", "C0DESK", TEAM)
 FLAT = Destination("slack", "C0FLAT", TEAM)
@@ -225,3 +228,27 @@ async def test_direct_messages_stay_flat(
     assert "thread_ts" not in to_dm[0].params
     assert not [key for key in fake.threads if key[0] == dm]
     assert [e.params["channel"] for e in fake.calls_to("chat.update")].count(dm) == 2
+
+
+async def test_another_report_from_an_outlet_already_counted_is_replied_too(
+    store: SQLStore, client: AsyncWebClient, fake: FakeSlack
+) -> None:
+    """Same outlets, same story headline: only the thread has news, and the root is not edited."""
+    live = report(
+        "a2",
+        "Hamas delegation leaves Cairo as cease-fire talks stall: live updates",
+        LEAD + " Follow the latest.",
+        LEVANT.published + timedelta(minutes=45),
+        source="levant",
+    )
+    desk = make_desk([Route(DESK)])
+    await poll(desk, store, [LEVANT, NILE])
+    await courier(store, client).run_once()
+    edits = len(fake.calls_to("chat.update"))
+    await poll(desk, store, [live])
+    await courier(store, client).run_once()
+
+    [reply] = thread_replies(fake)
+    assert "*Levant*" in shown(reply.params)
+    assert "live updates" in shown(reply.params)
+    assert len(fake.calls_to("chat.update")) == edits, "the root shows nothing new: not edited"
