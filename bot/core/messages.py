@@ -222,6 +222,30 @@ def thread_link(url: str) -> str:
     return f"Follow the thread: {url}"
 
 
+def discord_no_threads(channel: str) -> str:
+    """A Discord route's channel is neither a text channel nor a forum (a voice channel...)."""
+    return (
+        f"Discord channel {channel} cannot hold threads: set threads = false on its route, "
+        "or route to a text or forum channel"
+    )
+
+
+def discord_thread_refused(channel: str, reason: str) -> str:
+    """Discord refused to start a development's thread on its alert."""
+    return (
+        f"The bot may not start threads in Discord channel {channel} ({reason}): allow it "
+        "Create Public Threads and Send Messages in Threads there, or set threads = false"
+    )
+
+
+def discord_bad_root(message_id: str) -> str:
+    """A stored alert id that cannot be a Discord message (a corrupt delivery)."""
+    return (
+        f"Discord message id {message_id!r} is not a number: the stored delivery is corrupt, "
+        "no thread to reply in"
+    )
+
+
 def thread_reply_failed(where: str, error: object) -> str:
     """Log line: a thread reply was refused for good; the root alert is still edited."""
     return f"thread reply in {where} refused, no more replies for this alert: {error}"

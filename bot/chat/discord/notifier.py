@@ -39,7 +39,12 @@ from bot.chat.discord.render import (
     thread_reply_content,
     why_command,
 )
-from bot.core.messages import discord_too_slow
+from bot.core.messages import (
+    discord_bad_root,
+    discord_no_threads,
+    discord_thread_refused,
+    discord_too_slow,
+)
 from bot.core.models import Alert, Destination, Digest
 from bot.core.thread import Escalation, ThreadReply
 from bot.errors import DeliveryError
@@ -238,11 +243,7 @@ class DiscordNotifier:
         """The thread of the alert ``root_id``: Discord gives a thread started from a message
         (and a forum post) the id of that message."""
         if not root_id.isdigit():
-            raise DeliveryError(
-                f"Discord message id {root_id!r} is not a number: the stored delivery is "
-                "corrupt, no thread to reply in",
-                permanent=True,
-            )
+            raise DeliveryError(discord_bad_root(root_id), permanent=True)
         guild_id = int(destination.workspace) if destination.workspace.isdigit() else None
         if guild_id is None:
             parent = self._client.get_channel(int(destination.channel))
@@ -265,11 +266,7 @@ class DiscordNotifier:
         if not isinstance(parent, discord.TextChannel):
             parent = await self._bounded(destination, self._client.fetch_channel(channel.id))
         if not isinstance(parent, discord.TextChannel):
-            raise DeliveryError(
-                f"Discord channel {destination.channel} cannot hold threads: set threads = "
-                "false on its route, or route to a text or forum channel",
-                permanent=True,
-            )
+            raise DeliveryError(discord_no_threads(destination.channel), permanent=True)
         try:
             await self._bounded(
                 destination,
@@ -280,6 +277,9 @@ class DiscordNotifier:
             )
         except DeliveryError as error:
             cause = error.__cause__
+            if isinstance(cause, discord.Forbidden):
+                refused = discord_thread_refused(destination.channel, _reason(cause))
+                raise DeliveryError(refused, permanent=True) from cause
             if not (isinstance(cause, discord.HTTPException) and cause.code == THREAD_EXISTS):
                 raise
         self._threads.add(root_id)

@@ -4,7 +4,10 @@ Discord (REST and gateway) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
+
+import pytest
 
 from bot.chat.discord.client import TalksDiscordClient
 from bot.chat.discord.notifier import DiscordNotifier
@@ -193,3 +196,22 @@ async def test_a_thread_started_just_before_a_crash_is_used_not_refused(
     assert report.failed == 0
     [reply] = fake.in_thread(root)
     assert reply["content"].startswith("**Nile**: ")
+
+
+async def test_no_permission_to_start_threads_keeps_the_alert_flat_and_says_why(
+    store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail("POST", rf"{MESSAGES}/\d+/threads", 403, code=50013, message="Missing Permissions")
+    desk = make_desk([Route(NEWSROOM)])
+    for outlet in (LEVANT, NILE, HARBOUR):
+        await poll(desk, store, [outlet])
+        with caplog.at_level(logging.WARNING):
+            await courier(store, bot).run_once()
+
+    assert not fake.threads
+    assert len(fake.calls("POST", rf"{MESSAGES}/\d+/threads")) == 1, "asked once, not every poll"
+    refusals = [r.getMessage() for r in caplog.records if "Create Public Threads" in r.getMessage()]
+    assert len(refusals) == 1
+    assert str(NEWSROOM_CHANNEL) in refusals[0]
+    edits = fake.calls("PATCH", rf"{MESSAGES}/\d+")
+    assert "Levant, Nile, Harbour" in str(edits[-1].json["embeds"]), "still edited in place"
