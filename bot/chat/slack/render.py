@@ -317,8 +317,9 @@ def thread_reply_blocks(reply: ThreadReply) -> tuple[str, list[Block]]:
 
 
 def rebroadcast_blocks(alert: Alert, escalation: Escalation) -> tuple[str, list[Block]]:
-    """The alert again, for the whole channel, under the line saying how it escalated."""
-    text, blocks = alert_blocks(alert)
+    """The alert again, for the whole channel, under the line saying how it escalated. It
+    mentions nobody: subscribers in mention mode were mentioned on the alert itself."""
+    text, blocks = alert_blocks(replace(alert, mentions=()))
     note = escape(escalation.note)
     blocks = [_context(f"⬆ {note}"), *blocks][:BLOCKS_LIMIT]
     return _fallback(note + ":", text), blocks
