@@ -25,6 +25,14 @@ alerts for everyone else go out at once. Notifiers never sleep on a rate limit: 
 ``DeliveryError`` carrying the platform's Retry-After, and the courier defers that destination
 alone (all its due deliveries get the same next attempt) until then. Every resend therefore goes
 through the courier, which records the attempt and looks (``find_posted``) before posting again.
+
+Threads. A channel alert whose route has threads is the root of one (``Delivery.thread``, what
+it already shows). When such an alert is due for an update the courier edits the root if what
+it shows changed, then posts what ``bot.core.thread.plan`` says the thread lacks: one reply for
+every report not yet shown, then a re-broadcast per new escalation. The same rule holds as for
+the root: each is recorded as being tried (``ThreadState.trying``) before it goes out, and a
+notifier that can look (``find_in_thread``: Slack) is asked first when it was tried before; the
+reports it shows are recorded right after, so a crash repeats at most that one reply.
 """
 
 from __future__ import annotations
