@@ -206,6 +206,7 @@ class TalksBot:
                 r.style,
                 r.digest,
                 r.push,
+                threads=r.threads,
             )
             for r in cfg.routes
         ]

@@ -279,6 +279,9 @@ class RouteConfig(_Strict):
     push: Literal["developments", "all"] = "developments"
     """"developments": background (analysis, explainers, warnings) waits for the digest, or is
     pushed marked as background when the route has none; "all": everything is pushed."""
+    threads: StrictBool = True
+    """Later reports of a development become replies in its alert's thread (true), or only
+    edit the alert in place (false)."""
 
     @field_validator("digest")
     @classmethod

@@ -25,6 +25,14 @@ alerts for everyone else go out at once. Notifiers never sleep on a rate limit: 
 ``DeliveryError`` carrying the platform's Retry-After, and the courier defers that destination
 alone (all its due deliveries get the same next attempt) until then. Every resend therefore goes
 through the courier, which records the attempt and looks (``find_posted``) before posting again.
+
+Threads. A channel alert whose route has threads is the root of one (``Delivery.thread``, what
+it already shows). When such an alert is due for an update the courier edits the root if what
+it shows changed, then posts what ``bot.core.thread.plan`` says the thread lacks: one reply for
+every report not yet shown, then a re-broadcast per new escalation. The same rule holds as for
+the root: each is recorded as being tried (``ThreadState.trying``) before it goes out, and a
+notifier that can look (``find_in_thread``: Slack) is asked first when it was tried before; the
+reports it shows are recorded right after, so a crash repeats at most that one reply.
 """
 
 from __future__ import annotations
@@ -41,9 +49,19 @@ from typing import Any, Protocol
 
 from bot.core.backoff import Backoff
 from bot.core.desk import BRIEFING, FOLD
-from bot.core.messages import digest_title, still_delivering, turn_crashed, waits_for
+from bot.core.messages import (
+    digest_title,
+    still_delivering,
+    thread_reply_failed,
+    thread_reply_found,
+    turn_crashed,
+    waits_for,
+)
 from bot.core.models import Alert, Delivery, DeliveryStatus, Destination, Digest
-from bot.core.ports import Clock, DigestRecord, Notifier, Store
+from bot.core.ports import Clock, DigestRecord, Notifier, Store, ThreadNotifier
+from bot.core.thread import broadcast as broadcast_once
+from bot.core.thread import escalation_mark, opened, replied, root_view
+from bot.core.thread import plan as thread_plan
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -87,6 +105,10 @@ class CourierReport:
     """Deliveries left pending because the bot is stopping."""
     deferred: int = 0
     """Deliveries not tried because their destination asked to wait (a rate limit, an outage)."""
+    replies: int = 0
+    """Replies posted in alerts' threads."""
+    broadcasts: int = 0
+    """Alerts re-broadcast to their channel because the development escalated."""
     busy: list[Destination] = field(default_factory=list)
     """Destinations left out of this round: their turn from an earlier round is still going."""
 
@@ -328,15 +350,25 @@ class Courier:
     async def _edit(
         self, notifier: Notifier, delivery: Delivery, report: CourierReport, now: datetime
     ) -> None:
-        """Bring a posted alert up to date in place. Never posts it again."""
-        assert delivery.alert is not None
+        """Bring a posted alert up to date in place, and its thread. Never posts it again."""
+        alert = delivery.alert
+        assert alert is not None
         if not delivery.needs_update:
             return
         if not delivery.message_id:
             await self._write(delivery, needs_update=False, updated=now)
             return
+        threads = _threads(notifier) if delivery.thread is not None else None
+        view = root_view(alert)
         try:
-            await notifier.update(delivery.destination, delivery.message_id, delivery.alert)
+            if threads is None or delivery.thread is None or delivery.thread.root != view:
+                await notifier.update(delivery.destination, delivery.message_id, alert)
+                if delivery.thread is not None:
+                    delivery = await self._write(
+                        delivery, thread=replace(delivery.thread, root=view)
+                    )
+            if threads is not None:
+                delivery = await self._thread(threads, delivery, alert, report)
         except DeliveryError as exc:
             if exc.permanent:
                 # The message is gone (deleted, channel archived): keep the record, stop editing.
@@ -348,11 +380,63 @@ class Courier:
         async with self.lock:
             current = await self._current(delivery)
             # A newer version arrived while we were editing: leave needs_update for it.
-            newer = current.alert != delivery.alert
+            newer = current.alert != alert
+            if threads is not None and current.thread is not None and current.alert is not None:
+                newer = newer or bool(thread_plan(current.thread, current.alert))
             await self.store.save_delivery(
                 replace(current, needs_update=newer, error=None, next_attempt=None, updated=now)
             )
         report.updated += 1
+
+    async def _thread(
+        self, notifier: ThreadNotifier, delivery: Delivery, alert: Alert, report: CourierReport
+    ) -> Delivery:
+        """Post what the alert's thread has not said yet: one reply for the reports it has not
+        shown, then a re-broadcast per new escalation. Each is recorded as being tried before
+        it goes out and as done right after, so a crash in between repeats at most that one
+        reply (or broadcast), never loses it; a resend inside Discord's nonce window returns
+        the message already posted. A thread refused for good (locked, archived, no
+        permission) makes the alert flat: it is still edited in place."""
+        assert delivery.thread is not None
+        assert delivery.message_id is not None
+        root, state = delivery.message_id, delivery.thread
+        todo = thread_plan(state, alert)
+        finder = _thread_finder(notifier)
+        try:
+            if todo.reply is not None:
+                mark = todo.reply.id
+                found = None
+                if state.trying == mark and finder is not None:
+                    found = await _look_thread(finder, delivery.destination, root, mark)
+                if found:
+                    log.info("%s", thread_reply_found(alert.story_id, delivery.destination.label))
+                    report.adopted += 1
+                else:
+                    delivery = await self._write(delivery, thread=replace(state, trying=mark))
+                    await notifier.reply_in_thread(delivery.destination, root, todo.reply)
+                    report.replies += 1
+                state = replied(state, todo.reply)
+                delivery = await self._write(delivery, thread=state)
+            for escalation in todo.escalations:
+                mark = escalation_mark(alert.story_id, escalation.kind)
+                found = None
+                if state.trying == mark and finder is not None:
+                    found = await _look_thread(finder, delivery.destination, root, mark)
+                if found:
+                    log.info("%s", thread_reply_found(alert.story_id, delivery.destination.label))
+                    report.adopted += 1
+                else:
+                    delivery = await self._write(delivery, thread=replace(state, trying=mark))
+                    await notifier.rebroadcast(delivery.destination, root, alert, escalation)
+                    report.broadcasts += 1
+                state = broadcast_once(state, escalation.kind)
+                delivery = await self._write(delivery, thread=state)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("%s", thread_reply_failed(delivery.destination.label, exc))
+            delivery = await self._write(delivery, thread=None)
+        return delivery
 
     async def _digest(
         self,
@@ -447,11 +531,16 @@ class Courier:
             current = await self._current(delivery)
             # The desk may have refreshed the alert while it was being posted: edit it next.
             stale = current.alert != delivery.alert
+            # The root shows the alert as posted: later reports and escalations are the thread's.
+            thread = current.thread
+            if thread is not None and delivery.alert is not None:
+                thread = opened(delivery.alert)
             await self.store.save_delivery(
                 replace(
                     current,
                     status=DeliveryStatus.SENT,
                     message_id=message_id,
+                    thread=thread,
                     needs_update=stale,
                     error=None,
                     next_attempt=None,
@@ -527,6 +616,38 @@ async def _look(
             raise
         log.warning("cannot check %s for an earlier post, posting: %s", destination.label, exc)
         return None
+
+
+def _threads(notifier: Notifier) -> ThreadNotifier | None:
+    """``notifier`` when it can thread replies under an alert (else alerts stay flat)."""
+    can = all(
+        callable(getattr(notifier, name, None)) for name in ("reply_in_thread", "rebroadcast")
+    )
+    return notifier if can else None  # type: ignore[return-value]
+
+
+class ThreadFinder(Protocol):
+    """A notifier that can tell whether a thread reply is already posted (Slack can)."""
+
+    async def find_in_thread(self, destination: Destination, root_id: str, mark: str) -> str | None:
+        """The id of the bot's reply carrying ``mark`` in the thread of ``root_id``, or None."""
+
+
+async def _look_thread(
+    finder: ThreadFinder, destination: Destination, root_id: str, mark: str
+) -> str | None:
+    """``find_in_thread``, where a permanent refusal means "cannot tell": post again then."""
+    try:
+        return await finder.find_in_thread(destination, root_id, mark)
+    except DeliveryError as exc:
+        if not exc.permanent:
+            raise
+        return None
+
+
+def _thread_finder(notifier: Notifier) -> ThreadFinder | None:
+    finder = getattr(notifier, "find_in_thread", None)
+    return notifier if callable(finder) else None  # type: ignore[return-value]
 
 
 def _finder(notifier: Notifier) -> PostedFinder | None:

@@ -227,7 +227,7 @@ def test_discord_invite_needs_no_token(tmp_path: Path) -> None:
     assert done.stdout.startswith(
         "https://discord.com/oauth2/authorize?client_id=123456789012345678"
     )
-    assert "permissions=274877926400" in done.stdout
+    assert "permissions=309237664768" in done.stdout
 
     # No [discord] table yet: the id from the environment is enough.
     bare = tmp_path / "bare.toml"

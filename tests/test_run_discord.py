@@ -109,7 +109,13 @@ async def test_run_posts_edits_and_answers_on_discord(
         assert "Nile Courier" in embed_text(edit)
         assert "Levant Wire" in embed_text(edit)
         assert_pings_nobody(edit)
-        assert len(fake.calls("POST", DESK_MESSAGES)) == 1
+        # ...and the report goes in the alert's thread (tests/chat/discord/test_threads.py).
+        await eventually(
+            lambda: fake.in_thread(message_id), what="the reply in the alert's thread", bot=bot
+        )
+        posts = fake.calls("POST", DESK_MESSAGES)
+        roots = [c for c in posts if "Follow the thread" not in (c.json.get("content") or "")]
+        assert len(roots) == 1, "a second outlet must not cause a second alert"
         assert "Al Ahly" not in json.dumps(fake.messages), "the football story is not for the desk"
 
         # /talks subscribe, pushed through the gateway as Discord does, answered over REST.

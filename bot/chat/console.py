@@ -12,13 +12,23 @@ import itertools
 import json
 import sys
 import textwrap
+from collections.abc import Sequence
 from datetime import tzinfo
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from bot.core.messages import BACKGROUND_MARK, follows_line, outlets_line, sourcing_line
+from bot.core.headline_diff import Change, Segment
+from bot.core.messages import (
+    BACKGROUND_MARK,
+    follows_line,
+    outlets_line,
+    sourcing_line,
+    thread_corrected,
+    thread_reheadlined,
+)
 from bot.core.models import Alert, Destination, Digest
 from bot.core.replies import Reply
+from bot.core.thread import Escalation, ThreadReply
 
 _WIDTH = 100
 
@@ -62,6 +72,39 @@ class ConsoleNotifier:
                 f"  • {alert.title} — {outlets_line(alert.outlets)} · {when} · {alert.url}\n"
             )
         self.out.flush()
+        return message_id
+
+    async def reply_in_thread(
+        self, destination: Destination, root_id: str, reply: ThreadReply
+    ) -> str:
+        """Thread replies print indented under their alert's id (text output only: JSON Lines
+        keeps one line per alert, queued story and update)."""
+        message_id = f"console-{next(self._ids)}"
+        if self.jsonl:
+            return message_id
+        lines = [f"   ↳ in thread of {root_id} ({reply.story_id})"]
+        for line in reply.lines:
+            when = line.published.astimezone(self.tz).strftime("%d %b %H:%M")
+            if line.reheadline:
+                label = (
+                    thread_corrected(line.outlet)
+                    if line.correction
+                    else thread_reheadlined(line.outlet)
+                )
+                text = f"{label}: {_diff(line.diff)}"
+            else:
+                text = f"{line.outlet}: {line.title}"
+            lines.append("     " + " · ".join(p for p in (text, when, line.url) if p))
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        return message_id
+
+    async def rebroadcast(
+        self, destination: Destination, root_id: str, alert: Alert, escalation: Escalation
+    ) -> str:
+        message_id = f"console-{next(self._ids)}"
+        if not self.jsonl:
+            self._text(f"⬆ {escalation.note}", alert)
         return message_id
 
     def reply(self, reply: Reply) -> None:
@@ -121,3 +164,9 @@ class ConsoleNotifier:
         }
         self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.out.flush()
+
+
+def _diff(segments: Sequence[Segment]) -> str:
+    """A word diff for a terminal: ``[-old words-] {+new words+}``."""
+    marks = {Change.KEPT: "{}", Change.REMOVED: "[-{}-]", Change.ADDED: "{{+{}+}}"}
+    return " ".join(marks[s.change].format(s.words) for s in segments)

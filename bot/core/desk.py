@@ -31,6 +31,7 @@ from bot.core.models import (
     Report,
     Story,
     Subscription,
+    ThreadState,
     Topic,
     TopicScore,
     Verdict,
@@ -40,6 +41,8 @@ from bot.core.route import Route, Target, should_fold, targets_for
 from bot.core.score import TopicMatcher, why_hint
 from bot.core.summarize import summarize
 from bot.core.text import fold
+from bot.core.thread import escalations_of
+from bot.core.thread import plan as thread_plan
 from bot.core.tier import Tier, story_tier
 
 log = logging.getLogger(__name__)
@@ -425,6 +428,7 @@ class Desk:
                 updated=now,
                 outlets=len(story.outlets),
                 title=story.title,
+                thread=ThreadState() if target.threads else None,
             )
             alerted.append(target.destination.label)
         return tuple(alerted), tuple(updated)
@@ -433,7 +437,9 @@ class Desk:
         """A delivery brought up to date with its story, or None when readers would see no change.
 
         Sent alerts are edited in place (``needs_update``) when the outlets or the headline
-        changed; folded ones stay in their digest.
+        changed, and, for an alert with a thread, when a report the thread has not shown joined
+        (even from an outlet already counted), a report was re-headlined or the story escalated
+        (``bot.core.thread.plan``); folded ones stay in their digest.
         """
         if existing.status in {DeliveryStatus.FAILED, DeliveryStatus.FOLDED}:
             return None
@@ -452,7 +458,8 @@ class Desk:
                 title=alert.title,
                 updated=now,
             )
-        if len(alert.outlets) == existing.outlets and alert.title == existing.title:
+        same = len(alert.outlets) == existing.outlets and alert.title == existing.title
+        if same and not self._thread_news(existing, alert):
             return None
         return replace(
             existing,
@@ -461,6 +468,20 @@ class Desk:
             title=alert.title,
             updated=now,
             needs_update=existing.status == DeliveryStatus.SENT and existing.digest_id is None,
+        )
+
+    @staticmethod
+    def _thread_news(existing: Delivery, alert: Alert) -> bool:
+        """Whether ``alert`` gives the delivery's thread something to say: against what the
+        thread shows once the alert is sent, against the pending alert's reports before."""
+        if existing.thread is None or existing.digest_id is not None:
+            return False
+        if existing.status == DeliveryStatus.SENT:
+            return bool(thread_plan(existing.thread, alert))
+        before = existing.alert
+        return before is None or (before.reports, escalations_of(before)) != (
+            alert.reports,
+            escalations_of(alert),
         )
 
     def _recent_times(

@@ -233,6 +233,73 @@ def copied(outlets: Sequence[str], reason: str, origin: str) -> str:
     return f"{', '.join(outlets)}: {how}"
 
 
+# --- threads: replies under a development's alert, and its re-broadcasts ----------------------
+
+
+def thread_reheadlined(outlet: str) -> str:
+    """The label of a reply line showing an outlet's new headline for a report."""
+    return f"{outlet} changed its headline"
+
+
+def thread_corrected(outlet: str) -> str:
+    """The label of a re-headline the outlet calls a correction or clarification."""
+    return f"Correction from {outlet}"
+
+
+def thread_more(count: int) -> str:
+    """The last line of a reply too long for one message."""
+    return f"…and {count} more {'report' if count == 1 else 'reports'}"
+
+
+def escalated_urgent(score: float) -> str:
+    """Above a re-broadcast alert: the story's score crossed ``urgent_score``."""
+    return f"Escalated: now urgent (score {score:.2f})"
+
+
+def escalated_corroborated(independent: int) -> str:
+    """Above a re-broadcast alert: a single-source story is confirmed by other outlets."""
+    return f"Escalated: now confirmed by {independent} independent outlets"
+
+
+def thread_link(url: str) -> str:
+    """Discord: the line of a re-broadcast pointing readers at the development's thread."""
+    return f"Follow the thread: {url}"
+
+
+def discord_no_threads(channel: str) -> str:
+    """A Discord route's channel is neither a text channel nor a forum (a voice channel...)."""
+    return (
+        f"Discord channel {channel} cannot hold threads: set threads = false on its route, "
+        "or route to a text or forum channel"
+    )
+
+
+def discord_thread_refused(channel: str, reason: str) -> str:
+    """Discord refused to start a development's thread on its alert."""
+    return (
+        f"The bot may not start threads in Discord channel {channel} ({reason}): allow it "
+        "Create Public Threads and Send Messages in Threads there, or set threads = false"
+    )
+
+
+def discord_bad_root(message_id: str) -> str:
+    """A stored alert id that cannot be a Discord message (a corrupt delivery)."""
+    return (
+        f"Discord message id {message_id!r} is not a number: the stored delivery is corrupt, "
+        "no thread to reply in"
+    )
+
+
+def thread_reply_failed(where: str, error: object) -> str:
+    """Log line: a thread reply was refused for good; the root alert is still edited."""
+    return f"thread reply in {where} refused, no more replies for this alert: {error}"
+
+
+def thread_reply_found(story_id: str, where: str) -> str:
+    """Log line: a reply posted before a restart was found in its thread and recorded."""
+    return f"thread reply for {story_id} was already in {where} (posted before a restart)"
+
+
 # --- operators ------------------------------------------------------------------------------
 
 
@@ -816,6 +883,8 @@ def sd_notify_failed(field: str, error: object) -> str:
         f"could not tell systemd {field or 'our state'}: {error} (NOTIFY_SOCKET is set but not "
         "usable; check the unit's Type= and that the bot runs under that unit)"
     )
+
+
 # --- metrics and health (operators: check-config, the log, /readyz, ``talks-bot healthcheck``) ---
 def metrics_listen_invalid(value: str) -> str:
     return (
@@ -868,6 +937,8 @@ def healthcheck_healthy(url: str) -> str:
 
 def healthcheck_unhealthy(url: str, reason: str) -> str:
     return f"unhealthy: {url} {reason}"
+
+
 # --- the talks card, `since` and `why phase` (bot/core/talks.py, bot/core/status.py) ---------
 
 
@@ -1023,6 +1094,8 @@ def bad_since(value: str, *, longest: timedelta) -> str:
         f"{shown}since needs a duration like 6h or a time like 09:00 "
         f"(at most {_duration(longest)} back)."
     )
+
+
 # --- quiet and stale sources, and the ops channel (``bot.core.quiet``, ``bot.core.ops``) ------
 OPS_NAMED = 4
 """Sources named in one folded ops message before "+N more"."""

@@ -367,6 +367,26 @@ class DeliveryStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadState:
+    """What a channel alert's thread already shows (see ``bot.core.thread``)."""
+
+    shown: tuple[tuple[str, str], ...] = ()
+    """(report id, headline) of every report the root or a reply shows, as last shown."""
+    escalations: tuple[str, ...] = ()
+    """Escalations the channel has been told about ("urgent", "corroborated"): the root said
+    so when it went out, or a re-broadcast did. Each is broadcast at most once."""
+    trying: str = ""
+    """The reply or broadcast being posted, recorded before the post goes out."""
+    replies: int = 0
+    """Replies posted in the thread so far."""
+    open: bool = False
+    """A reply or re-broadcast is in the thread: it exists (Discord starts it on the first)."""
+    root: str = ""
+    """What the root message shows now (``bot.core.thread.root_view``): a report that changes
+    only the thread leaves the root unedited."""
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One alert to one destination, as recorded in the store."""
 
@@ -390,3 +410,6 @@ class Delivery:
     """A sent message whose story changed: edit it in place when next due."""
     next_attempt: datetime | None = None
     """Do not try again before this time (retry backoff); None means now."""
+    thread: ThreadState | None = None
+    """The alert's thread, for a channel alert whose route has threads; None: flat (DMs,
+    ``threads = false``), later reports only edit the message in place."""

@@ -26,6 +26,7 @@ from bot.core.models import (
 
 if TYPE_CHECKING:
     from bot.core.desk import DeskContext
+    from bot.core.thread import Escalation, ThreadReply
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC."""
@@ -187,3 +188,23 @@ class Notifier(Protocol):
 
     async def send_digest(self, destination: Destination, digest: Digest) -> str:
         """Post several folded alerts as one message; return its id."""
+
+
+class ThreadNotifier(Notifier, Protocol):
+    """A platform whose channel alerts can be the roots of threads (Slack, Discord, console).
+
+    ``root_id`` is the id ``send`` returned for the alert. A notifier without these methods
+    keeps every alert flat: later reports only edit it in place.
+    """
+
+    async def reply_in_thread(
+        self, destination: Destination, root_id: str, reply: ThreadReply
+    ) -> str:
+        """Post ``reply`` in the thread of the alert ``root_id`` (opening the thread when it is
+        the first reply); return the reply's message id."""
+
+    async def rebroadcast(
+        self, destination: Destination, root_id: str, alert: Alert, escalation: Escalation
+    ) -> str:
+        """Show the alert again to the whole channel, saying how it escalated, and linked to
+        its thread; return the new message's id."""

@@ -28,6 +28,9 @@ class Route:
     digest_cron: str = ""
     push: str = "developments"
     """"developments" or "all": see ``holds_background``."""
+    threads: bool = True
+    """Later reports of a development go in its alert's thread (``bot.core.thread``); False:
+    they only edit the alert in place."""
 
 
 PUSH_DEVELOPMENTS = "developments"
@@ -49,6 +52,9 @@ class Target:
     holds_background: bool = False
     """Background stories wait for this destination's scheduled digest instead of a push (a
     route with ``push = "developments"`` and a digest)."""
+    threads: bool = False
+    """The alert is the root of a thread of later reports: channels, unless their route says
+    ``threads = false``; direct messages never are."""
 
 
 def qualifying_topics(
@@ -127,6 +133,7 @@ def targets_for(
         reason: str,
         style: str = "full",
         holds: bool = False,
+        threads: bool = True,
     ) -> None:
         if not hits:
             return
@@ -134,7 +141,7 @@ def targets_for(
             return
         old = found.get(dest)
         if old is None:
-            found[dest] = Target(dest, hits, (), (reason,), style, holds)
+            found[dest] = Target(dest, hits, (), (reason,), style, holds, threads)
         else:
             merged = old.topics + tuple(t for t in hits if t not in old.topics)
             found[dest] = replace(
@@ -147,7 +154,7 @@ def targets_for(
     for route in routes:
         hits = qualifying_topics(story, topics, route.topics, route.min_score)
         holds = route.push == PUSH_DEVELOPMENTS and bool(route.digest_cron)
-        add(route.destination, hits, "route", route.style, holds)
+        add(route.destination, hits, "route", route.style, holds, route.threads)
 
     for sub in subscriptions:
         if not sub.channel:

@@ -60,6 +60,7 @@ from bot.core.models import (
     Story,
     StoryReport,
     Subscription,
+    ThreadState,
     TopicScore,
 )
 from bot.core.ports import Clock, DigestRecord, PollRecord, StoryFilter
@@ -949,16 +950,24 @@ def _delivery_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
         "alert": codec.to_json(delivery.alert) if delivery.alert is not None else None,
         "needs_update": delivery.needs_update,
         # The ``extra`` column keeps small per-delivery notes as JSON (no migration per note).
-        "extra": json.dumps(
-            {"digest": delivery.planned_digest} if delivery.planned_digest else {},
-            ensure_ascii=False,
-            sort_keys=True,
-        ),
+        "extra": _delivery_extra(delivery),
     }
+
+
+def _delivery_extra(delivery: Delivery) -> str:
+    """The ``extra`` notes: the digest being sent, and the alert's thread (what it shows)."""
+    extra: dict[str, Any] = {}
+    if delivery.planned_digest:
+        extra["digest"] = delivery.planned_digest
+    if delivery.thread is not None:
+        extra["thread"] = json.loads(codec.to_json(delivery.thread))
+    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
 def _delivery(row: Mapping[Any, Any]) -> Delivery:
     alert = row["alert"]
+    extra = json.loads(row["extra"] or "{}")
+    thread = extra.get("thread")
     return Delivery(
         story_id=row["story_id"],
         destination=_destination(row),
@@ -971,10 +980,11 @@ def _delivery(row: Mapping[Any, Any]) -> Delivery:
         outlets=row["outlets"],
         title=row["title"],
         attempts=row["attempts"],
-        planned_digest=json.loads(row["extra"] or "{}").get("digest"),
+        planned_digest=extra.get("digest"),
         alert=codec.from_json(alert, Alert) if alert is not None else None,
         needs_update=bool(row["needs_update"]),
         next_attempt=row["next_attempt"],
+        thread=codec.from_json(json.dumps(thread), ThreadState) if thread is not None else None,
     )
 
 

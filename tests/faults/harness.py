@@ -315,6 +315,9 @@ class Ledger:
     counts: dict[tuple[str, str], int]
     strays: list[str] = field(default_factory=list)
     """Messages that name no expected development, or two at once (a wrong merge)."""
+    rebroadcasts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """Per channel, development and escalation (its mark): alerts shown to the channel again
+    from their thread (corroborated, turned urgent). More than one is a repeat."""
 
     @property
     def expected(self) -> int:
@@ -326,7 +329,8 @@ class Ledger:
 
     @property
     def duplicated(self) -> int:
-        return sum(c - 1 for c in self.counts.values() if c > 1)
+        again = sum(c - 1 for c in self.rebroadcasts.values() if c > 1)
+        return sum(c - 1 for c in self.counts.values() if c > 1) + again
 
     @property
     def lost(self) -> int:
@@ -336,7 +340,8 @@ class Ledger:
         return sorted(k for k, c in self.counts.items() if c == 0)
 
     def doubled(self) -> list[tuple[str, str]]:
-        return sorted(k for k, c in self.counts.items() if c > 1)
+        again = [(ch, dev) for (ch, dev, _mark), c in self.rebroadcasts.items() if c > 1]
+        return sorted([*(k for k, c in self.counts.items() if c > 1), *again])
 
     def figures(self) -> dict[str, int]:
         return {
@@ -349,6 +354,7 @@ class Ledger:
 
 def ledger(slack: FakeSlack, developments: Sequence[Development]) -> Ledger:
     counts = {(ch, d.key): 0 for ch in CHANNELS for d in developments}
+    rebroadcasts: dict[tuple[str, str, str], int] = {}
     strays = []
     for channel in CHANNELS:
         for message in slack.history.get(channel, []):
@@ -357,8 +363,13 @@ def ledger(slack: FakeSlack, developments: Sequence[Development]) -> Ledger:
             if len(named) != 1:
                 strays.append(f"{channel}: {body[:160]}")
                 continue
+            if message.get("subtype") == "thread_broadcast":
+                mark = str(message.get("metadata", {}).get("event_payload", {}).get("mark"))
+                key = (channel, named[0], mark)
+                rebroadcasts[key] = rebroadcasts.get(key, 0) + 1
+                continue
             counts[(channel, named[0])] += 1
-    return Ledger(counts, strays)
+    return Ledger(counts, strays, rebroadcasts)
 
 
 # the bot ---------------------------------------------------------------------------------------

@@ -24,10 +24,13 @@ BOT_PERMISSIONS = discord.Permissions(
     # 1 << 11 = 2048: post alerts and digests.
     embed_links=True,
     # 1 << 14 = 16384: alerts are embeds; without it Discord strips them silently.
+    create_public_threads=True,
+    # 1 << 35 = 34359738368: start the thread of a development on its alert (routes with
+    # threads, the default), and open a forum post per development.
     send_messages_in_threads=True,
-    # 1 << 38 = 274877906944: lets a route point at a thread (optional, harmless otherwise).
+    # 1 << 38 = 274877906944: post the replies in those threads (and lets a route point at one).
 )
-"""274877926400 in all. Nothing else: the bot edits only its own messages (no Manage Messages),
+"""309237664768 in all. Nothing else: the bot edits only its own messages (no Manage Messages),
 never reads the channel (no Read Message History, no Message Content intent) and pings only
 subscribers who asked for it (no Mention Everyone). Slash-command replies need no permission."""
 

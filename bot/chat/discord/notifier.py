@@ -30,9 +30,23 @@ from typing import TypeVar
 import aiohttp
 import discord
 
-from bot.chat.discord.render import alert_embed, digest_embed, mention_line, why_command
-from bot.core.messages import discord_too_slow
+from bot.chat.discord.render import (
+    alert_embed,
+    digest_embed,
+    mention_line,
+    rebroadcast_content,
+    thread_name,
+    thread_reply_content,
+    why_command,
+)
+from bot.core.messages import (
+    discord_bad_root,
+    discord_no_threads,
+    discord_thread_refused,
+    discord_too_slow,
+)
 from bot.core.models import Alert, Destination, Digest
+from bot.core.thread import Escalation, ThreadReply
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -45,6 +59,9 @@ SEND_TIMEOUT_SECONDS = 10.0
 """The longest one send, edit or DM opening may take, rate-limit waits inside discord.py
 included; a normal one takes well under a second."""
 
+
+THREAD_EXISTS = 160004
+"""Discord's error code for "a thread has already been created for this message"."""
 
 HISTORY_LIMIT = 500
 """Most messages one ``find_posted`` reads, from the delivery's creation on (5 pages)."""
@@ -79,12 +96,28 @@ class DiscordNotifier:
         client.allowed_mentions = discord.AllowedMentions.none()
         self._reported: set[str] = set()
         """Destinations whose permanent failure has been logged already."""
+        self._threads: set[str] = set()
+        """Alerts (message ids) whose thread is known to exist."""
 
     def connected(self) -> bool:
         """The gateway connection is up (``/readyz``)."""
         return self._client.is_ready()
 
     async def send(self, destination: Destination, alert: Alert) -> str:
+        forum = self._forum(destination)
+        if forum is not None:
+            # A forum takes posts, not messages: the alert opens the development's post.
+            posted = await self._bounded(
+                destination,
+                forum.create_thread(
+                    name=thread_name(alert.title, alert.story_id),
+                    content=mention_line(alert.mentions),
+                    embed=alert_embed(alert),
+                    allowed_mentions=allowed_mentions_for(alert.mentions),
+                ),
+            )
+            self._threads.add(str(posted.message.id))
+            return str(posted.message.id)
         channel = await self._messageable(destination)
         message = await self._bounded(
             destination,
@@ -105,6 +138,9 @@ class DiscordNotifier:
                 permanent=True,
             )
         channel = await self._messageable(destination)
+        if self._forum(destination) is not None:
+            # A forum post's first message lives in the post (a thread of the same id).
+            channel = self._in_thread(destination, message_id)
         await self._bounded(
             destination,
             channel.get_partial_message(int(message_id)).edit(
@@ -129,11 +165,56 @@ class DiscordNotifier:
         )
         return str(message.id)
 
+    async def reply_in_thread(
+        self, destination: Destination, root_id: str, reply: ThreadReply
+    ) -> str:
+        """A reply in the thread started from the alert ``root_id`` (started by the first
+        reply, named after the headline; in a forum the post is the thread already)."""
+        if reply.opens:
+            await self._open_thread(destination, root_id, reply.headline, reply.story_id)
+        message = await self._bounded(
+            destination,
+            self._in_thread(destination, root_id).send(
+                content=thread_reply_content(reply),
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=message_nonce("reply", reply.id, destination),
+            ),
+        )
+        return str(message.id)
+
+    async def rebroadcast(
+        self, destination: Destination, root_id: str, alert: Alert, escalation: Escalation
+    ) -> str:
+        """The alert again as a channel message linking its thread (in a forum, a message in
+        the development's post, which brings the post back to the top)."""
+        forum = self._forum(destination) is not None
+        if escalation.opens and not forum:
+            await self._open_thread(destination, root_id, alert.title, alert.story_id)
+        thread = self._in_thread(destination, root_id)
+        target = thread if forum else await self._messageable(destination)
+        message = await self._bounded(
+            destination,
+            target.send(
+                content=rebroadcast_content(escalation, thread.jump_url),
+                embed=alert_embed(alert),
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=message_nonce(
+                    "escalation", f"{alert.story_id}:{escalation.kind}", destination
+                ),
+            ),
+        )
+        return str(message.id)
+
     async def find_posted(
         self, destination: Destination, alert: Alert, *, since: datetime | None = None
     ) -> str | None:
         """The id of a message this bot posted about ``alert``'s story since ``since``, if any:
-        its footer names the story (``/talks why <id>``) or its title links the story's URL."""
+        its footer names the story (``/talks why <id>``) or its title links the story's URL.
+
+        A forum has no channel history to read (each post is a thread of its own): there it
+        cannot tell, and a post a crash interrupted may be posted a second time."""
+        if self._forum(destination) is not None:
+            return None
         channel = await self._messageable(destination)
         me = self._client.user
         marker = why_command(alert.story_id)
@@ -154,6 +235,58 @@ class DiscordNotifier:
         return await self._bounded(destination, scan())
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _forum(self, destination: Destination) -> discord.ForumChannel | None:
+        """The route's channel when it is a forum (known from the gateway's guild cache)."""
+        if destination.direct or not destination.channel.isdigit():
+            return None
+        channel = self._client.get_channel(int(destination.channel))
+        return channel if isinstance(channel, discord.ForumChannel) else None
+
+    def _in_thread(self, destination: Destination, root_id: str) -> discord.PartialMessageable:
+        """The thread of the alert ``root_id``: Discord gives a thread started from a message
+        (and a forum post) the id of that message."""
+        if not root_id.isdigit():
+            raise DeliveryError(discord_bad_root(root_id), permanent=True)
+        guild_id = int(destination.workspace) if destination.workspace.isdigit() else None
+        if guild_id is None:
+            parent = self._client.get_channel(int(destination.channel))
+            guild = getattr(parent, "guild", None)
+            guild_id = guild.id if guild is not None else None
+        return self._client.get_partial_messageable(
+            int(root_id), guild_id=guild_id, type=discord.ChannelType.public_thread
+        )
+
+    async def _open_thread(
+        self, destination: Destination, root_id: str, headline: str, story_id: str
+    ) -> None:
+        """Start the thread on the alert ``root_id`` unless it is open already (this run
+        opened it, Discord says it exists, e.g. when a crash came between starting it and
+        recording the first reply, or the channel is a forum)."""
+        if root_id in self._threads or self._forum(destination) is not None:
+            return
+        channel = await self._messageable(destination)
+        parent = self._client.get_channel(channel.id)
+        if not isinstance(parent, discord.TextChannel):
+            parent = await self._bounded(destination, self._client.fetch_channel(channel.id))
+        if not isinstance(parent, discord.TextChannel):
+            raise DeliveryError(discord_no_threads(destination.channel), permanent=True)
+        try:
+            await self._bounded(
+                destination,
+                parent.get_partial_message(int(root_id)).create_thread(
+                    name=thread_name(headline, story_id)
+                ),
+                message_id=root_id,
+            )
+        except DeliveryError as error:
+            cause = error.__cause__
+            if isinstance(cause, discord.Forbidden):
+                refused = discord_thread_refused(destination.channel, _reason(cause))
+                raise DeliveryError(refused, permanent=True) from cause
+            if not (isinstance(cause, discord.HTTPException) and cause.code == THREAD_EXISTS):
+                raise
+        self._threads.add(root_id)
 
     async def _bounded(
         self, destination: Destination, call: Awaitable[T], *, message_id: str = ""

@@ -13,9 +13,18 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
-from bot.core.messages import outlets_line, sourcing_line
+from bot.core.headline_diff import Change, Segment
+from bot.core.messages import (
+    outlets_line,
+    sourcing_line,
+    thread_corrected,
+    thread_link,
+    thread_more,
+    thread_reheadlined,
+)
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
+from bot.core.thread import Escalation, ReplyLine, ThreadReply
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -203,3 +212,62 @@ def _link(text: str, url: str) -> str:
         return label
     safe_url = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
     return f"[{label}]({safe_url})"
+
+
+# -- threads ---------------------------------------------------------------------------------
+
+THREAD_NAME_LIMIT = 100
+"""Characters of a thread's (or forum post's) name."""
+
+
+def thread_name(headline: str, story_id: str) -> str:
+    """A development's thread name: its headline as written (names render no markdown)."""
+    return clip(headline, THREAD_NAME_LIMIT) or story_id
+
+
+def _diff(segments: Sequence[Segment]) -> str:
+    """A word diff in Discord markdown: ``~~old words~~ **new words**``."""
+    marks = {Change.KEPT: "{}", Change.REMOVED: "~~{}~~", Change.ADDED: "**{}**"}
+    return " ".join(marks[s.change].format(_plain(s.words)) for s in segments)
+
+
+def _url(url: str) -> str:
+    """A bare link in ``<…>``: clickable, and Discord shows no preview card for it."""
+    return f"<{url.replace('>', '%3E').replace(' ', '%20')}>" if url else ""
+
+
+def _reply_line(line: ReplyLine) -> str:
+    when = f"<t:{int(line.published.timestamp())}:t>"
+    if not line.reheadline:
+        title = _plain(clip(line.title, 300))
+        parts = [f"**{_plain(line.outlet)}**: {title}", _url(line.url), when]
+    else:
+        label = (
+            thread_corrected(line.outlet) if line.correction else thread_reheadlined(line.outlet)
+        )
+        parts = [f"✎ **{_plain(label)}**: {_diff(line.diff)}", _url(line.url), when]
+    return " · ".join(p for p in parts if p)
+
+
+def thread_reply_content(reply: ThreadReply) -> str:
+    """A thread reply as message content: one line per report, within 2,000 characters."""
+    lines = [_reply_line(line) for line in reply.lines]
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        tail = len(thread_more(len(lines))) + 1 if index < len(lines) - 1 else 0
+        if used + len(line) + 1 + tail > CONTENT_LIMIT:
+            if not kept:
+                kept.append(clip(line, CONTENT_LIMIT - tail - 1))
+                index += 1
+            if index < len(lines):
+                kept.append(thread_more(len(lines) - index))
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
+
+
+def rebroadcast_content(escalation: Escalation, thread_url: str) -> str:
+    """The line above a re-broadcast alert: how it escalated, and where its thread is."""
+    return f"⬆ {_plain(escalation.note)} · {thread_link(thread_url)}"

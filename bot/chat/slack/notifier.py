@@ -24,10 +24,17 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.slack.render import alert_blocks, digest_blocks, escape
+from bot.chat.slack.render import (
+    alert_blocks,
+    digest_blocks,
+    escape,
+    rebroadcast_blocks,
+    thread_reply_blocks,
+)
 from bot.core.backoff import retry_after_seconds
 from bot.core.messages import slack_rate_limited
 from bot.core.models import Alert, Destination, Digest
+from bot.core.thread import Escalation, ThreadReply, escalation_mark
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,8 @@ HISTORY_PAGE = 200
 """Messages per ``conversations.history`` page (Slack's advised page size)."""
 HISTORY_PAGES = 10
 """Most pages one look-up reads: 2,000 messages since the delivery was created."""
+THREAD_EVENT = "talks_thread"
+"""Slack message metadata type on thread replies and re-broadcasts (its payload marks which)."""
 HISTORY_SKEW = 120.0
 """Seconds read before the delivery's creation, for a clock that differs from Slack's."""
 
@@ -122,6 +131,44 @@ class SlackNotifier:
         text, blocks = digest_blocks(digest)
         return await self._post(destination, text, blocks)
 
+    async def reply_in_thread(
+        self, destination: Destination, root_id: str, reply: ThreadReply
+    ) -> str:
+        """A reply under the alert ``root_id`` (its ts is the thread's ``thread_ts``)."""
+        text, blocks = thread_reply_blocks(reply)
+        return await self._post(destination, text, blocks, thread_ts=root_id, mark=reply.id)
+
+    async def rebroadcast(
+        self, destination: Destination, root_id: str, alert: Alert, escalation: Escalation
+    ) -> str:
+        """The alert again in its thread, also sent to the channel (``reply_broadcast``)."""
+        text, blocks = rebroadcast_blocks(alert, escalation)
+        mark = escalation_mark(alert.story_id, escalation.kind)
+        return await self._post(
+            destination, text, blocks, thread_ts=root_id, mark=mark, broadcast=True
+        )
+
+    async def find_in_thread(self, destination: Destination, root_id: str, mark: str) -> str | None:
+        """The ts of the bot's reply carrying ``mark`` in the thread of ``root_id``, if any: a
+        reply (or re-broadcast) recorded as tried may have been posted before a crash."""
+        channel = await self._channel(destination)
+        bot_id, bot_user = await self._own_ids()
+        query: dict[str, Any] = {
+            "channel": channel, "ts": root_id, "limit": HISTORY_PAGE,
+            "include_all_metadata": True,
+        }  # fmt: skip
+        for _ in range(HISTORY_PAGES):
+            response = await self._call(channel, self._client.conversations_replies(**query))
+            for message in response.get("messages") or []:
+                if _is_own(message, bot_id, bot_user) and _mark(message) == mark:
+                    return str(message["ts"])
+            metadata = response.get("response_metadata") or {}
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not response.get("has_more") or not cursor:
+                break
+            query["cursor"] = cursor
+        return None
+
     async def find_posted(
         self, destination: Destination, alert: Alert, *, since: datetime | None = None
     ) -> str | None:
@@ -159,14 +206,31 @@ class SlackNotifier:
         return None
 
     # plumbing -----------------------------------------------------------------------------
-    async def _post(self, destination: Destination, text: str, blocks: list[dict[str, Any]]) -> str:
+    async def _post(
+        self,
+        destination: Destination,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        mark: str = "",
+        broadcast: bool = False,
+    ) -> str:
+        """Post a message; in a thread when ``thread_ts`` is given, with ``mark`` in its
+        metadata (what ``find_in_thread`` looks for)."""
         channel = await self._channel(destination)
+        extra: dict[str, Any] = {}
+        if thread_ts is not None:
+            extra["thread_ts"] = thread_ts
+            extra["reply_broadcast"] = broadcast
+        if mark:
+            extra["metadata"] = {"event_type": THREAD_EVENT, "event_payload": {"mark": mark}}
         async with self._paced(channel):
             response = await self._call(
                 channel,
                 self._client.chat_postMessage(
                     channel=channel, text=text, blocks=blocks, unfurl_links=False,
-                    unfurl_media=False,
+                    unfurl_media=False, **extra,
                 ),
             )  # fmt: skip
         return str(response["ts"])
@@ -224,6 +288,14 @@ class SlackNotifier:
             response = await self._call("auth.test", self._client.auth_test())
             self._bot_ids = (str(response.get("bot_id", "")), str(response.get("user_id", "")))
         return self._bot_ids
+
+
+def _mark(message: Mapping[str, Any]) -> str:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != THREAD_EVENT:
+        return ""
+    payload = metadata.get("event_payload")
+    return str(payload.get("mark", "")) if isinstance(payload, dict) else ""
 
 
 def _is_own(message: Mapping[str, Any], bot_id: str, bot_user: str) -> bool:

@@ -1,4 +1,4 @@
-"""Neutral alerts, digests and replies as Slack Block Kit: pure functions, no I/O.
+"""Alerts, digests, thread replies and command replies as Slack Block Kit: pure, no I/O.
 
 Everything that comes from a feed is untrusted: a headline must never ping ``<!channel>`` or a
 person, nor forge a link, nor restyle the message. Slack's mrkdwn treats ``&``, ``<`` and ``>`` as
@@ -15,14 +15,23 @@ word boundary, with "…".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.core.messages import outlets_line, sourcing_line
+from bot.core.headline_diff import Change, Segment
+from bot.core.messages import (
+    outlets_line,
+    sourcing_line,
+    thread_corrected,
+    thread_more,
+    thread_reheadlined,
+)
 from bot.core.models import Alert, Digest
 from bot.core.replies import Item, Reply, Section
+from bot.core.thread import Escalation, ReplyLine, ThreadReply
 
 Block = dict[str, Any]
 
@@ -282,3 +291,41 @@ def reply_blocks(reply: Reply) -> tuple[str, list[Block]]:
     if len(blocks) > BLOCKS_LIMIT:
         blocks = [*blocks[: BLOCKS_LIMIT - 1], _context("…cut to fit one Slack message")]
     return _fallback(escape(reply.text)), blocks
+
+
+# threads --------------------------------------------------------------------------------------
+def _diff_text(segments: Sequence[Segment]) -> str:
+    """A word diff in mrkdwn: ``~old words~ *new words*``, the feed's own marks made inert."""
+    marks = {Change.KEPT: "{}", Change.REMOVED: "~{}~", Change.ADDED: "*{}*"}
+    return " ".join(marks[s.change].format(inert(s.words)) for s in segments)
+
+
+def _reply_line(line: ReplyLine) -> str:
+    when = slack_date(line.published)
+    if not line.reheadline:
+        title = shorten(line.title, HEADLINE_LIMIT) or line.url
+        return f"*{inert(line.outlet)}*: {link(line.url, title)} · {when}"
+    label = thread_corrected(line.outlet) if line.correction else thread_reheadlined(line.outlet)
+    shown = link(line.url, label) if line.url else inert(label)
+    return f"✎ *{shown}*: {_diff_text(line.diff)} · {when}"
+
+
+def thread_reply_blocks(reply: ThreadReply) -> tuple[str, list[Block]]:
+    """A thread reply: one line per report, in as few sections as fit one message."""
+    lines = [_reply_line(line) for line in reply.lines]
+    sections = _chunks(lines, SECTION_LIMIT)
+    blocks = [_section(chunk) for chunk in sections[: BLOCKS_LIMIT - 1]]
+    if len(sections) > len(blocks):
+        left = sum(chunk.count("\n") + 1 for chunk in sections[len(blocks) :])
+        blocks.append(_context(escape(thread_more(left))))
+    first = reply.lines[0]
+    return _fallback(inert(first.outlet) + ":", inert(shorten(first.title, HEADLINE_LIMIT))), blocks
+
+
+def rebroadcast_blocks(alert: Alert, escalation: Escalation) -> tuple[str, list[Block]]:
+    """The alert again, for the whole channel, under the line saying how it escalated. It
+    mentions nobody: subscribers in mention mode were mentioned on the alert itself."""
+    text, blocks = alert_blocks(replace(alert, mentions=()))
+    note = escape(escalation.note)
+    blocks = [_context(f"⬆ {note}"), *blocks][:BLOCKS_LIMIT]
+    return _fallback(note + ":", text), blocks

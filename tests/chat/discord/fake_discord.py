@@ -30,6 +30,8 @@ BOT_ID = 710000000000000002
 GUILD_ID = 720000000000000001
 NEWSROOM_CHANNEL = 720000000000000010
 """#hostage-talks, a text channel the bot can post to."""
+FORUM_CHANNEL = 720000000000000011
+"""#developments, a forum channel: one post per development."""
 EDITORS_ROLE = 720000000000000020
 """A role named "Desk editors" (configured as an admin role in some tests)."""
 
@@ -84,8 +86,19 @@ class FakeDiscord:
         self.identifies: list[Json] = []
         self.gateway_queries: list[dict[str, str]] = []
         self.channels: dict[int, Json] = {
-            NEWSROOM_CHANNEL: self._text_channel(NEWSROOM_CHANNEL, "hostage-talks")
+            NEWSROOM_CHANNEL: self._text_channel(NEWSROOM_CHANNEL, "hostage-talks"),
+            FORUM_CHANNEL: {
+                **self._text_channel(FORUM_CHANNEL, "developments"),
+                "type": 15,
+                "available_tags": [],
+                "default_reaction_emoji": None,
+                "default_sort_order": None,
+                "default_forum_layout": 0,
+                "flags": 0,
+            },
         }
+        self.threads: dict[int, Json] = {}
+        """Threads by id (a thread started from a message has that message's id)."""
         self._scripts: list[Scripted] = []
         self._nonces: dict[tuple[int, str], int] = {}
         self._ids = itertools.count(730000000000000001)
@@ -298,6 +311,9 @@ class FakeDiscord:
             ("POST", r"/channels/(\d+)/messages", self._create_message),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message),
             ("GET", r"/channels/(\d+)/messages", self._history),
+            ("GET", r"/channels/(\d+)", self._get_channel),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._thread_from_message),
+            ("POST", r"/channels/(\d+)/threads", self._forum_post),
             ("POST", r"/users/@me/channels", self._create_dm),
             ("POST", r"/interactions/(\d+)/([\w-]+)/callback", self._interaction_callback),
             ("POST", r"/webhooks/(\d+)/([\w-]+)", self._followup),
@@ -366,6 +382,63 @@ class FakeDiscord:
             self._nonces[(channel, str(nonce))] = int(message["id"])
         return _ok(message)
 
+    async def _get_channel(self, _body: Any, channel_id: str) -> web.Response:
+        channel = self.channels.get(int(channel_id))
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        return _ok(channel)
+
+    async def _thread_from_message(
+        self, body: Json, channel_id: str, message_id: str
+    ) -> web.Response:
+        """A public thread started from a message: Discord gives it the message's id."""
+        message = self.messages.get(int(message_id))
+        if message is None or message["channel_id"] != channel_id:
+            return _error(404, 10008, "Unknown Message")
+        if int(message_id) in self.threads:
+            return _error(400, 160004, "A thread has already been created for this message")
+        return _ok(self._thread(int(message_id), int(channel_id), body["name"]))
+
+    async def _forum_post(self, body: Json, channel_id: str) -> web.Response:
+        """A forum post: a thread and its first message, sharing one id."""
+        forum = self.channels.get(int(channel_id))
+        if forum is None or forum["type"] != 15:
+            return _error(400, 0, "Invalid Form Body")
+        thread_id = self._last_message = max(
+            self._last_message + 1, time_snowflake(datetime.now(UTC))
+        )
+        thread = self._thread(thread_id, int(channel_id), body["name"])
+        message = self._message(thread_id, body.get("message") or {}, message_id=thread_id)
+        return _ok({**thread, "message": message})
+
+    def _thread(self, thread_id: int, parent: int, name: str) -> Json:
+        thread = {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(parent),
+            "owner_id": str(BOT_ID),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": _now(),
+                "locked": False,
+            },
+        }
+        self.threads[thread_id] = thread
+        self.channels[thread_id] = thread
+        return thread
+
+    def in_thread(self, thread_id: int | str) -> list[Json]:
+        """Messages posted in a thread, oldest first."""
+        return [m for i, m in sorted(self.messages.items()) if m["channel_id"] == str(thread_id)]
+
     async def _history(self, query: dict[str, str], channel_id: str) -> web.Response:
         """A channel's messages, newest first, between ``after`` and ``before`` (ids)."""
         after, before = int(query.get("after", 0)), int(query.get("before", 1 << 63))
@@ -425,10 +498,13 @@ class FakeDiscord:
     ) -> web.Response:
         return _ok(self._message(NEWSROOM_CHANNEL, body))
 
-    def _message(self, channel: int, body: Json, *, author: Json | None = None) -> Json:
-        # A snowflake of the posting time, as Discord's are (history pages by them).
-        self._last_message = max(self._last_message + 1, time_snowflake(datetime.now(UTC)))
-        message_id = self._last_message
+    def _message(
+        self, channel: int, body: Json, *, author: Json | None = None, message_id: int = 0
+    ) -> Json:
+        if not message_id:
+            # A snowflake of the posting time, as Discord's are (history pages by them).
+            self._last_message = max(self._last_message + 1, time_snowflake(datetime.now(UTC)))
+            message_id = self._last_message
         message = {
             "id": str(message_id),
             "channel_id": str(channel),
@@ -528,7 +604,7 @@ class FakeDiscord:
             "channels": [
                 {k: v for k, v in channel.items() if k != "guild_id"}
                 for channel in self.channels.values()
-                if channel["type"] == 0
+                if channel["type"] in (0, 15)
             ],
             "members": [
                 {

@@ -152,7 +152,7 @@ def test_invite_link_asks_for_commands_scope_and_only_needed_permissions():
     assert url.startswith("https://discord.com/oauth2/authorize?client_id=710000000000000001")
     assert "scope=bot+applications.commands" in url
     permissions = discord.Permissions(int(url.rsplit("permissions=", 1)[1]))
-    assert permissions.value == 274877926400
+    assert permissions.value == 309237664768
     needed = ("view_channel", "send_messages", "embed_links")
     never = ("mention_everyone", "manage_messages", "administrator", "read_message_history")
     assert all(getattr(permissions, name) for name in needed)

@@ -45,7 +45,9 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        """Channel id -> messages, oldest first."""
+        """Channel id -> messages, oldest first (thread replies only when also broadcast)."""
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        """(channel id, root ts) -> the thread's replies, oldest first."""
         self.users: dict[str, dict[str, Any]] = {}
         self.socket_acks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._script: dict[str, list[Scripted]] = defaultdict(list)
@@ -175,8 +177,34 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "user": BOT_USER,
         }
-        ts = self.add_message(channel, **message)
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        root = str(params.get("thread_ts") or "")
+        if not root:
+            ts = self.add_message(channel, **message)
+            return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        # A reply: Slack keeps it in the thread, out of the channel's history unless broadcast.
+        if not any(m["ts"] == root for m in self.history.get(channel, [])):
+            return {"ok": False, "error": "thread_not_found"}
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        ts = f"{self._last_ts:.6f}"
+        reply = {"type": "message", "ts": ts, "thread_ts": root, **message}
+        self.threads[(channel, root)].append(reply)
+        if params.get("reply_broadcast") in (True, "true", "1", 1):
+            self.history[channel].append({**reply, "subtype": "thread_broadcast"})
+        return {"ok": True, "channel": channel, "ts": ts, "message": reply}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, root = str(params.get("channel")), str(params.get("ts"))
+        parent = [m for m in self.history.get(channel, []) if m["ts"] == root]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        keep_metadata = params.get("include_all_metadata") in (True, "true", "1", 1)
+        messages = [
+            m if keep_metadata else {k: v for k, v in m.items() if k != "metadata"}
+            for m in [*parent, *self.threads.get((channel, root), [])]
+        ]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         for message in self.history.get(str(params.get("channel")), []):
