@@ -254,7 +254,9 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
     from bot.chat.connect import posting_chats
 
     async with (
-        TalksBot(settings, output=args.output, replay=args.replay, writer=True) as bot,
+        TalksBot(
+            settings, output=args.output, replay=args.replay, writer=True, preload=False
+        ) as bot,
         posting_chats(bot),
     ):
         cycle = await bot.poll_once()

@@ -168,10 +168,16 @@ class TalksBot:
         notifiers: dict[str, Notifier] | None = None,
         rng: random.Random | None = None,
         writer: bool = False,
+        preload: bool | None = None,
     ) -> None:
         """``writer``: this process polls and posts (``run``, ``poll-once``), so it holds the
-        database's writer lock while open and refuses to start beside another writer."""
+        database's writer lock while open and refuses to start beside another writer.
+        ``preload`` (default: ``writer``): read the dedup window into the desk on opening, so a
+        long run's first decision does not wait for it; a one-off run (``poll-once``) and the
+        read-only commands leave it to the poller, which loads it before its first decision and
+        only if one is needed (a cycle of unchanged feeds never reads it)."""
         self.settings = settings
+        self.preload = writer if preload is None else preload
         self.config = settings.config
         self.replay = replay
         self.clock = clock
@@ -294,6 +300,8 @@ class TalksBot:
 
     async def open(self) -> None:
         await self._connect()
+        if not self.preload:
+            return
         try:
             loaded = await self.poller.start()
         except StoreError as exc:

@@ -537,9 +537,14 @@ class Poller:
         async with self._outbox, self._deciding():
             if source is not None:
                 self._doing(source, "database")
-            if not self._desk_loaded:
-                await self.start()
-            outcome = await take(self.desk, self.store, reports, now_of=now_of, quiet=quiet)
+            if not reports:
+                # Nothing new (a 304, or only items already held): no decision to make, so
+                # no desk to load either; a cron run of unchanged feeds never reads the window.
+                outcome = Outcome()
+            else:
+                if not self._desk_loaded:
+                    await self.start()
+                outcome = await take(self.desk, self.store, reports, now_of=now_of, quiet=quiet)
             if health is not None:
                 await self.store.commit_poll(
                     PollRecord(

@@ -5,6 +5,7 @@ per round of polls, and the small things (``--version``, a closed pipe, ``discor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -19,7 +20,15 @@ import pytest
 from bot.app import TalksBot
 from bot.config import load_config
 from bot.core import messages as say
-from tests.bot_process import BotProcess, bot_env, eventually, free_port, rss, write_config
+from tests.bot_process import (
+    BotProcess,
+    bot_env,
+    eventually,
+    free_port,
+    poll_once,
+    rss,
+    write_config,
+)
 from tests.ingest.servers import FeedServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -115,6 +124,44 @@ def test_poll_once_exits_0_when_every_source_is_healthy(tmp_path: Path, feeds: F
     done = talks_bot(tmp_path, "poll-once", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert _summary(done.stderr).startswith("1 source: 1 healthy, 0 failing;"), done.stderr
+
+
+def test_a_run_whose_first_polls_bring_nothing_new_still_matches_stored_developments(
+    tmp_path: Path, feeds: FeedServer
+) -> None:
+    """``poll-once`` reads the dedup window only when a source brings something new: a later
+    outlet's report of a development stored by an earlier run joins it all the same."""
+    feeds.serve("/second.xml", rss("Harbour Times", []), "application/rss+xml")
+    config = write_config(
+        tmp_path,
+        {
+            "wire": (feeds.url("/wire.xml"), "Levant Wire"),
+            "second": (feeds.url("/second.xml"), "Harbour Times"),
+        },
+    )
+    first = poll_once(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    [created] = [json.loads(line) for line in first.stdout.splitlines()]
+    assert created["event"] == "alert", created
+
+    unchanged = poll_once(tmp_path, config)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert unchanged.stdout == "", unchanged.stdout
+    assert "0 new reports" in _summary(unchanged.stderr), unchanged.stderr
+
+    later = (
+        "h-1",
+        "Hamas delegation arrives in Cairo for ceasefire talks",
+        "A Hamas delegation arrived in Cairo for talks with Egyptian mediators on a truce.",
+        NOW - timedelta(minutes=5),
+    )
+    feeds.serve("/second.xml", rss("Harbour Times", [later]), "application/rss+xml")
+    joined = poll_once(tmp_path, config)
+    assert joined.returncode == 0, joined.stderr
+    [edit] = [json.loads(line) for line in joined.stdout.splitlines()]
+    assert edit["event"] != "alert", edit  # no second alert: the alert is brought up to date
+    assert edit["story_id"] == created["story_id"], (edit, created)
+    assert edit["outlets"] == ["Levant Wire", "Harbour Times"], edit
 
 
 def test_status_says_when_a_failing_source_is_tried_again() -> None:
