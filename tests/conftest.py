@@ -22,6 +22,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +33,9 @@ from sqlalchemy.engine import make_url
 from bot.store import SQLStore, describe_url
 from bot.store.schema import metadata
 from bot.store.url import normalise_url
+from tests.bot_process import rss
 from tests.chat.slack.fake_slack import FakeSlack
+from tests.ingest.servers import FeedServer
 
 T = TypeVar("T")
 
@@ -189,5 +192,24 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     """The fake Slack Web API on 127.0.0.1, for any test that posts to Slack."""
     server = FakeSlack()
     await server.start()
-    yield server
-    await server.close()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+LEVANT_CAIRO = (
+    "lw-cairo-1",
+    "Hamas delegation arrives in Cairo for new round of truce talks",
+    "Egyptian mediators met the delegation on Monday evening to push for a truce in Gaza.",
+)
+
+
+@pytest.fixture
+def levant_feed() -> Iterator[FeedServer]:
+    """One local feed, ``/levant.xml`` from "Levant Wire", holding one Cairo-talks report
+    published half an hour ago: the smallest desk a ``talks-bot run`` test can watch."""
+    published = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    with FeedServer() as server:
+        server.serve("/levant.xml", rss("Levant Wire", [(*LEVANT_CAIRO, published)]))
+        yield server

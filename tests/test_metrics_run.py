@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -21,20 +20,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from tests.bot_process import BotProcess, bot_env, eventually, free_port, rss, write_config
+from tests.bot_process import BotProcess, bot_env, eventually, free_port, write_config
 from tests.chat.slack.fake_slack import FakeSlack
 from tests.ingest.servers import FeedServer
 
 BOT_TOKEN = "xoxb-test-metrics-0001"
 SIGNING_SECRET = "0cc175b9c0f1b6a831c399e269772661"
 DESK = "C-DESK"
-NOW = datetime.now(UTC).replace(microsecond=0)
-CAIRO = (
-    "lw-301",
-    "Hamas delegation arrives in Cairo for new round of truce talks",
-    "Egyptian mediators met the delegation on Monday evening to push for a truce in Gaza.",
-    NOW - timedelta(minutes=30),
-)
 
 FAMILIES = {
     "talks_bot_polls",
@@ -97,23 +89,6 @@ class TcpProxy:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.serve("/levant.xml", rss("Levant Wire", [CAIRO]))
-        yield server
-
-
-@pytest.fixture
 async def proxied(postgres_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
     """A TCP proxy to the test's PostgreSQL database, and the database URL through it."""
     url = make_url(postgres_url)
@@ -160,16 +135,20 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_run_serves_metrics_health_and_readiness_as_the_database_comes_and_goes(
-    tmp_path: Path, fake: FakeSlack, feeds: FeedServer, proxied: tuple[TcpProxy, str]
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    levant_feed: FeedServer,
+    proxied: tuple[TcpProxy, str],
 ) -> None:
     proxy, database = proxied
     metrics_port, slack_port = free_port(), free_port()
     config = write_config(
         tmp_path,
-        {"levant": (feeds.url("/levant.xml"), "Levant Wire")},
+        {"levant": (levant_feed.url("/levant.xml"), "Levant Wire")},
         extra=(
             f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n\n'
-            f'[slack]\nmode = "http"\nport = {slack_port}\napi_base_url = "{fake.base_url}"\n\n'
+            f'[slack]\nmode = "http"\nport = {slack_port}\n'
+            f'api_base_url = "{fake_slack.base_url}"\n\n'
             f'[[routes]]\nplatform = "slack"\nchannel = "{DESK}"\n'
         ),
     )
@@ -182,10 +161,10 @@ async def test_run_serves_metrics_health_and_readiness_as_the_database_comes_and
     )
     base = f"http://127.0.0.1:{metrics_port}"
     # Slack turns the first post away once (429): counted, then the alert goes out.
-    fake.rate_limit("chat.postMessage", retry_after=1)
+    fake_slack.rate_limit("chat.postMessage", retry_after=1)
     with BotProcess(tmp_path, ["run", "--config", str(config)], env) as bot:
         await eventually(
-            lambda: fake.history.get(DESK),
+            lambda: fake_slack.history.get(DESK),
             timeout=30,
             what="the Cairo alert in C-DESK",
             bot=bot,

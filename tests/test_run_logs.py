@@ -12,44 +12,26 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.logs import JsonFormatter
-from tests.bot_process import BotProcess, bot_env, eventually, rss, write_config
+from tests.bot_process import BotProcess, bot_env, eventually, write_config
 from tests.chat.slack.fake_slack import FakeSlack
 from tests.ingest.servers import FeedServer
 
 APP_TOKEN = "xapp-1-A0TALKS-9876-refusedrefused"
 BOT_TOKEN = "xoxb-test-desk-0042"
 NOW = datetime.now(UTC).replace(microsecond=0)
-CAIRO = (
-    "lw-1",
-    "Hamas delegation arrives in Cairo for new round of truce talks",
-    "Egyptian mediators met the delegation on Monday evening to push for a truce in Gaza.",
-    NOW - timedelta(minutes=30),
-)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    server.fail("apps.connections.open", "invalid_auth", times=1000)
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with FeedServer() as server:
-        server.serve("/levant.xml", rss("Levant Wire", [CAIRO]))
-        yield server
+def refusing_slack(fake_slack: FakeSlack) -> FakeSlack:
+    """The fake Slack refusing the app token, as Slack does a token pasted wrong."""
+    fake_slack.fail("apps.connections.open", "invalid_auth", times=1000)
+    return fake_slack
 
 
 def socket_mode_config(folder: Path, feeds: FeedServer, fake: FakeSlack) -> Path:
@@ -76,9 +58,10 @@ def secrets(**more: str) -> dict[str, str]:
 
 @pytest.mark.slow
 async def test_a_refused_app_token_is_one_line_in_the_log_however_often_it_is_retried(
-    tmp_path: Path, feeds: FeedServer, fake: FakeSlack
+    tmp_path: Path, levant_feed: FeedServer, refusing_slack: FakeSlack
 ) -> None:
-    config = socket_mode_config(tmp_path, feeds, fake)
+    fake = refusing_slack
+    config = socket_mode_config(tmp_path, levant_feed, fake)
     with BotProcess(tmp_path, ["run", "--config", str(config)], secrets()) as bot:
         # slack_bolt retries every 10 s: wait for the third try.
         await eventually(
@@ -101,9 +84,10 @@ async def test_a_refused_app_token_is_one_line_in_the_log_however_often_it_is_re
 
 
 async def test_json_logs_are_one_object_per_line_with_structured_fields(
-    tmp_path: Path, feeds: FeedServer, fake: FakeSlack
+    tmp_path: Path, levant_feed: FeedServer, refusing_slack: FakeSlack
 ) -> None:
-    config = socket_mode_config(tmp_path, feeds, fake)
+    fake = refusing_slack
+    config = socket_mode_config(tmp_path, levant_feed, fake)
     env = secrets(TALKS_BOT_LOG_FORMAT="json")
     with BotProcess(tmp_path, ["run", "--config", str(config)], env) as bot:
         await eventually(

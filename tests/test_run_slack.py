@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,13 +60,9 @@ HOSTAGES = (
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    """The fake Slack Web API (``fake_slack``), by the short name every test here uses."""
+    return fake_slack
 
 
 @pytest.fixture
