@@ -3,7 +3,7 @@ Slack and Discord thread tests drive through the real desk, store and courier.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.config import load_config
@@ -11,6 +11,7 @@ from bot.core.desk import Desk, DeskSettings
 from bot.core.models import Report, SourceHealth
 from bot.core.ports import PollRecord
 from bot.core.route import Route
+from bot.courier import Courier, CourierReport
 from bot.poller import take
 from bot.store import SQLStore
 from tests.core.helpers import report
@@ -68,3 +69,18 @@ async def poll(desk: Desk, store: SQLStore, reports: Sequence[Report]) -> None:
 
 def clock() -> datetime:
     return T0 + timedelta(hours=2)
+
+
+async def polls_delivered(
+    desk: Desk,
+    store: SQLStore,
+    courier: Callable[[], Courier],
+    *polls: Sequence[Report],
+) -> CourierReport:
+    """Each of ``polls`` decided and saved, then delivered by a courier as a fresh start makes it
+    (``courier()``); what the last delivery did."""
+    delivered = CourierReport()
+    for reports in polls:
+        await poll(desk, store, reports)
+        delivered = await courier().run_once()
+    return delivered

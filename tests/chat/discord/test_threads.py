@@ -24,6 +24,7 @@ from tests.chat.threads_scenario import (
     clock,
     make_desk,
     poll,
+    polls_delivered,
 )
 
 NEWSROOM = Destination("discord", str(NEWSROOM_CHANNEL), str(GUILD_ID))
@@ -49,9 +50,7 @@ async def test_three_outlets_in_three_polls_give_a_thread_on_the_alert_with_two_
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(NEWSROOM)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT], [NILE], [HARBOUR])
 
     root = root_id(fake)
     [opened] = fake.calls("POST", rf"{MESSAGES}/{root}/threads")
@@ -72,9 +71,7 @@ async def test_corroboration_re_broadcasts_once_as_a_channel_message_linking_the
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(NEWSROOM)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT], [NILE], [HARBOUR])
 
     root = root_id(fake)
     [broadcast] = [c for c in fake.calls("POST", MESSAGES) if c.json.get("content")]
@@ -89,10 +86,9 @@ async def test_a_re_headline_posts_a_word_diff_in_the_thread(
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(NEWSROOM)])
-    await poll(desk, store, [LEVANT, NILE])
-    await courier(store, bot).run_once()
-    await poll(desk, store, [NILE_REHEADLINED])
-    await courier(store, bot).run_once()
+    await polls_delivered(
+        desk, store, lambda: courier(store, bot), [LEVANT, NILE], [NILE_REHEADLINED]
+    )
 
     [diff] = fake.in_thread(root_id(fake))
     assert "**Nile changed its headline**" in diff["content"]
@@ -104,10 +100,7 @@ async def test_a_restart_does_not_repeat_replies_and_finds_the_thread_open(
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(NEWSROOM)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, bot).run_once()
-    await poll(desk, store, [NILE])
-    await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT], [NILE])
     root = root_id(fake)
     assert len(fake.in_thread(root)) == 1
 
@@ -127,9 +120,7 @@ async def test_a_forum_route_gets_one_post_per_development(
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(FORUM)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT], [NILE], [HARBOUR])
 
     [post] = fake.calls("POST", rf"/channels/{FORUM_CHANNEL}/threads")
     assert post.json["name"] == LEVANT.title
@@ -150,9 +141,7 @@ async def test_threads_false_keeps_the_alert_flat(
     store: SQLStore, bot: TalksDiscordClient, fake: FakeDiscord
 ) -> None:
     desk = make_desk([Route(NEWSROOM, threads=False)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT], [NILE], [HARBOUR])
 
     assert len(fake.calls("POST", MESSAGES)) == 1
     assert not fake.threads
@@ -170,8 +159,7 @@ async def test_a_long_headline_names_the_thread_within_discords_limit(
     desk = make_desk([Route(NEWSROOM)])
     await poll(desk, store, [long])
     await courier(store, bot).run_once()
-    await poll(desk, store, [NILE])
-    await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [NILE])
 
     [opened] = fake.calls("POST", rf"{MESSAGES}/\d+/threads")
     assert len(opened.json["name"]) <= 100
@@ -185,8 +173,7 @@ async def test_a_thread_started_just_before_a_crash_is_used_not_refused(
     """Discord answers "a thread has already been created for this message" (160004) when the
     thread was started but the crash came before the reply was recorded: the reply goes in it."""
     desk = make_desk([Route(NEWSROOM)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, bot).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, bot), [LEVANT])
     root = root_id(fake)
     fake._thread(root, NEWSROOM_CHANNEL, LEVANT.title)  # started before the crash
     await poll(desk, store, [NILE])

@@ -27,6 +27,7 @@ from tests.chat.threads_scenario import (
     clock,
     make_desk,
     poll,
+    polls_delivered,
 )
 from tests.core.helpers import report
 
@@ -63,9 +64,7 @@ async def test_three_outlets_in_three_polls_give_one_root_and_two_replies(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT], [NILE], [HARBOUR])
 
     [root] = roots(fake, "C0DESK")
     assert LEVANT.title in shown(root)
@@ -87,11 +86,9 @@ async def test_reports_between_two_courier_visits_share_one_reply(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT])
     await poll(desk, store, [NILE])
-    await poll(desk, store, [HARBOUR])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [HARBOUR])
 
     [reply] = thread_replies(fake)
     assert "*Nile*" in shown(reply.params)
@@ -102,10 +99,7 @@ async def test_corroboration_re_broadcasts_to_the_channel_exactly_once(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, client).run_once()
-    await poll(desk, store, [NILE])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT], [NILE])
 
     broadcasts = [c for c in fake.calls_to("chat.postMessage") if c.params.get("reply_broadcast")]
     [broadcast] = broadcasts
@@ -117,8 +111,7 @@ async def test_corroboration_re_broadcasts_to_the_channel_exactly_once(
     assert len(in_channel) == 1
 
     # The next outlet, and a restart: a reply, but no second re-broadcast.
-    await poll(desk, store, [HARBOUR])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [HARBOUR])
     assert (
         len([c for c in fake.calls_to("chat.postMessage") if c.params.get("reply_broadcast")]) == 1
     )
@@ -129,10 +122,9 @@ async def test_a_re_headline_posts_a_word_diff_reply(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT, NILE])
-    await courier(store, client).run_once()
-    await poll(desk, store, [NILE_REHEADLINED])
-    await courier(store, client).run_once()
+    await polls_delivered(
+        desk, store, lambda: courier(store, client), [LEVANT, NILE], [NILE_REHEADLINED]
+    )
 
     [diff] = replies(fake, "C0DESK")
     text = shown(diff)
@@ -146,10 +138,7 @@ async def test_a_restart_does_not_repeat_replies(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, client).run_once()
-    await poll(desk, store, [NILE])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT], [NILE])
     posted = len(fake.calls_to("chat.postMessage"))
 
     # A new courier and notifier on the same store: nothing is due, nothing is said again.
@@ -157,8 +146,7 @@ async def test_a_restart_does_not_repeat_replies(
     assert report.replies == 0
     assert len(fake.calls_to("chat.postMessage")) == posted
     # A later report after the restart: one reply, with that report alone.
-    await poll(desk, store, [HARBOUR])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [HARBOUR])
     assert len(fake.calls_to("chat.postMessage")) == posted + 1
     last = shown(replies(fake, "C0DESK")[-1])
     assert "*Harbour*" in last
@@ -183,8 +171,7 @@ async def test_a_reply_posted_just_before_a_crash_is_found_not_posted_again(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT])
     await poll(desk, store, [NILE])
     crashing = Courier(store, {"slack": CrashAfterReply(client, pace_seconds=0.0)}, clock)
     with pytest.raises(Crash):
@@ -202,9 +189,7 @@ async def test_threads_false_keeps_the_alert_flat(
     store: SQLStore, client: AsyncWebClient, fake: FakeSlack
 ) -> None:
     desk = make_desk([Route(FLAT, threads=False)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT], [NILE], [HARBOUR])
 
     assert len(fake.calls_to("chat.postMessage")) == 1
     assert not any("thread_ts" in c.params for c in fake.calls_to("chat.postMessage"))
@@ -218,9 +203,7 @@ async def test_direct_messages_stay_flat(
 ) -> None:
     await store.add_subscription(Subscription("slack", TEAM, EDITOR, "cairo-delegation"))
     desk = make_desk([Route(DESK)])
-    for outlet in (LEVANT, NILE, HARBOUR):
-        await poll(desk, store, [outlet])
-        await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT], [NILE], [HARBOUR])
 
     dm = "D" + EDITOR[1:]
     to_dm = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == dm]
@@ -242,8 +225,7 @@ async def test_another_report_from_an_outlet_already_counted_is_replied_too(
         source="levant",
     )
     desk = make_desk([Route(DESK)])
-    await poll(desk, store, [LEVANT, NILE])
-    await courier(store, client).run_once()
+    await polls_delivered(desk, store, lambda: courier(store, client), [LEVANT, NILE])
     edits = len(fake.calls_to("chat.update"))
     await poll(desk, store, [live])
     await courier(store, client).run_once()
