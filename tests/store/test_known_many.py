@@ -56,7 +56,8 @@ async def test_many_sources_health_saved_at_once_keeps_what_ops_was_told(
     )
 
     a, b = await store.get_source("a"), await store.get_source("b")
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     assert (a.etag, a.next_poll_after, a.announced, a.announced_at) == (
         '"v2"',
         at(5),
