@@ -78,8 +78,9 @@ def server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture(autouse=True)
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALKS_BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+def database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test on SQLite and on PostgreSQL."""
+    monkeypatch.setenv("TALKS_BOT_DATABASE_URL", database_url)
 
 
 def serve(server: FeedServer, desk: int, count: int) -> str:
