@@ -998,7 +998,7 @@ def _delivery_extra(delivery: Delivery) -> str:
     if delivery.planned_digest:
         extra["digest"] = delivery.planned_digest
     if delivery.thread is not None:
-        extra["thread"] = json.loads(codec.to_json(delivery.thread))
+        extra["thread"] = codec.plain(delivery.thread)
     return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
@@ -1022,7 +1022,7 @@ def _delivery(row: Mapping[Any, Any]) -> Delivery:
         alert=codec.from_json(alert, Alert) if alert is not None else None,
         needs_update=bool(row["needs_update"]),
         next_attempt=row["next_attempt"],
-        thread=codec.from_json(json.dumps(thread), ThreadState) if thread is not None else None,
+        thread=codec.from_plain(thread, ThreadState) if thread is not None else None,
     )
 
 
