@@ -179,6 +179,60 @@ class PollerHooks:
     for sources that started failing, went quiet or stale, or recovered."""
 
 
+class _KnownReports:
+    """``Store.known_reports`` for the polls of a cycle: the requests that arrive while a read
+    is under way wait for it to end and go together in the next one, so polls in flight at once
+    share one query instead of paying a transaction each."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queued: list[tuple[str, list[str], asyncio.Future[dict[str, str]]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def get(self, source: str, keys: Sequence[str]) -> dict[str, str]:
+        """Of ``keys``, those stored for ``source``, mapped to their stored title."""
+        future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+        self._queued.append((source, list(keys), future))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read())
+        return await future
+
+    async def _read(self) -> None:
+        batch: list[tuple[str, list[str], asyncio.Future[dict[str, str]]]] = []
+        try:
+            while self._queued:
+                await asyncio.sleep(0)  # the polls ready in this turn of the loop join in
+                batch, self._queued = self._queued, []
+                wanted: dict[str, list[str]] = {}
+                for source, keys, _future in batch:
+                    wanted.setdefault(source, []).extend(keys)
+                try:
+                    found = await self._store.known_reports_many(wanted)
+                except Exception as exc:
+                    for _source, _keys, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for source, keys, future in batch:
+                    if not future.done():
+                        held = found.get(source, {})
+                        future.set_result({k: held[k] for k in keys if k in held})
+        finally:
+            self._reader = None
+            for _source, _keys, future in [*batch, *self._queued]:
+                if not future.done():  # the reader itself was cancelled
+                    future.cancel()
+
+
+@dataclass(slots=True)
+class _Cycle:
+    """What the polls of one live cycle share."""
+
+    stored: dict[str, SourceHealth] | None
+    """Every source's health as read at the start (None: each poll reads its own)."""
+    known: _KnownReports
+
+
 class Poller:
     """Polls sources into the desk. One per process; the desk's memory lives here."""
 
@@ -231,25 +285,45 @@ class Poller:
     ) -> PollSummary:
         """One live poll of ``source``, its reports judged at ``at`` (default: now). A failing
         source's backoff holds it back unless ``force``; the scheduler times the rest."""
+        summary, _ = await self._observed(source, at, force)
+        return summary
+
+    async def _observed(
+        self,
+        source: SourceConfig,
+        at: datetime | None,
+        force: bool,
+        cycle: _Cycle | None = None,
+    ) -> tuple[PollSummary, SourceHealth | None]:
+        """A poll, told to ``hooks.polled`` when it ends; in a ``cycle``, a poll with nothing
+        to decide leaves its health to the cycle's batched save (returned), and the cycle tells
+        ``hooks.polled`` once that save is done."""
         if self.hooks.polled is None:
-            return await self._poll(source, at, force)
+            return await self._poll(source, at, force, cycle)
         started = asyncio.get_running_loop().time()
         try:
-            summary = await self._poll(source, at, force)
+            summary, later = await self._poll(source, at, force, cycle)
         except Exception as exc:
             self.hooks.polled(PollSummary(source.name, ok=False, unsaved=True), exc)
             raise
         summary.seconds = asyncio.get_running_loop().time() - started
-        self.hooks.polled(summary, None)
-        return summary
+        if later is None:
+            self.hooks.polled(summary, None)
+        return summary, later
 
-    async def _poll(self, source: SourceConfig, at: datetime | None, force: bool) -> PollSummary:
+    async def _poll(
+        self, source: SourceConfig, at: datetime | None, force: bool, cycle: _Cycle | None
+    ) -> tuple[PollSummary, SourceHealth | None]:
+        """One poll: (summary, the health left for the cycle to save, or None when saved)."""
         now = at or self.clock()
         self._doing(source, "database")
-        before = await self.health(source)
+        if cycle is not None and cycle.stored is not None:
+            before = rules.configured(cycle.stored.get(source.name), source.name, source.url)
+        else:
+            before = await self.health(source)
         due = before.next_poll_after
         if not force and before.consecutive_failures and due is not None and now < due:
-            return PollSummary(source.name, ok=True, error="backing off", next_poll=due)
+            return PollSummary(source.name, ok=True, error="backing off", next_poll=due), None
         self._doing(source, "feed")
         health, items, summary = await self._fetch(source, before, now)
         self._doing(source, "database")
@@ -258,11 +332,13 @@ class Poller:
                 health = self._next_poll(source, before, health, summary, None, 0, now)
                 health = rules.paced(health, now, items=0, new=0, arrivals=())
             summary.next_poll = health.next_poll_after
+            if cycle is not None:
+                return summary, health
             await self.store.save_source(health)
             await self._watched([health], now)
-            return summary
+            return summary, None
         first_poll = health.first_polled is None
-        fresh = await self._fresh(source, items, now)
+        fresh = await self._fresh(source, items, now, cycle)
         fresh.sort(key=lambda r: (r.published, r.key))
         health = rules.polled(health, now, len(fresh))
         health = rules.paced(
@@ -270,6 +346,9 @@ class Poller:
         )
         health = self._next_poll(source, before, health, summary, items, len(fresh), now)
         summary.next_poll = health.next_poll_after
+        if cycle is not None and not fresh:
+            # Only items already held: no decision, so the health waits for the cycle's save.
+            return summary, health
         # A source's first poll records undated items as seen: their age is unknown.
         outcome = await self._decide(
             source,
@@ -283,7 +362,7 @@ class Poller:
         if self.hooks.saved is not None:
             self.hooks.saved()
         await self._watched([health], now)
-        return summary
+        return summary, None
 
     async def cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
         """One poll of every source: a replay (``settings.replay``), or live polls side by
@@ -298,12 +377,24 @@ class Poller:
         return cycle
 
     async def _live_cycle(self, sources: Sequence[SourceConfig]) -> CycleSummary:
+        """Live polls side by side. Every source's health is read once for the cycle; a poll
+        with new reports saves its decision and health together as usual, while the polls that
+        brought nothing new (a 304, only items already held, a failed fetch) are saved together
+        at the end, in one transaction."""
         slots = asyncio.Semaphore(CYCLE_CONCURRENCY)
+        try:
+            stored: dict[str, SourceHealth] | None = {
+                h.name: h for h in await self.store.list_sources()
+            }
+        except StoreError:
+            stored = None  # each poll reads its own, and says so if that fails too
+        cycle = _Cycle(stored, _KnownReports(self.store))
+        later: list[tuple[SourceHealth, PollSummary]] = []
 
         async def one(source: SourceConfig) -> PollSummary:
             async with slots:
                 try:
-                    return await self.poll(source)
+                    summary, health = await self._observed(source, None, False, cycle)
                 except StoreError as exc:
                     log.error("%s", say.poll_not_saved(source.name, exc))
                     return PollSummary(
@@ -314,8 +405,34 @@ class Poller:
                     return PollSummary(
                         source.name, ok=False, error=f"crashed: {exc!r}", unsaved=True
                     )
+                if health is not None:
+                    later.append((health, summary))
+                return summary
 
-        return CycleSummary(polls=list(await asyncio.gather(*(one(s) for s in sources))))
+        polls = list(await asyncio.gather(*(one(s) for s in sources)))
+        await self._save_later(later)
+        return CycleSummary(polls=polls)
+
+    async def _save_later(self, later: Sequence[tuple[SourceHealth, PollSummary]]) -> None:
+        """The cycle's batched save of the polls that had nothing to decide. When it fails, one
+        line says so and those polls count as unsaved: nothing of theirs is lost, as their next
+        poll asks for the whole feed again and finds its items held."""
+        if not later:
+            return
+        healths = [health for health, _ in later]
+        error: StoreError | None = None
+        try:
+            await self.store.save_sources(healths)
+        except StoreError as exc:
+            error = exc
+            log.error("%s", say.cycle_health_not_saved(len(healths), exc))
+            for _, summary in later:
+                summary.unsaved = True
+        if self.hooks.polled is not None:
+            for _, summary in later:
+                self.hooks.polled(summary, error)
+        if error is None:
+            await self._watched(healths, self.clock())
 
     # --- a replay --------------------------------------------------------------------------------
     async def replay(self, sources: Sequence[SourceConfig]) -> CycleSummary:
@@ -465,7 +582,11 @@ class Poller:
         )
 
     async def _fresh(
-        self, source: SourceConfig, items: Sequence[RawItem], now: datetime
+        self,
+        source: SourceConfig,
+        items: Sequence[RawItem],
+        now: datetime,
+        cycle: _Cycle | None = None,
     ) -> list[Report]:
         """The items the store does not already hold unchanged (most of every poll), as reports.
 
@@ -479,7 +600,10 @@ class Poller:
             _normalized(source.name, raw, info, now) for raw, ident in found if ident is None
         ]
         keys = [i.key for _raw, i in found if i] + [r.key for r in untitled if r]
-        known = await self.store.known_reports(source.name, keys)
+        if cycle is not None:
+            known = await cycle.known.get(source.name, keys)
+        else:
+            known = await self.store.known_reports(source.name, keys)
         reports: dict[str, Report] = {}
         seen: set[str] = set()
         for raw, ident in found:

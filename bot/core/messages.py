@@ -679,6 +679,16 @@ def poll_crashed(source: str) -> str:
     return f"poll of {source} crashed; the other sources go on"
 
 
+def cycle_health_not_saved(sources: int, error: object) -> str:
+    """Log line: a cycle's batched save of the sources that brought nothing new failed; their
+    next poll simply asks for the whole feed again (their items are held, so nothing is lost)."""
+    noun = "source" if sources == 1 else "sources"
+    return (
+        f"health of {sources} {noun} with nothing new not saved: {error}; "
+        "their next poll reads the whole feed again (nothing is lost)"
+    )
+
+
 def source_failed(source: str, failures: int, error: str) -> str:
     return f"source {source} failed ({failures} in a row): {error}"
 

@@ -7,7 +7,7 @@ implementation of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -93,7 +93,8 @@ class Store(Protocol):
     async def save_source(self, health: SourceHealth) -> None: ...
 
     async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
-        """Save several sources' health in one transaction (a replay's cycle)."""
+        """Save several sources' health in one transaction (a cycle's polls that brought nothing
+        new, a replay's cycle)."""
 
     async def save_announced(self, name: str, announced: str, at: datetime) -> None:
         """Record what the ops channel was last told about source ``name`` (the only write of
@@ -102,6 +103,12 @@ class Store(Protocol):
     # reports and stories ----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
         """Of ``keys``, those already stored for ``source``, mapped to their stored title."""
+
+    async def known_reports_many(
+        self, wanted: Mapping[str, Iterable[str]]
+    ) -> dict[str, dict[str, str]]:
+        """``known_reports`` for several sources in one read: by source, those of its keys
+        already stored, mapped to their stored title (a source with none is left out)."""
 
     async def commit_poll(self, record: PollRecord) -> None:
         """Save a poll's source state, stories (with reports) and deliveries in one transaction."""

@@ -44,9 +44,26 @@ def many_to_json(values: Sequence[object]) -> str:
     return to_json(tuple(values))
 
 
+def plain(value: object) -> Any:
+    """``value`` as JSON's own types (what ``json.loads(to_json(value))`` gives, without the
+    text in between): for a value kept inside another JSON document."""
+    return _plain(value)
+
+
+def from_plain(data: Any, kind: type[T]) -> T:
+    """The ``kind`` dataclass read back from ``plain`` output."""
+    value: T = _build(data, kind)
+    return value
+
+
+@cache
+def _names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))
+
+
 def _plain(value: object) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _names(type(value))}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):

@@ -44,9 +44,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, RowMapping
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import await_only
 
 from bot.core.desk import DeskContext
 from bot.core.models import (
@@ -179,6 +180,7 @@ class SQLStore:
         self._engine: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
         self._idle: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
         """PostgreSQL driver connections resting in the pool (cut when a deadline expires)."""
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -278,16 +280,20 @@ class SQLStore:
 
     # reports and stories -----------------------------------------------------------------------
     async def known_reports(self, source: str, keys: Iterable[str]) -> dict[str, str]:
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
+        return (await self.known_reports_many({source: keys})).get(source, {})
+
+    async def known_reports_many(
+        self, wanted: Mapping[str, Iterable[str]]
+    ) -> dict[str, dict[str, str]]:
+        by_source = {source: list(dict.fromkeys(keys)) for source, keys in wanted.items()}
+        found: dict[str, dict[str, str]] = {}
+        c = reports.c
         async with self._transaction("read known reports", write=False) as conn:
-            for chunk in _chunks(wanted):
-                rows = await conn.execute(
-                    select(reports.c.key, reports.c.title).where(
-                        reports.c.source == source, reports.c.key.in_(chunk)
-                    )
-                )
-                found.update({row.key: row.title for row in rows})
+            # One statement per chunk of (source, keys) pairs, each an index search.
+            for chunk in _source_chunks(by_source):
+                clause = or_(*(and_(c.source == s, c.key.in_(keys)) for s, keys in chunk))
+                for row in await conn.execute(select(c.source, c.key, c.title).where(clause)):
+                    found.setdefault(row.source, {})[row.key] = row.title
         return found
 
     async def commit_poll(self, record: PollRecord) -> None:
@@ -763,14 +769,23 @@ class SQLStore:
             return
         keys = [column.name for column in table.primary_key.columns]
         unique = {tuple(row[k] for k in keys): row for row in rows}
-        stmt = self._insert(table)
-        changed = {
-            column.name: stmt.excluded[column.name]
-            for column in table.columns
-            if column.name not in keys and column.name not in keep
-        }
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changed)
-        await conn.execute(stmt, list(unique.values()))
+        await conn.execute(self._upsert_statement(table, tuple(keep)), list(unique.values()))
+
+    def _upsert_statement(self, table: Table, keep: tuple[str, ...]) -> Any:
+        """The upsert of ``table`` (built once per table and ``keep``: building one costs more
+        than running it)."""
+        stmt = self._upserts.get((table.name, keep))
+        if stmt is None:
+            keys = [column.name for column in table.primary_key.columns]
+            insert = self._insert(table)
+            changed = {
+                column.name: insert.excluded[column.name]
+                for column in table.columns
+                if column.name not in keys and column.name not in keep
+            }
+            stmt = insert.on_conflict_do_update(index_elements=keys, set_=changed)
+            self._upserts[(table.name, keep)] = stmt
+        return stmt
 
     async def _replace_memberships(self, conn: AsyncConnection, changed: Sequence[Story]) -> None:
         """Make the stored reports of ``changed`` stories exactly their ``reports`` tuples.
@@ -863,6 +878,29 @@ async def _active_mutes(conn: AsyncConnection, now: datetime) -> list[Mute]:
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _source_chunks(
+    by_source: Mapping[str, Sequence[str]], size: int = CHUNK
+) -> Iterator[list[tuple[str, Sequence[str]]]]:
+    """(source, keys) pairs in groups binding at most ``size`` values each (every source's
+    name and keys), a source with more keys than that split over groups."""
+    group: list[tuple[str, Sequence[str]]] = []
+    bound = 0
+    for source, keys in by_source.items():
+        start = 0
+        while start < len(keys):
+            room = size - bound - 1
+            if room < 1:
+                yield group
+                group, bound = [], 0
+                continue
+            part = keys[start : start + room]
+            group.append((source, part))
+            bound += 1 + len(part)
+            start += len(part)
+    if group:
+        yield group
 
 
 ANNOUNCED_COLUMNS = ("announced", "announced_at")
@@ -960,7 +998,7 @@ def _delivery_extra(delivery: Delivery) -> str:
     if delivery.planned_digest:
         extra["digest"] = delivery.planned_digest
     if delivery.thread is not None:
-        extra["thread"] = json.loads(codec.to_json(delivery.thread))
+        extra["thread"] = codec.plain(delivery.thread)
     return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
@@ -984,7 +1022,7 @@ def _delivery(row: Mapping[Any, Any]) -> Delivery:
         alert=codec.from_json(alert, Alert) if alert is not None else None,
         needs_update=bool(row["needs_update"]),
         next_attempt=row["next_attempt"],
-        thread=codec.from_json(json.dumps(thread), ThreadState) if thread is not None else None,
+        thread=codec.from_plain(thread, ThreadState) if thread is not None else None,
     )
 
 
@@ -1068,4 +1106,10 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool, busy_timeout_ms: int) -
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        sql = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        # Straight to the driver: one trip to aiosqlite's thread instead of a statement's
+        # three (cursor, execute, close), on every transaction.
+        try:
+            await_only(conn.connection.driver_connection.execute(sql))
+        except sqlite3.Error as exc:
+            raise OperationalError(sql, None, exc) from exc

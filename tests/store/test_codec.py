@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.core.models import Alert, Digest, TermMatch, TopicScore
-from bot.store.codec import from_json, many_from_json, many_to_json, to_json
+from bot.store.codec import from_json, from_plain, many_from_json, many_to_json, plain, to_json
 from tests.store.samples import T0, alert_for, rafah_score, report, story
 
 
@@ -41,3 +41,9 @@ def test_old_rows_missing_new_fields_read_with_defaults() -> None:
 def test_non_ascii_text_survives() -> None:
     match = TermMatch("Rafah", "رفح", "title", 1.0, similarity=100.0, contribution=0.5)
     assert from_json(to_json(match), TermMatch) == match
+
+
+def test_plain_values_are_the_json_read_back_and_round_trip() -> None:
+    alert = alert_for(story("a1b2c3d4e5", report("g-1", "Hostage deal framework on the table")))
+    assert plain(alert) == json.loads(to_json(alert))
+    assert from_plain(plain(alert), Alert) == alert
