@@ -224,6 +224,75 @@ class _KnownReports:
                     future.cancel()
 
 
+@dataclass(frozen=True, slots=True)
+class _News:
+    """One poll's new reports, waiting for the cycle's next decision."""
+
+    source: SourceConfig
+    health: SourceHealth
+    reports: Sequence[Report]
+    now: datetime
+    first_poll: bool
+
+
+class _Decisions:
+    """The decisions of a live cycle: the polls whose news arrives while the desk is deciding
+    wait for it and are decided together in the next decision, one desk pass and one commit
+    (their sources' health included) instead of one each. Each report is still judged at its
+    own poll's time. When a shared decision fails (its save, most often), each poll in it is
+    decided again on its own at once, so one source's trouble never costs another its alert;
+    a poll whose own decision fails is decided again at its next poll, as before."""
+
+    def __init__(self, decide: Callable[[Sequence[_News]], Awaitable[Outcome]]) -> None:
+        self._decide = decide
+        self._queued: list[tuple[_News, asyncio.Future[Outcome]]] = []
+        self._decider: asyncio.Task[None] | None = None
+
+    async def decide(self, news: _News) -> Outcome:
+        """The outcome of the decision that covered ``news`` (holding other polls' too)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queued.append((news, future))
+        if self._decider is None:
+            self._decider = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        batch: list[tuple[_News, asyncio.Future[Outcome]]] = []
+        try:
+            while self._queued:
+                await asyncio.sleep(0)  # the polls ready in this turn of the loop join in
+                batch, self._queued = self._queued, []
+                try:
+                    outcome = await self._decide([news for news, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    for news, future in batch:  # one by one: only the poll at fault fails
+                        try:
+                            _settle(future, await self._decide([news]))
+                        except Exception as own:
+                            _settle(future, own)
+                    continue
+                for _news, future in batch:
+                    _settle(future, outcome)
+        finally:
+            self._decider = None
+            for _news, future in [*batch, *self._queued]:
+                if not future.done():  # the decider itself was cancelled
+                    future.cancel()
+
+
+def _settle(future: asyncio.Future[Outcome], result: Outcome | Exception) -> None:
+    """Give a waiting poll its decision's outcome, or the exception its decision raised."""
+    if future.done():
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
 @dataclass(slots=True)
 class _Cycle:
     """What the polls of one live cycle share."""
@@ -231,6 +300,7 @@ class _Cycle:
     stored: dict[str, SourceHealth] | None
     """Every source's health as read at the start (None: each poll reads its own)."""
     known: _KnownReports
+    decisions: _Decisions
 
 
 class Poller:
@@ -349,14 +419,17 @@ class Poller:
         if cycle is not None and not fresh:
             # Only items already held: no decision, so the health waits for the cycle's save.
             return summary, health
-        # A source's first poll records undated items as seen: their age is unknown.
-        outcome = await self._decide(
-            source,
-            health,
-            fresh,
-            now_of=lambda _r: now,
-            quiet=lambda r: first_poll and not r.dated,
-        )
+        if cycle is not None:
+            outcome = await cycle.decisions.decide(_News(source, health, fresh, now, first_poll))
+        else:
+            # A source's first poll records undated items as seen: their age is unknown.
+            outcome = await self._decide(
+                source,
+                health,
+                fresh,
+                now_of=lambda _r: now,
+                quiet=lambda r: first_poll and not r.dated,
+            )
         _count({source.name: summary}, outcome)
         summary.new_reports = len(fresh)
         if self.hooks.saved is not None:
@@ -388,7 +461,7 @@ class Poller:
             }
         except StoreError:
             stored = None  # each poll reads its own, and says so if that fails too
-        cycle = _Cycle(stored, _KnownReports(self.store))
+        cycle = _Cycle(stored, _KnownReports(self.store), _Decisions(self._decide_news))
         later: list[tuple[SourceHealth, PollSummary]] = []
 
         async def one(source: SourceConfig) -> PollSummary:
@@ -645,22 +718,40 @@ class Poller:
         lead = " ".join(strip_boilerplate(text).split())[:4000]
         return replace(report, text=lead) if len(lead) > len(report.text) else report
 
+    async def _decide_news(self, news: Sequence[_News]) -> Outcome:
+        """One decision on several polls' new reports (a live cycle's ``_Decisions``): each
+        report judged at its own poll's time, every source's health saved with the decision."""
+        polled_at = {(n.source.name, r.key): n.now for n in news for r in n.reports}
+        # A source's first poll records undated items as seen: their age is unknown.
+        first = {n.source.name for n in news if n.first_poll}
+        return await self._decide(
+            [n.source for n in news],
+            news[0].health,
+            [r for n in news for r in n.reports],
+            now_of=lambda r: polled_at[(r.source, r.key)],
+            quiet=lambda r: r.source in first and not r.dated,
+            others=[n.health for n in news[1:]],
+        )
+
     async def _decide(
         self,
-        source: SourceConfig | None,
+        source: SourceConfig | Sequence[SourceConfig] | None,
         health: SourceHealth | None,
         reports: Sequence[Report],
         *,
         now_of: Callable[[Report], datetime],
         quiet: Callable[[Report], bool],
+        others: Sequence[SourceHealth] = (),
     ) -> Outcome:
-        """Decide on ``reports`` and save the decision with ``health``, in one transaction,
-        under the outbox lock."""
-        if source is not None:
-            self._doing(source, "outbox")
+        """Decide on ``reports`` and save the decision with ``health`` (and ``others``, the
+        health of the other sources whose reports are in it), in one transaction, under the
+        outbox lock."""
+        polled = [] if source is None else [source] if isinstance(source, SourceConfig) else source
+        for each in polled:
+            self._doing(each, "outbox")
         async with self._outbox, self._deciding():
-            if source is not None:
-                self._doing(source, "database")
+            for each in polled:
+                self._doing(each, "database")
             if not reports:
                 # Nothing new (a 304, or only items already held): no decision to make, so
                 # no desk to load either; a cron run of unchanged feeds never reads the window.
@@ -675,6 +766,7 @@ class Poller:
                         source=health,
                         stories=tuple(outcome.stories.values()),
                         deliveries=tuple(outcome.deliveries.values()),
+                        others=tuple(others),
                     )
                 )
         return outcome

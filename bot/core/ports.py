@@ -45,6 +45,10 @@ class PollRecord:
     """Stories created or changed by this poll (upserted with all their reports)."""
     deliveries: tuple[Delivery, ...] = ()
     """Deliveries created or changed (upserted on story id + destination)."""
+    others: tuple[SourceHealth, ...] = ()
+    """Other sources whose polls this one decision covered (a live cycle decides the reports
+    of the polls that arrive together at once): their health is saved in the same
+    transaction, so each source's health and the decision on its reports stay one commit."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,8 +298,14 @@ class SQLStore:
 
     async def commit_poll(self, record: PollRecord) -> None:
         now = self._clock()
-        async with self._transaction(f"save the poll of {record.source.name}") as conn:
-            await self._upsert(conn, sources, [_source_row(record.source)], keep=ANNOUNCED_COLUMNS)
+        polled = (record.source, *record.others)
+        what = f"save the poll of {record.source.name}" + (
+            f" and {len(record.others)} more" if record.others else ""
+        )
+        async with self._transaction(what) as conn:
+            await self._upsert(
+                conn, sources, [_source_row(h) for h in polled], keep=ANNOUNCED_COLUMNS
+            )
             if record.stories:
                 await self._upsert(conn, stories, [_story_row(s) for s in record.stories])
                 await self._replace_memberships(conn, record.stories)
