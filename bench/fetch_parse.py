@@ -123,7 +123,7 @@ async def main_async(args: argparse.Namespace) -> int:
             if profile is not None:
                 import pstats
 
-                pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile_lines)
+                pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(args.profile_lines)
     finally:
         server.kill()
         server.join(5)
@@ -173,6 +173,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile our warm passes")
     parser.add_argument("--profile-lines", type=int, default=30)
+    parser.add_argument("--profile-sort", default="tottime")
     return asyncio.run(main_async(parser.parse_args()))
 
 
