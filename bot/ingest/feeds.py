@@ -63,24 +63,44 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -
         ) from None
 
 
+_GUID, _TITLE, _LINK = FIELD_LIMITS["guid"], FIELD_LIMITS["title"], FIELD_LIMITS["link"]
+_SUMMARY, _OUTLET, _AUTHOR = FIELD_LIMITS["summary"], FIELD_LIMITS["outlet"], FIELD_LIMITS["author"]
+
+
 def _sanitized(feed: ParsedFeed) -> ParsedFeed:
     def clean(item: RawItem) -> RawItem:
+        guid = sanitize(item.guid, _GUID)
+        title = sanitize(item.title, _TITLE)
+        link = sanitize(item.link, _LINK)
+        summary = sanitize(item.summary, _SUMMARY)
+        outlet = sanitize(item.outlet, _OUTLET)
+        author = sanitize(item.author, _AUTHOR)
+        if (
+            guid is item.guid
+            and title is item.title
+            and link is item.link
+            and summary is item.summary
+            and outlet is item.outlet
+            and author is item.author
+        ):
+            return item  # nearly every item: sanitize hands back a clean string itself
         return RawItem(
-            guid=sanitize(item.guid, FIELD_LIMITS["guid"]),
-            title=sanitize(item.title, FIELD_LIMITS["title"]),
-            link=sanitize(item.link, FIELD_LIMITS["link"]),
-            summary=sanitize(item.summary, FIELD_LIMITS["summary"]),
+            guid=guid,
+            title=title,
+            link=link,
+            summary=summary,
             published=item.published,
-            outlet=sanitize(item.outlet, FIELD_LIMITS["outlet"]),
-            author=sanitize(item.author, FIELD_LIMITS["author"]),
+            outlet=outlet,
+            author=author,
         )
 
+    title = sanitize(feed.title, _TITLE)
+    link = sanitize(feed.link, _LINK)
+    items = tuple([clean(item) for item in feed.items])
+    if title is feed.title and link is feed.link and items == feed.items:
+        return feed
     return ParsedFeed(
-        format=feed.format,
-        title=sanitize(feed.title, FIELD_LIMITS["title"]),
-        link=sanitize(feed.link, FIELD_LIMITS["link"]),
-        items=tuple(clean(item) for item in feed.items),
-        warnings=feed.warnings,
+        format=feed.format, title=title, link=link, items=items, warnings=feed.warnings
     )
 
 

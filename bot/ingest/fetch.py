@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,8 @@ FEED_ACCEPT = (
 )
 FEED_SUFFIXES = (".xml", ".rss", ".atom", ".json", ".rdf")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+KEEPALIVE_EXPIRY = 5.0
+"""Seconds an idle connection is kept for the next request to its host (httpx's default)."""
 _CONTENT_TYPES = {
     ".json": "application/feed+json",
     ".atom": "application/atom+xml",
@@ -107,7 +109,7 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            transport=transport,
+            transport=transport if transport is not None else _HostPools(max_per_host),
             headers={
                 "User-Agent": user_agent,
                 "Accept": FEED_ACCEPT,
@@ -233,6 +235,7 @@ class Fetcher:
                             f"{_host(url)} answered {status} without a Location header; "
                             "check the source url"
                         )
+                    await _release(response)
                     return str(urljoin(str(response.url), location.strip()))
                 if status == 304:
                     if not ("If-None-Match" in headers or "If-Modified-Since" in headers):
@@ -243,8 +246,10 @@ class Fetcher:
                             "for the whole feed; the server or a cache in front of it is "
                             "misconfigured: tell its owner, or use another url"
                         )
+                    await _release(response)
                     return self._result(response, (), started, not_modified=True)
                 if status >= 400:
+                    await _release(response)
                     raise _status_error(url, response)
                 body = await self._read_body(response)
                 document = Document(
@@ -377,6 +382,115 @@ class Fetcher:
             last_modified=_http_date(newest) if newest is not None else None,
             elapsed=time.monotonic() - started,
         )
+
+
+@dataclass(slots=True)
+class _Pool:
+    transport: httpx.AsyncHTTPTransport
+    busy: int = 0
+    """Responses handed out and not yet closed."""
+    used: float = 0.0
+    """When a request last started or its response was closed (monotonic)."""
+
+
+class _HostPools(httpx.AsyncBaseTransport):
+    """The shared client's transport: a small connection pool per origin, one TLS context for all.
+
+    httpcore walks every connection of a pool (polling each idle socket) whenever a request takes
+    or returns one; in one pool for every host that walk covered all the cycle's connections
+    (32 and more), per request. Per origin it covers at most ``max_per_host`` (the fetcher never
+    has more in flight to a host), and each host keeps that many idle for its next feed. A pool
+    left idle past the keep-alive expiry is closed by a sweep, so hosts polled now and then hold
+    no sockets between cycles."""
+
+    def __init__(self, per_host: int) -> None:
+        # Built once: loading the CA bundle per pool (or per request) costs milliseconds each.
+        self._ssl = httpx.create_ssl_context(trust_env=False)
+        self._limits = httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=per_host,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
+        self._next_sweep = 0.0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            await self._sweep(now)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool(
+                httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits, trust_env=False)
+            )
+        pool.busy += 1
+        pool.used = now
+        try:
+            response = await pool.transport.handle_async_request(request)
+        except BaseException:
+            pool.busy -= 1
+            raise
+        response.stream = _Returned(response.stream, pool)
+        return response
+
+    async def _sweep(self, now: float) -> None:
+        self._next_sweep = now + KEEPALIVE_EXPIRY
+        idle = [
+            key
+            for key, pool in self._pools.items()
+            if not pool.busy and now - pool.used > KEEPALIVE_EXPIRY
+        ]
+        for key in idle:
+            await self._pools.pop(key).transport.aclose()
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.transport.aclose()
+
+
+class _Returned(httpx.AsyncByteStream):
+    """A response body that tells its pool when it is closed (the pool is then idle again)."""
+
+    __slots__ = ("_pool", "_stream")
+
+    def __init__(self, stream: httpx.AsyncByteStream | httpx.SyncByteStream, pool: _Pool) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)
+        self._stream: httpx.AsyncByteStream | None = stream
+        self._pool = pool
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert self._stream is not None
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                await stream.aclose()
+            finally:
+                self._pool.busy -= 1
+                self._pool.used = time.monotonic()
+
+
+_RELEASE_BYTES = 65_536
+"""The most of an unwanted body (a 304's, a redirect's or an error's note) read to keep its
+connection; past it the connection is closed instead."""
+
+
+async def _release(response: httpx.Response) -> None:
+    """Read the rest of a body we do not keep, so the connection goes back to the pool.
+
+    httpcore closes a connection whose response was not read to its end: without this every 304
+    (half of a warm cycle) cost a new TCP (and TLS) connection on the next request to that host."""
+    read = 0
+    async for raw in response.aiter_raw():
+        read += len(raw)
+        if read > _RELEASE_BYTES:
+            break
 
 
 class _BoundedInflater:

@@ -42,6 +42,8 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     """Lower-cased header names."""
+    connection: int = 0
+    """The client's port: requests that share it came over one kept-alive connection."""
 
     @property
     def conditional(self) -> bool:
@@ -152,6 +154,11 @@ class FeedServer:
     def conditional_count(self, path: str) -> int:
         return sum(1 for r in self.seen(path) if r.conditional)
 
+    def connections(self) -> int:
+        """How many TCP connections the requests so far came over."""
+        with self._lock:
+            return len({r.connection for r in self.requests})
+
     def _record(self, request: SeenRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -167,7 +174,9 @@ def _handler_for(server: FeedServer) -> type[http.server.BaseHTTPRequestHandler]
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             headers = {k.lower(): v for k, v in self.headers.items()}
-            server._record(SeenRequest(path=path, headers=headers))
+            server._record(
+                SeenRequest(path=path, headers=headers, connection=int(self.client_address[1]))
+            )
             route = server.routes.get(path)
             if route is None:
                 self._send(404, b"not found", "text/plain", {})

@@ -38,6 +38,24 @@ async def test_second_poll_of_unchanged_feed_is_not_modified(feed_server: FeedSe
     assert feed_server.conditional_count("/rss") == 1
 
 
+async def test_not_modified_and_redirect_answers_keep_the_connection_for_the_next_poll(
+    feed_server: FeedServer,
+) -> None:
+    """A warm cycle is half 304s: each must leave its connection open for the next feed on that
+    host rather than make the server accept a new one."""
+    feed_server.serve("/rss", RSS)
+    feed_server.redirect("/old", "/rss", status=301)
+    async with Fetcher() as fetcher:
+        first = await fetcher.fetch(feed_server.url("/rss"))
+        second = await fetcher.fetch(feed_server.url("/rss"), etag=first.etag)
+        moved = await fetcher.fetch(feed_server.url("/old"), etag=first.etag)
+        third = await fetcher.fetch(feed_server.url("/rss"))
+    assert (second.status, moved.status, third.status) == (304, 304, 200)
+    assert moved.url == feed_server.url("/rss")
+    assert len(feed_server.requests) == 5
+    assert feed_server.connections() == 1
+
+
 async def test_server_sees_our_user_agent_accept_and_conditional_headers(
     feed_server: FeedServer,
 ) -> None:
