@@ -388,7 +388,9 @@ def run_bench(args: argparse.Namespace) -> int:
         f"--{k} {v}"
         for k, v in (("feeds", args.feeds), ("hosts", args.hosts), ("workers", args.workers))
     )
-    extra = (f" --only {args.only}" if args.only else "") + (f" --bot {args.bot}" if args.bot else "")
+    extra = (f" --only {args.only}" if args.only else "") + (
+        f" --bot {args.bot}" if args.bot else ""
+    )
     print(f"reproduce: .venv/bin/python bench/vs_reader.py {shown}{extra}")
     print(result_line(**figures))
     return 0
