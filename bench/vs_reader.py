@@ -210,6 +210,10 @@ class Run:
     """New items the tool reported (talks-bot: new reports; reader: new entries)."""
     requests: int
     not_modified: int
+    exit: int = 0
+    """The process's exit status (talks-bot: 1 when a source failed or a poll was not saved)."""
+    summary: str = ""
+    """talks-bot: its summary line."""
 
 
 def children_cpu() -> float:
@@ -219,9 +223,8 @@ def children_cpu() -> float:
 
 def measure(
     command: list[str], *, cwd: Path, env: dict[str, str], folder: Path, timeout: float
-) -> tuple[float, float, float, str, str]:
-    """Run ``command`` to its end: (wall s, CPU s, peak RSS MB, stdout, stderr). Exits with the
-    command's error output when it fails."""
+) -> tuple[float, float, float, str, str, int]:
+    """Run ``command`` to its end: (wall s, CPU s, peak RSS MB, stdout, stderr, exit status)."""
     out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         cpu, wall = children_cpu(), time.perf_counter()
@@ -240,32 +243,36 @@ def measure(
         child.returncode = os.waitstatus_to_exitcode(status)
     stdout = out_path.read_text(encoding="utf-8", errors="replace")
     stderr = err_path.read_text(encoding="utf-8", errors="replace")
-    if child.returncode != 0:
-        sys.stderr.write(stderr[-4000:])
-        raise SystemExit(f"{' '.join(command[:4])} ... exited {child.returncode}")
-    return wall, cpu, usage.ru_maxrss / 1024, stdout, stderr
+    return wall, cpu, usage.ru_maxrss / 1024, stdout, stderr, child.returncode
+
+
+def summary_line(stderr: str) -> str:
+    """poll-once's summary line ('1000 sources: ...; N new reports, ...'), or ''."""
+    lines = [line for line in stderr.splitlines() if " new report" in line]
+    return lines[-1] if lines else ""
 
 
 def new_reports(summary: str) -> int:
-    """The new-report count from poll-once's summary line ('..; N new reports, ...')."""
-    for line in summary.splitlines():
-        if " new report" in line:
-            head = line.split(" new report")[0]
-            return int(head.rsplit(" ", 1)[-1].replace(",", ""))
-    return -1
+    """The new-report count from poll-once's summary line."""
+    if " new report" not in summary:
+        return -1
+    head = summary.split(" new report")[0]
+    return int(head.rsplit(" ", 1)[-1].replace(",", ""))
 
 
-def stories_in(db: Path) -> int:
+def stored(db: Path) -> tuple[int, int]:
+    """(stories, reports) in a talks-bot SQLite database."""
     import sqlite3
 
     with sqlite3.connect(db) as connection:
-        count: int = connection.execute("SELECT count(*) FROM stories").fetchone()[0]
-    return count
+        stories: int = connection.execute("SELECT count(*) FROM stories").fetchone()[0]
+        reports: int = connection.execute("SELECT count(*) FROM reports").fetchone()[0]
+    return stories, reports
 
 
 def talks_bot_cycles(
     args: argparse.Namespace, base: str, config: Path, folder: Path
-) -> tuple[list[Run], int]:
+) -> tuple[list[Run], tuple[int, int]]:
     checkout = Path(args.bot).resolve() if args.bot else ROOT
     script = checkout / ".venv" / "bin" / "talks-bot"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
@@ -276,14 +283,27 @@ def talks_bot_cycles(
     for name in CYCLES:
         if name == "grew":
             call(f"{base}/grow?feeds={args.feeds // 2}", "POST")
-        wall, cpu, rss, _, err = measure(
+        wall, cpu, rss, _, err, status = measure(
             command, cwd=checkout, env=env, folder=folder, timeout=args.timeout
         )
         served = call(f"{base}/stats")
+        summary = summary_line(err)
+        if status != 0:
+            print(f"  talks-bot {name}: exit {status}; last lines:", file=sys.stderr)
+            sys.stderr.write("".join(f"    {line}\n" for line in err.splitlines()[-6:]))
         runs.append(
-            Run(wall, cpu, rss, new_reports(err), served["requests"], served["not_modified"])
+            Run(
+                wall,
+                cpu,
+                rss,
+                new_reports(summary),
+                served["requests"],
+                served["not_modified"],
+                status,
+                summary,
+            )
         )
-    return runs, stories_in(db)
+    return runs, stored(db)
 
 
 def reader_cycles(args: argparse.Namespace, base: str, urls: Path, folder: Path) -> list[Run]:
@@ -293,10 +313,13 @@ def reader_cycles(args: argparse.Namespace, base: str, urls: Path, folder: Path)
     for name in CYCLES:
         if name == "grew":
             call(f"{base}/grow?feeds={args.feeds // 2}", "POST")
-        wall, cpu, rss, out, _ = measure(
+        wall, cpu, rss, out, err, status = measure(
             command, cwd=folder, env=dict(os.environ), folder=folder, timeout=args.timeout
         )
         served = call(f"{base}/stats")
+        if status != 0:
+            sys.stderr.write(err[-4000:])
+            raise SystemExit(f"reader's {name} cycle exited {status}")
         shown = json.loads(out.strip().splitlines()[-1])
         if shown["broken"]:
             print(f"  reader: {shown['broken']} feeds failed in the {name} cycle")
@@ -309,6 +332,7 @@ def run_line(tool: str, name: str, run: Run) -> str:
         f"  {tool:9s} {name:9s}  wall {run.wall:6.2f} s  CPU {run.cpu:6.2f} s  "
         f"peak RSS {run.rss_mb:5.0f} MB  new {run.new:6d}  "
         f"requests {run.requests:5d} (304: {run.not_modified})"
+        + (f"  EXIT {run.exit}: {run.summary}" if run.exit else "")
     )
 
 
@@ -324,7 +348,7 @@ def run_bench(args: argparse.Namespace) -> int:
     server.start()
     ours: list[Run] = []
     theirs: list[Run] = []
-    stories = 0
+    stories = reports = 0
     try:
         port = ports.get(timeout=30)
         base = f"http://{hosts[0]}:{port}"
@@ -339,7 +363,7 @@ def run_bench(args: argparse.Namespace) -> int:
                 encoding="utf-8",
             )
             if args.only in (None, "talks-bot"):
-                ours, stories = talks_bot_cycles(args, base, config, folder)
+                ours, (stories, reports) = talks_bot_cycles(args, base, config, folder)
                 call(f"{base}/reset", "POST")
             if args.only in (None, "reader"):
                 theirs = reader_cycles(args, base, urls, folder)
@@ -362,6 +386,8 @@ def run_bench(args: argparse.Namespace) -> int:
             figures[f"{tool}_{name}_wall_s"] = run.wall
             figures[f"{tool}_{name}_cpu_s"] = run.cpu
             figures[f"{tool}_{name}_rss_mb"] = run.rss_mb
+            if run.exit:
+                figures[f"{tool}_{name}_exit"] = run.exit
     if ours and theirs:
         print("  reader / talks-bot (higher: talks-bot faster or smaller):")
         for name, a, b in zip(CYCLES, ours, theirs, strict=True):
@@ -372,15 +398,16 @@ def run_bench(args: argparse.Namespace) -> int:
     if ours:
         key = ours[-1]
         half = theirs[-1].wall / 2 if theirs else float("nan")
-        met = key.wall <= KEY_TARGET_S and (not theirs or key.wall < half)
+        met = key.exit == 0 and key.wall <= KEY_TARGET_S and (not theirs or key.wall < half)
         print(
-            f"  key figure: poll-once over {args.feeds} unchanged feeds with {stories:,} stories "
-            f"(a full 48 h window) in the store, start-up included: {key.wall:.2f} s wall, "
+            f"  key figure: poll-once over {args.feeds} unchanged feeds with {reports:,} reports in "
+            f"{stories:,} stories (a full 48 h window) in the store, start-up included: {key.wall:.2f} s wall, "
             f"{key.cpu:.2f} s CPU (target <= {KEY_TARGET_S:g} s"
             + (f" and < half of reader's {theirs[-1].wall:.2f} s" if theirs else "")
             + f"): {'met' if met else 'NOT met'}"
         )
         figures["stories"] = stories
+        figures["reports"] = reports
         figures["key_wall_s"] = key.wall
         figures["key_cpu_s"] = key.cpu
         figures["key_target_met"] = int(met)
