@@ -36,12 +36,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import ROOT, cpu_seconds, peak_rss_mb, result_line
 
-from bot.app import TalksBot
-from bot.config import load_config
-from bot.metrics import BotMetrics
+if TYPE_CHECKING:
+    from bot.app import TalksBot
 
 PLACES = "Rafah Khan-Younis Cairo Doha Gaza-City Jenin Nablus Amman Beirut Tel-Aviv Ashkelon Sderot"
 SUBJECTS = (
@@ -185,6 +185,12 @@ async def cycle(bot: TalksBot, sequential: bool = False) -> tuple[float, float, 
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    # Imported here: bench/vs_reader.py imports this module's feed helpers and must stay small
+    # (a child's peak RSS, as wait4 reports it, starts from its parent's).
+    from bot.app import TalksBot
+    from bot.config import load_config
+    from bot.metrics import BotMetrics
+
     hosts = [f"127.0.0.{i + 1}" for i in range(args.hosts)]
     epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     ports: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
