@@ -13,12 +13,16 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import logs
-from bot.config import DEFAULT_CONFIG, SHIPPED_CONFIG, Settings, load_config
 from bot.core import messages as say
 from bot.errors import ConfigError, TalksBotError
+
+if TYPE_CHECKING:
+    # bot.config (pydantic) is imported once the command line is parsed: --help, --version and
+    # usage errors answer without it.
+    from bot.config import Settings
 
 
 class RedactSecrets(logging.Filter):
@@ -86,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Alerts for newsrooms following the cease-fire and hostage talks.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show program's version number and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -155,6 +161,20 @@ OK_ON_FAILING = "--ok-on-failing-sources"
 """``poll-once``: exit 0 although sources failed (for cron set-ups that watch the log instead)."""
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: looks the installed version up only when asked (a metadata scan)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
     """The installed package's version."""
     from importlib.metadata import PackageNotFoundError, version
@@ -188,6 +208,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     if args.command == "demo":
         return _demo(args)
+    from bot.config import DEFAULT_CONFIG, load_config
+
     if args.command == "discord-invite":
         return _discord_invite(args.config or DEFAULT_CONFIG)
     if args.command == "healthcheck":
@@ -434,6 +456,8 @@ calendar, so that arithmetic on it cannot overflow."""
 
 def _demo(args: argparse.Namespace) -> int:
     """Replay the sample feeds into a throwaway database and print what the desk would see."""
+    from bot.config import SHIPPED_CONFIG, load_config
+
     config_path = args.config or SHIPPED_CONFIG / "demo.toml"
     with tempfile.TemporaryDirectory(prefix="talks-bot-demo-") as folder:
         os.environ["TALKS_BOT_DATABASE_URL"] = f"sqlite:///{Path(folder) / 'demo.db'}"

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot import sdnotify
@@ -35,11 +35,14 @@ from bot.core.route import Route
 from bot.courier import DELIVERED, Courier, CourierReport
 from bot.errors import DeliveryError, StoreError, TalksBotError
 from bot.ingest.fetch import DEFAULT_USER_AGENT, Fetcher
-from bot.metrics import BotMetrics
-from bot.ops import OpsAnnouncer
 from bot.poller import CycleSummary, Poller, PollerHooks, PollerSettings, PollSummary
 from bot.store import open_store
 from bot.store.writer import AnotherWriter, writer_lock
+
+if TYPE_CHECKING:
+    # Imported where used: prometheus_client only when [metrics] is on, the ops announcer only
+    # with an [ops] channel, so one-shot commands start without them.
+    from bot.metrics import BotMetrics
 
 log = logging.getLogger("talks_bot")
 
@@ -234,6 +237,8 @@ class TalksBot:
         )
         ops_channel = cfg.ops.destination
         if ops_channel is not None:
+            from bot.ops import OpsAnnouncer
+
             self.ops = OpsAnnouncer(self.store, self.notifiers, ops_channel, tz=self.tz)
             self.poller.hooks.watch = self.ops.watch
         self.commands = Commands(
@@ -263,7 +268,11 @@ class TalksBot:
         """No round line yet: the first comes once every source has been polled."""
         self._first_done = asyncio.Event()
         """Set when the first round's line was said (``_round_log``'s periods start then)."""
-        self.metrics = BotMetrics().instrument(self) if settings.metrics_listen else None
+        self.metrics: BotMetrics | None = None
+        if settings.metrics_listen:
+            from bot.metrics import BotMetrics
+
+            self.metrics = BotMetrics().instrument(self)
         """Prometheus metrics, served with /healthz and /readyz by ``run`` (``[metrics]``)."""
 
     async def __aenter__(self) -> TalksBot:
