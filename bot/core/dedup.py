@@ -47,9 +47,11 @@ from bot.core.fingerprint import (
     compare,
     fingerprint,
     hard_veto,
+    headline_likeness,
     headline_only,
     overlap,
     weigh,
+    with_lead,
 )
 from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict
 from bot.core.text import content_words, fold
@@ -243,9 +245,9 @@ class StoryIndex:
                 return self._attach(held, report, matched, 100.0, "same url")
 
         incoming = fingerprint(report.title, report.text, anchors=self.settings.anchors)
-        threshold = self.settings.threshold
         best: tuple[float, int, _Held, _Member, Likeness] | None = None
-        nearest: tuple[float, _Member, Likeness] | None = None
+        nearest: tuple[float, _Member, Fingerprint, Likeness | None] | None = None
+        """(headline likeness, member, its print, its likeness unless a hard guard stopped it)"""
         follows: tuple[float, _Held, Likeness] | None = None
         seen: set[tuple[str, _ReportKey]] = set()
         for serial in self._blocking.candidates(incoming.anchors):
@@ -260,20 +262,18 @@ class StoryIndex:
                 continue
             seen.add((sid, mkey))
             held_print = self._print_of(held, member)
-            likeness = compare(incoming, held_print)
-            score = self._decide(likeness) if likeness.lead is not None else None
-            if score is None and likeness.lead is not None:
-                # Two outlets' leads of one development are worded apart as often as not: a
-                # lead that does not agree is no evidence against headlines that do, so the
-                # headlines are also judged as if neither report had a lead.
-                likeness = headline_only(likeness, incoming, held_print)
-            if likeness.lead is None and likeness.score < threshold:
-                if not likeness.veto:
-                    likeness = weigh(likeness, incoming, held_print, self._rarity)
-                if in_story:
-                    likeness = overlap(likeness, incoming, held_print, self._vocabulary)
-            if nearest is None or likeness.title > nearest[2].title:
-                nearest = (likeness.score, member, likeness)
+            title = headline_likeness(incoming, held_print)
+            hard = hard_veto(incoming, held_print)
+            if hard:
+                # A hard guard keeps the pair apart whatever the rest scores: only its headline
+                # can count, for the nearest story named in the decision; the rest of the
+                # likeness is worked out once, if it stays the nearest.
+                if nearest is None or title > nearest[0]:
+                    nearest = (title, member, held_print, None)
+                continue
+            likeness = self._likeness(incoming, held_print, in_story, title, hard)
+            if nearest is None or likeness.title > nearest[0]:
+                nearest = (title, member, held_print, likeness)
             score = self._decide(likeness)
             maybe = score is None and likeness.overlap >= self.settings.follow_overlap
             if (score is None and not maybe) or self._story_vetoes(held, member, incoming):
@@ -288,9 +288,36 @@ class StoryIndex:
         if best is not None:
             score, _, held, member, likeness = best
             return self._attach(held, report, member.report.key, score, likeness.explanation)
+        closest: tuple[_Member, Likeness] | None = None
+        if nearest is not None:
+            title, member, held_print, judged = nearest
+            closest = (member, judged or self._likeness(incoming, held_print, in_story, title))
         if follows is not None:
-            return self._new(report, nearest, incoming, (follows[1].story, follows[2]))
-        return self._new(report, nearest, incoming)
+            return self._new(report, closest, incoming, (follows[1].story, follows[2]))
+        return self._new(report, closest, incoming)
+
+    def _likeness(
+        self,
+        incoming: Fingerprint,
+        held_print: Fingerprint,
+        in_story: bool,
+        title: float,
+        hard: str | None = None,
+    ) -> Likeness:
+        """The likeness of an incoming report to a held one, every rule's evidence included."""
+        likeness = compare(incoming, held_print, title=title, hard=hard)
+        score = self._decide(likeness) if likeness.lead is not None else None
+        if score is None and likeness.lead is not None:
+            # Two outlets' leads of one development are worded apart as often as not: a
+            # lead that does not agree is no evidence against headlines that do, so the
+            # headlines are also judged as if neither report had a lead.
+            likeness = headline_only(likeness, incoming, held_print)
+        if likeness.lead is None and likeness.score < self.settings.threshold:
+            if not likeness.veto:
+                likeness = weigh(likeness, incoming, held_print, self._rarity)
+            if in_story:
+                likeness = overlap(likeness, incoming, held_print, self._vocabulary)
+        return likeness
 
     def _held_again(
         self, held: _Held, rkey: _ReportKey, report: Report
@@ -361,7 +388,7 @@ class StoryIndex:
     def _new(
         self,
         report: Report,
-        nearest: tuple[float, _Member, Likeness] | None,
+        nearest: tuple[_Member, Likeness] | None,
         incoming: Fingerprint | None = None,
         follows: tuple[Story, Likeness] | None = None,
     ) -> tuple[DedupDecision, Story]:
@@ -402,7 +429,7 @@ class StoryIndex:
         if nearest is None:
             decision = DedupDecision(Verdict.NEW, story_id, None, 0.0, "no similar story")
         else:
-            _, member, likeness = nearest
+            member, likeness = nearest
             reason = f"nearest {member.report.key}: {likeness.explanation}"
             decision = DedupDecision(Verdict.NEW, story_id, None, round(likeness.score, 1), reason)
         if follows is not None:
@@ -474,12 +501,7 @@ class StoryIndex:
         rkey = (member.report.source, member.report.key)
         cached = held.prints.get(rkey)
         if cached is None:
-            cached = replace(
-                member.title_print,
-                lead=lead.lead,
-                lead_tokens=lead.lead_tokens,
-                lead_names=lead.lead_names,
-            )
+            cached = with_lead(member.title_print, lead)
             held.prints[rkey] = cached
         return cached
 

@@ -445,6 +445,13 @@ class Fingerprint:
     release"): an attempt, not the thing done."""
     anchors: tuple[str, ...]
     """Informative stems used for blocking: the headline's, then the lead's first few."""
+    title_sorted: str
+    """``title``'s stems in sorted order: rapidfuzz's token_sort_ratio is the plain ratio of
+    two such strings, so each report sorts its words once, not once per comparison."""
+    lead_sorted: str
+    """``lead``'s stems in sorted order (see ``title_sorted``)."""
+    has_lead: bool
+    """The lead is worth comparing (``_has_lead``), decided once."""
 
 
 def _content_stems(tokens: list[str]) -> list[str]:
@@ -468,12 +475,14 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         if len(ordered) >= anchors:
             break
         ordered.setdefault(s, None)
+    tokens = frozenset(title_stems)
+    lead_tokens = frozenset(lead_stems)
     return Fingerprint(
         exact=" ".join(all_words),
         title=" ".join(title_stems),
-        tokens=frozenset(title_stems),
+        tokens=tokens,
         lead=" ".join(lead_stems),
-        lead_tokens=frozenset(lead_stems),
+        lead_tokens=lead_tokens,
         numbers=counts,
         ranks=ranks,
         names=names,
@@ -484,6 +493,22 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
         tentative=tentative,
         anchors=tuple(ordered)[:anchors],
+        title_sorted=" ".join(sorted(title_stems)),
+        lead_sorted=" ".join(sorted(lead_stems)),
+        has_lead=_has_lead(tokens, lead_tokens),
+    )
+
+
+def with_lead(headline: Fingerprint, lead: Fingerprint) -> Fingerprint:
+    """``headline``'s headline with ``lead``'s lead: how a story's member compares, since a
+    story keeps one lead for all its headlines."""
+    return replace(
+        headline,
+        lead=lead.lead,
+        lead_tokens=lead.lead_tokens,
+        lead_names=lead.lead_names,
+        lead_sorted=lead.lead_sorted,
+        has_lead=_has_lead(headline.tokens, lead.lead_tokens),
     )
 
 
@@ -676,16 +701,29 @@ SAME_HEADLINE_WORDS = 4
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
 
-def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
-    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0."""
-    sort_ratio = fuzz.token_sort_ratio(a.title, b.title, processor=None)
-    set_ratio = fuzz.token_set_ratio(a.title, b.title, processor=None)
-    title = (sort_ratio + set_ratio) / 2
+def headline_likeness(a: Fingerprint, b: Fingerprint) -> float:
+    """0..100: the mean of rapidfuzz's token_sort and token_set ratios of the two headlines
+    (token_sort as the plain ratio of the pre-sorted words: the same figure)."""
+    return (
+        fuzz.ratio(a.title_sorted, b.title_sorted, processor=None)
+        + fuzz.token_set_ratio(a.title, b.title, processor=None)
+    ) / 2
+
+
+def compare(
+    a: Fingerprint, b: Fingerprint, *, title: float | None = None, hard: str | None = None
+) -> Likeness:
+    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0.
+
+    ``title`` and ``hard``: ``headline_likeness`` and ``hard_veto`` of the pair, when the
+    caller has screened it with them already."""
+    if title is None:
+        title = headline_likeness(a, b)
     lead: float | None = None
     score = title
-    if _has_lead(a) and _has_lead(b):
+    if a.has_lead and b.has_lead:
         lead = (
-            fuzz.token_sort_ratio(a.lead, b.lead, processor=None)
+            fuzz.ratio(a.lead_sorted, b.lead_sorted, processor=None)
             + fuzz.token_set_ratio(a.lead, b.lead, processor=None)
         ) / 2
         score = TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * lead
@@ -697,7 +735,8 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
             score = max(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
-    hard = hard_veto(a, b)
+    if hard is None:
+        hard = hard_veto(a, b)
     doubt = "" if hard else soft_veto(a, b)
     veto = hard or doubt
     return Likeness(
@@ -764,12 +803,12 @@ def _weighted_dice(
     return dice, shared, own
 
 
-def _has_lead(f: Fingerprint) -> bool:
+def _has_lead(tokens: frozenset[str], lead_tokens: frozenset[str]) -> bool:
     """A lead worth comparing: long enough, and not merely the headline again (many feeds repeat
     the headline as the description)."""
-    if len(f.lead_tokens) < MIN_LEAD_WORDS:
+    if len(lead_tokens) < MIN_LEAD_WORDS:
         return False
-    return len(f.lead_tokens - f.tokens) > len(f.lead_tokens) // 4
+    return len(lead_tokens - tokens) > len(lead_tokens) // 4
 
 
 def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) -> Likeness:
