@@ -49,6 +49,7 @@ from bot.core.fingerprint import (
     hard_veto,
     headline_likeness,
     headline_only,
+    headline_print,
     overlap,
     weigh,
     with_lead,
@@ -287,7 +288,9 @@ class StoryIndex:
                 best = (score, -member.serial, held, member, likeness)
         if best is not None:
             score, _, held, member, likeness = best
-            return self._attach(held, report, member.report.key, score, likeness.explanation)
+            return self._attach(
+                held, report, member.report.key, score, likeness.explanation, incoming
+            )
         closest: tuple[_Member, Likeness] | None = None
         if nearest is not None:
             title, member, held_print, judged = nearest
@@ -362,8 +365,15 @@ class StoryIndex:
         return decision, held.story
 
     def _attach(
-        self, held: _Held, report: Report, matched_key: str | None, similarity: float, reason: str
+        self,
+        held: _Held,
+        report: Report,
+        matched_key: str | None,
+        similarity: float,
+        reason: str,
+        incoming: Fingerprint | None = None,
     ) -> tuple[DedupDecision, Story]:
+        """``incoming``: the report's fingerprint, when the caller has it."""
         member_report = StoryReport(
             key=report.key,
             source=report.source,
@@ -376,7 +386,7 @@ class StoryIndex:
             reason=reason,
             credit=wire_credit(report.title, report.text),
         )
-        self._add_member(held, member_report, _text_digest(report.text))
+        self._add_member(held, member_report, _text_digest(report.text), incoming)
         self._restyle(
             held, incoming=(report.source, report.key), lead=report.text, published=report.published
         )
@@ -423,7 +433,7 @@ class StoryIndex:
         held = _Held(story=story)
         self._stories[story_id] = held
         self._rarity.add_story(())
-        self._add_member(held, first, _text_digest(report.text))
+        self._add_member(held, first, _text_digest(report.text), incoming)
         held.best = (report.source, report.key)
         self._index_lead(held, incoming)
         if nearest is None:
@@ -438,9 +448,21 @@ class StoryIndex:
 
     # -- keeping stories ---------------------------------------------------------------------
 
-    def _add_member(self, held: _Held, member_report: StoryReport, digest: str | None) -> None:
+    def _add_member(
+        self,
+        held: _Held,
+        member_report: StoryReport,
+        digest: str | None,
+        incoming: Fingerprint | None = None,
+    ) -> None:
+        """``incoming``: the fingerprint of the report under the member's headline, with its
+        lead; the member keeps its headline's part (``headline_print``), folded only once."""
         rkey = (member_report.source, member_report.key)
-        title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
+        anchors = self.settings.anchors
+        if incoming is None:
+            title_print = fingerprint(member_report.title, anchors=anchors)
+        else:
+            title_print = headline_print(incoming, anchors=anchors)
         self._vocabulary.add(title_print.tokens, member_report.published.toordinal())
         serial = self._next_serial(held.story.id, rkey, title_print)
         held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)

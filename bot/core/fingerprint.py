@@ -23,6 +23,17 @@ from rapidfuzz import fuzz
 
 from bot.core.text import STOPWORDS, fold, words
 
+_NOTHING: frozenset[str] = frozenset()
+"""The one empty set every fingerprint shares: most of a headline's sets (ranks, negations, names
+of a Title Case headline...) are empty, and each empty frozenset would take 216 bytes."""
+
+
+def _set(items: Iterable[str]) -> frozenset[str]:
+    """``items`` as a frozenset, the shared one when empty."""
+    out = frozenset(items)
+    return out if out else _NOTHING
+
+
 LEAD_CHARS = 400
 """Only the start of the lead is compared: the rest is background that every report repeats."""
 
@@ -291,7 +302,7 @@ def _numbers(tokens: list[str], folded: str) -> tuple[frozenset[str], frozenset[
             counts.add(number)
     counts.update(_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS)
     ranks.update(_ORDINALS[t] for t in tokens if t in _ORDINALS)
-    return frozenset(counts), frozenset(ranks)
+    return _set(counts), _set(ranks)
 
 
 def _is_title_case(raw_words: list[str]) -> bool:
@@ -325,7 +336,7 @@ def _names(title: str) -> frozenset[str]:
     """Proper names of a sentence-case headline: its capitalised words after the first (places,
     people, groups). Empty for Title Case headlines, where capitals say nothing."""
     raw = _RAW_WORD.findall(title)
-    return frozenset() if _is_title_case(raw) else frozenset(_capitalised(raw))
+    return _NOTHING if _is_title_case(raw) else _set(_capitalised(raw))
 
 
 def _lead_names(lead: str) -> frozenset[str]:
@@ -334,7 +345,7 @@ def _lead_names(lead: str) -> frozenset[str]:
     out: set[str] = set()
     for sentence in _SENTENCE.split(lead):
         out |= _capitalised(_RAW_WORD.findall(sentence))
-    return frozenset(out)
+    return _set(out)
 
 
 _PHRASAL: dict[tuple[str, str], str] = {
@@ -371,7 +382,7 @@ def _phrasal(tokens: list[str]) -> list[str]:
 
 
 def _events(tokens: list[str]) -> frozenset[str]:
-    return frozenset(_CLAIMS[t] for t in tokens if t in _CLAIMS)
+    return _set(_CLAIMS[t] for t in tokens if t in _CLAIMS)
 
 
 _TENTATIVE = frozenset(
@@ -409,7 +420,7 @@ def _tentative(tokens: list[str]) -> frozenset[str]:
             if event is not None:
                 out.add(event)
                 break
-    return frozenset(out)
+    return _set(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,14 +480,15 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
     counts, ranks = _numbers(all_words, folded)
     tentative = _tentative(all_words)
     title_case = _is_title_case(_RAW_WORD.findall(headline))
-    names = frozenset() if title_case else frozenset(_capitalised(_RAW_WORD.findall(headline)))
+    names = _NOTHING if title_case else _set(_capitalised(_RAW_WORD.findall(headline)))
     ordered: dict[str, None] = dict.fromkeys(title_stems)
     for s in lead_stems:
         if len(ordered) >= anchors:
             break
         ordered.setdefault(s, None)
-    tokens = frozenset(title_stems)
-    lead_tokens = frozenset(lead_stems)
+    tokens = _set(title_stems)
+    lead_tokens = _set(lead_stems)
+    events = _events(all_words)
     return Fingerprint(
         exact=" ".join(all_words),
         title=" ".join(title_stems),
@@ -486,16 +498,33 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         numbers=counts,
         ranks=ranks,
         names=names,
-        plain=frozenset() if title_case else frozenset(title_stems) - names,
-        lead_names=_lead_names(text[:LEAD_CHARS]) if text else frozenset(),
+        plain=_NOTHING if title_case else (tokens - names if names else tokens) or _NOTHING,
+        lead_names=_lead_names(text[:LEAD_CHARS]) if text else _NOTHING,
         negated=bool(raw_tokens & _NEGATIONS),
-        events=_events(all_words) - tentative,
-        actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
+        events=(events - tentative or _NOTHING) if tentative else events,
+        actions=_set(_CANONICAL[t] for t in all_words if t in _CANONICAL),
         tentative=tentative,
         anchors=tuple(ordered)[:anchors],
         title_sorted=" ".join(sorted(title_stems)),
         lead_sorted=" ".join(sorted(lead_stems)),
         has_lead=_has_lead(tokens, lead_tokens),
+    )
+
+
+def headline_print(print_: Fingerprint, *, anchors: int = 12) -> Fingerprint:
+    """``print_`` without its lead: ``fingerprint(title, anchors=anchors)`` of its headline, sharing
+    the headline's sets rather than folding it again (a held report keeps only its headline)."""
+    own = tuple(dict.fromkeys(print_.title.split()))[:anchors]
+    if not print_.lead and not print_.lead_names and own == print_.anchors:
+        return print_
+    return replace(
+        print_,
+        lead="",
+        lead_tokens=_NOTHING,
+        lead_names=_NOTHING,
+        lead_sorted="",
+        has_lead=False,
+        anchors=own,
     )
 
 
