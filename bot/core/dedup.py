@@ -174,6 +174,8 @@ class _Held:
     """Blocking entry for the story's lead (its best headline plus lead text)."""
     lead_print: Fingerprint | None = None
     """The story's lead, fingerprinted once (its ``lead`` fields are what members borrow)."""
+    lead_title: str = ""
+    """The headline ``lead_print`` was folded with: a member under it compares as that print."""
     prints: dict[_ReportKey, Fingerprint] = field(default_factory=dict)
     """Members' headlines fingerprinted with the story's lead: cleared when the lead changes."""
     words: dict[str, int] = field(default_factory=dict)
@@ -513,6 +515,7 @@ class StoryIndex:
         held.lead_print = lead_print or fingerprint(
             best.report.title, held.story.text, anchors=self.settings.anchors
         )
+        held.lead_title = best.report.title
         held.lead_serial = self._next_serial(held.story.id, None, held.lead_print)
 
     def _print_of(self, held: _Held, member: _Member) -> Fingerprint:
@@ -520,6 +523,10 @@ class StoryIndex:
         lead = held.lead_print
         if lead is None:
             return member.title_print
+        if member.report.title == held.lead_title:
+            # The lead's own print folds this headline: the same comparisons, nothing to keep
+            # (its anchors differ, and anchors only find candidates).
+            return lead
         rkey = (member.report.source, member.report.key)
         cached = held.prints.get(rkey)
         if cached is None:

@@ -444,8 +444,8 @@ class Fingerprint:
     """Proper names in the headline, when its capitals tell them."""
     lead_names: frozenset[str]
     """Words the lead capitalises mid-sentence."""
-    plain: frozenset[str]
-    """Stems a sentence-case headline writes in lower case (not names, as far as it says)."""
+    title_case: bool
+    """Most longer words of the headline are capitalised: its capitals tell no names."""
     negated: bool
     events: frozenset[str]
     """Canonical events the headline claims with an inflected verb ("arrives", "freed")."""
@@ -463,6 +463,14 @@ class Fingerprint:
     """``lead``'s stems in sorted order (see ``title_sorted``)."""
     has_lead: bool
     """The lead is worth comparing (``_has_lead``), decided once."""
+
+    @property
+    def plain(self) -> frozenset[str]:
+        """Stems a sentence-case headline writes in lower case (not names, as far as it says).
+        Worked out when asked (only as held headlines come and go), not held with the rest."""
+        if self.title_case:
+            return _NOTHING
+        return (self.tokens - self.names if self.names else self.tokens) or _NOTHING
 
 
 def _content_stems(tokens: list[str]) -> list[str]:
@@ -498,7 +506,7 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
         numbers=counts,
         ranks=ranks,
         names=names,
-        plain=_NOTHING if title_case else (tokens - names if names else tokens) or _NOTHING,
+        title_case=title_case,
         lead_names=_lead_names(text[:LEAD_CHARS]) if text else _NOTHING,
         negated=bool(raw_tokens & _NEGATIONS),
         events=(events - tentative or _NOTHING) if tentative else events,

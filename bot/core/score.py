@@ -374,12 +374,30 @@ def _list_words(words: Sequence[str], limit: int = 4) -> str:
     return shown + "/…" if len(words) > limit else shown
 
 
+SHARED_WORDS = 65536
+"""How many distinct notes and spellings a ``TopicMatcher`` keeps to share among stories."""
+
+
 class TopicMatcher:
     """Scores stories against a fixed set of topics; build once, call ``score`` per story."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self._lexicon = _Lexicon()
         self._topics = tuple(_compile(t, self._lexicon) for t in topics)
+        self._words: dict[str, str] = {}
+        """Notes, block reasons and matched spellings already made, each kept once: every
+        held story carries a score per topic, and most of them say the same few things."""
+        self._unmatched: dict[TopicScore, TopicScore] = {}
+        """Scores that found no term, each kept once (most stories, for most topics)."""
+
+    def _shared(self, text: str) -> str:
+        """``text``, as the one copy the matcher keeps (up to ``SHARED_WORDS`` of them)."""
+        kept = self._words.get(text)
+        if kept is not None:
+            return kept
+        if len(self._words) < SHARED_WORDS:
+            self._words[text] = text
+        return text
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -456,7 +474,7 @@ class TopicMatcher:
             matches.append(
                 TermMatch(
                     term=term.text,
-                    matched=hit.matched,
+                    matched=self._shared(hit.matched),
                     where=where,
                     weight=term.weight,
                     similarity=round(hit.similarity, 1),
@@ -485,15 +503,20 @@ class TopicMatcher:
             notes.append("capped at 1.00")
         notes.append(f"score {final:.2f} (alerts at {topic.min_score:.2f})")
 
-        return TopicScore(
+        score = TopicScore(
             topic=topic.id,
             score=final,
             matches=tuple(matches),
             outlets=outlets,
             source_weight=source_weight,
-            blocked=blocked,
-            notes=tuple(notes),
+            blocked=self._shared(blocked) if blocked else blocked,
+            notes=tuple(self._shared(n) for n in notes),
         )
+        if matches:
+            return score
+        if len(self._unmatched) >= SHARED_WORDS:
+            return self._unmatched.get(score, score)
+        return self._unmatched.setdefault(score, score)
 
     @staticmethod
     def _blocked(
