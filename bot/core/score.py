@@ -374,6 +374,9 @@ def _list_words(words: Sequence[str], limit: int = 4) -> str:
     return shown + "/…" if len(words) > limit else shown
 
 
+RECENT_TEXTS = 64
+"""How many texts' hits a ``TopicMatcher`` remembers (see ``TopicMatcher._recent``)."""
+
 SHARED_WORDS = 65536
 """How many distinct notes and spellings a ``TopicMatcher`` keeps to share among stories."""
 
@@ -389,6 +392,18 @@ class TopicMatcher:
         held story carries a score per topic, and most of them say the same few things."""
         self._unmatched: dict[TopicScore, TopicScore] = {}
         """Scores that found no term, each kept once (most stories, for most topics)."""
+        self._recent: dict[str, list[list[_Hit]]] = {}
+        """The hits of the last few texts read: a report's headline is read to see whether it
+        names a term, then scored; a story's lead is read again for each of its headlines."""
+
+    def _find(self, text: str) -> list[list[_Hit]]:
+        """The lexicon's hits in ``text`` (read only: the lists are shared)."""
+        found = self._recent.get(text)
+        if found is None:
+            if len(self._recent) >= RECENT_TEXTS:
+                self._recent.clear()
+            found = self._recent[text] = self._lexicon.find(_tokens(text))
+        return found
 
     def _shared(self, text: str) -> str:
         """``text``, as the one copy the matcher keeps (up to ``SHARED_WORDS`` of them)."""
@@ -406,17 +421,14 @@ class TopicMatcher:
     def mentions(self, title: str) -> bool:
         """Whether a headline names any watched term at all (a cheap test, before scoring): the
         desk's own story, where headlines share its vocabulary."""
-        found = self._lexicon.find(_tokens(title))
+        found = self._find(title)
         return any(found[c.terms] for c in self._topics)
 
     def score(
         self, title: str, text: str, *, outlets: int = 1, source_weight: float = 1.0
     ) -> tuple[TopicScore, ...]:
         """One ``TopicScore`` per topic, in the topics' order."""
-        found = {
-            "title": self._lexicon.find(_tokens(title)),
-            "body": self._lexicon.find(_tokens(text)),
-        }
+        found = {"title": self._find(title), "body": self._find(text)}
         outlets = max(1, outlets)
         source_weight = max(0.0, source_weight)
         return tuple(
