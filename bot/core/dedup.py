@@ -47,9 +47,12 @@ from bot.core.fingerprint import (
     compare,
     fingerprint,
     hard_veto,
+    headline_likeness,
     headline_only,
+    headline_print,
     overlap,
     weigh,
+    with_lead,
 )
 from bot.core.models import DedupDecision, Report, Story, StoryReport, Verdict
 from bot.core.text import content_words, fold
@@ -171,6 +174,8 @@ class _Held:
     """Blocking entry for the story's lead (its best headline plus lead text)."""
     lead_print: Fingerprint | None = None
     """The story's lead, fingerprinted once (its ``lead`` fields are what members borrow)."""
+    lead_title: str = ""
+    """The headline ``lead_print`` was folded with: a member under it compares as that print."""
     prints: dict[_ReportKey, Fingerprint] = field(default_factory=dict)
     """Members' headlines fingerprinted with the story's lead: cleared when the lead changes."""
     words: dict[str, int] = field(default_factory=dict)
@@ -243,9 +248,9 @@ class StoryIndex:
                 return self._attach(held, report, matched, 100.0, "same url")
 
         incoming = fingerprint(report.title, report.text, anchors=self.settings.anchors)
-        threshold = self.settings.threshold
         best: tuple[float, int, _Held, _Member, Likeness] | None = None
-        nearest: tuple[float, _Member, Likeness] | None = None
+        nearest: tuple[float, _Member, Fingerprint, Likeness | None] | None = None
+        """(headline likeness, member, its print, its likeness unless a hard guard stopped it)"""
         follows: tuple[float, _Held, Likeness] | None = None
         seen: set[tuple[str, _ReportKey]] = set()
         for serial in self._blocking.candidates(incoming.anchors):
@@ -260,20 +265,18 @@ class StoryIndex:
                 continue
             seen.add((sid, mkey))
             held_print = self._print_of(held, member)
-            likeness = compare(incoming, held_print)
-            score = self._decide(likeness) if likeness.lead is not None else None
-            if score is None and likeness.lead is not None:
-                # Two outlets' leads of one development are worded apart as often as not: a
-                # lead that does not agree is no evidence against headlines that do, so the
-                # headlines are also judged as if neither report had a lead.
-                likeness = headline_only(likeness, incoming, held_print)
-            if likeness.lead is None and likeness.score < threshold:
-                if not likeness.veto:
-                    likeness = weigh(likeness, incoming, held_print, self._rarity)
-                if in_story:
-                    likeness = overlap(likeness, incoming, held_print, self._vocabulary)
-            if nearest is None or likeness.title > nearest[2].title:
-                nearest = (likeness.score, member, likeness)
+            title = headline_likeness(incoming, held_print)
+            hard = hard_veto(incoming, held_print)
+            if hard:
+                # A hard guard keeps the pair apart whatever the rest scores: only its headline
+                # can count, for the nearest story named in the decision; the rest of the
+                # likeness is worked out once, if it stays the nearest.
+                if nearest is None or title > nearest[0]:
+                    nearest = (title, member, held_print, None)
+                continue
+            likeness = self._likeness(incoming, held_print, in_story, title, hard)
+            if nearest is None or likeness.title > nearest[0]:
+                nearest = (title, member, held_print, likeness)
             score = self._decide(likeness)
             maybe = score is None and likeness.overlap >= self.settings.follow_overlap
             if (score is None and not maybe) or self._story_vetoes(held, member, incoming):
@@ -287,10 +290,39 @@ class StoryIndex:
                 best = (score, -member.serial, held, member, likeness)
         if best is not None:
             score, _, held, member, likeness = best
-            return self._attach(held, report, member.report.key, score, likeness.explanation)
+            return self._attach(
+                held, report, member.report.key, score, likeness.explanation, incoming
+            )
+        closest: tuple[_Member, Likeness] | None = None
+        if nearest is not None:
+            title, member, held_print, judged = nearest
+            closest = (member, judged or self._likeness(incoming, held_print, in_story, title))
         if follows is not None:
-            return self._new(report, nearest, incoming, (follows[1].story, follows[2]))
-        return self._new(report, nearest, incoming)
+            return self._new(report, closest, incoming, (follows[1].story, follows[2]))
+        return self._new(report, closest, incoming)
+
+    def _likeness(
+        self,
+        incoming: Fingerprint,
+        held_print: Fingerprint,
+        in_story: bool,
+        title: float,
+        hard: str | None = None,
+    ) -> Likeness:
+        """The likeness of an incoming report to a held one, every rule's evidence included."""
+        likeness = compare(incoming, held_print, title=title, hard=hard)
+        score = self._decide(likeness) if likeness.lead is not None else None
+        if score is None and likeness.lead is not None:
+            # Two outlets' leads of one development are worded apart as often as not: a
+            # lead that does not agree is no evidence against headlines that do, so the
+            # headlines are also judged as if neither report had a lead.
+            likeness = headline_only(likeness, incoming, held_print)
+        if likeness.lead is None and likeness.score < self.settings.threshold:
+            if not likeness.veto:
+                likeness = weigh(likeness, incoming, held_print, self._rarity)
+            if in_story:
+                likeness = overlap(likeness, incoming, held_print, self._vocabulary)
+        return likeness
 
     def _held_again(
         self, held: _Held, rkey: _ReportKey, report: Report
@@ -335,8 +367,15 @@ class StoryIndex:
         return decision, held.story
 
     def _attach(
-        self, held: _Held, report: Report, matched_key: str | None, similarity: float, reason: str
+        self,
+        held: _Held,
+        report: Report,
+        matched_key: str | None,
+        similarity: float,
+        reason: str,
+        incoming: Fingerprint | None = None,
     ) -> tuple[DedupDecision, Story]:
+        """``incoming``: the report's fingerprint, when the caller has it."""
         member_report = StoryReport(
             key=report.key,
             source=report.source,
@@ -349,7 +388,7 @@ class StoryIndex:
             reason=reason,
             credit=wire_credit(report.title, report.text),
         )
-        self._add_member(held, member_report, _text_digest(report.text))
+        self._add_member(held, member_report, _text_digest(report.text), incoming)
         self._restyle(
             held, incoming=(report.source, report.key), lead=report.text, published=report.published
         )
@@ -361,7 +400,7 @@ class StoryIndex:
     def _new(
         self,
         report: Report,
-        nearest: tuple[float, _Member, Likeness] | None,
+        nearest: tuple[_Member, Likeness] | None,
         incoming: Fingerprint | None = None,
         follows: tuple[Story, Likeness] | None = None,
     ) -> tuple[DedupDecision, Story]:
@@ -396,13 +435,13 @@ class StoryIndex:
         held = _Held(story=story)
         self._stories[story_id] = held
         self._rarity.add_story(())
-        self._add_member(held, first, _text_digest(report.text))
+        self._add_member(held, first, _text_digest(report.text), incoming)
         held.best = (report.source, report.key)
         self._index_lead(held, incoming)
         if nearest is None:
             decision = DedupDecision(Verdict.NEW, story_id, None, 0.0, "no similar story")
         else:
-            _, member, likeness = nearest
+            member, likeness = nearest
             reason = f"nearest {member.report.key}: {likeness.explanation}"
             decision = DedupDecision(Verdict.NEW, story_id, None, round(likeness.score, 1), reason)
         if follows is not None:
@@ -411,9 +450,21 @@ class StoryIndex:
 
     # -- keeping stories ---------------------------------------------------------------------
 
-    def _add_member(self, held: _Held, member_report: StoryReport, digest: str | None) -> None:
+    def _add_member(
+        self,
+        held: _Held,
+        member_report: StoryReport,
+        digest: str | None,
+        incoming: Fingerprint | None = None,
+    ) -> None:
+        """``incoming``: the fingerprint of the report under the member's headline, with its
+        lead; the member keeps its headline's part (``headline_print``), folded only once."""
         rkey = (member_report.source, member_report.key)
-        title_print = fingerprint(member_report.title, anchors=self.settings.anchors)
+        anchors = self.settings.anchors
+        if incoming is None:
+            title_print = fingerprint(member_report.title, anchors=anchors)
+        else:
+            title_print = headline_print(incoming, anchors=anchors)
         self._vocabulary.add(title_print.tokens, member_report.published.toordinal())
         serial = self._next_serial(held.story.id, rkey, title_print)
         held.members[rkey] = _Member(serial, held.story.id, member_report, title_print, digest)
@@ -464,6 +515,7 @@ class StoryIndex:
         held.lead_print = lead_print or fingerprint(
             best.report.title, held.story.text, anchors=self.settings.anchors
         )
+        held.lead_title = best.report.title
         held.lead_serial = self._next_serial(held.story.id, None, held.lead_print)
 
     def _print_of(self, held: _Held, member: _Member) -> Fingerprint:
@@ -471,15 +523,14 @@ class StoryIndex:
         lead = held.lead_print
         if lead is None:
             return member.title_print
+        if member.report.title == held.lead_title:
+            # The lead's own print folds this headline: the same comparisons, nothing to keep
+            # (its anchors differ, and anchors only find candidates).
+            return lead
         rkey = (member.report.source, member.report.key)
         cached = held.prints.get(rkey)
         if cached is None:
-            cached = replace(
-                member.title_print,
-                lead=lead.lead,
-                lead_tokens=lead.lead_tokens,
-                lead_names=lead.lead_names,
-            )
+            cached = with_lead(member.title_print, lead)
             held.prints[rkey] = cached
         return cached
 

@@ -23,6 +23,17 @@ from rapidfuzz import fuzz
 
 from bot.core.text import STOPWORDS, fold, words
 
+_NOTHING: frozenset[str] = frozenset()
+"""The one empty set every fingerprint shares: most of a headline's sets (ranks, negations, names
+of a Title Case headline...) are empty, and each empty frozenset would take 216 bytes."""
+
+
+def _set(items: Iterable[str]) -> frozenset[str]:
+    """``items`` as a frozenset, the shared one when empty."""
+    out = frozenset(items)
+    return out if out else _NOTHING
+
+
 LEAD_CHARS = 400
 """Only the start of the lead is compared: the rest is background that every report repeats."""
 
@@ -291,7 +302,7 @@ def _numbers(tokens: list[str], folded: str) -> tuple[frozenset[str], frozenset[
             counts.add(number)
     counts.update(_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS)
     ranks.update(_ORDINALS[t] for t in tokens if t in _ORDINALS)
-    return frozenset(counts), frozenset(ranks)
+    return _set(counts), _set(ranks)
 
 
 def _is_title_case(raw_words: list[str]) -> bool:
@@ -325,7 +336,7 @@ def _names(title: str) -> frozenset[str]:
     """Proper names of a sentence-case headline: its capitalised words after the first (places,
     people, groups). Empty for Title Case headlines, where capitals say nothing."""
     raw = _RAW_WORD.findall(title)
-    return frozenset() if _is_title_case(raw) else frozenset(_capitalised(raw))
+    return _NOTHING if _is_title_case(raw) else _set(_capitalised(raw))
 
 
 def _lead_names(lead: str) -> frozenset[str]:
@@ -334,7 +345,7 @@ def _lead_names(lead: str) -> frozenset[str]:
     out: set[str] = set()
     for sentence in _SENTENCE.split(lead):
         out |= _capitalised(_RAW_WORD.findall(sentence))
-    return frozenset(out)
+    return _set(out)
 
 
 _PHRASAL: dict[tuple[str, str], str] = {
@@ -371,7 +382,7 @@ def _phrasal(tokens: list[str]) -> list[str]:
 
 
 def _events(tokens: list[str]) -> frozenset[str]:
-    return frozenset(_CLAIMS[t] for t in tokens if t in _CLAIMS)
+    return _set(_CLAIMS[t] for t in tokens if t in _CLAIMS)
 
 
 _TENTATIVE = frozenset(
@@ -409,22 +420,23 @@ def _tentative(tokens: list[str]) -> frozenset[str]:
             if event is not None:
                 out.add(event)
                 break
-    return frozenset(out)
+    return _set(out)
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """A report's headline and lead, folded once for fast comparison."""
 
-    exact: str
-    """The folded, cleaned headline: equal strings are the same headline."""
     title: str
     """Content-word stems of the headline, space-joined, for rapidfuzz."""
     tokens: frozenset[str]
     """The same stems as a set."""
     lead: str
     """Content-word stems of the start of the lead ("" when there is none)."""
-    lead_tokens: frozenset[str]
+    lead_tokens: tuple[str, ...]
+    """The lead's distinct stems, in order. A tuple, as the lead's words are only looked up
+    through a set of other words: twenty stems take 200 bytes as a tuple, 2,264 as a set, and
+    every story in the window holds its lead's."""
     numbers: frozenset[str]
     """Counts in the headline ("24 hostages", "thirteen")."""
     ranks: frozenset[str]
@@ -433,8 +445,8 @@ class Fingerprint:
     """Proper names in the headline, when its capitals tell them."""
     lead_names: frozenset[str]
     """Words the lead capitalises mid-sentence."""
-    plain: frozenset[str]
-    """Stems a sentence-case headline writes in lower case (not names, as far as it says)."""
+    title_case: bool
+    """Most longer words of the headline are capitalised: its capitals tell no names."""
     negated: bool
     events: frozenset[str]
     """Canonical events the headline claims with an inflected verb ("arrives", "freed")."""
@@ -445,6 +457,21 @@ class Fingerprint:
     release"): an attempt, not the thing done."""
     anchors: tuple[str, ...]
     """Informative stems used for blocking: the headline's, then the lead's first few."""
+    title_sorted: str
+    """``title``'s stems in sorted order: rapidfuzz's token_sort_ratio is the plain ratio of
+    two such strings, so each report sorts its words once, not once per comparison."""
+    lead_sorted: str
+    """``lead``'s stems in sorted order (see ``title_sorted``)."""
+    has_lead: bool
+    """The lead is worth comparing (``_has_lead``), decided once."""
+
+    @property
+    def plain(self) -> frozenset[str]:
+        """Stems a sentence-case headline writes in lower case (not names, as far as it says).
+        Worked out when asked (only as held headlines come and go), not held with the rest."""
+        if self.title_case:
+            return _NOTHING
+        return (self.tokens - self.names if self.names else self.tokens) or _NOTHING
 
 
 def _content_stems(tokens: list[str]) -> list[str]:
@@ -462,28 +489,63 @@ def fingerprint(title: str, text: str = "", *, anchors: int = 12) -> Fingerprint
     counts, ranks = _numbers(all_words, folded)
     tentative = _tentative(all_words)
     title_case = _is_title_case(_RAW_WORD.findall(headline))
-    names = frozenset() if title_case else frozenset(_capitalised(_RAW_WORD.findall(headline)))
+    names = _NOTHING if title_case else _set(_capitalised(_RAW_WORD.findall(headline)))
     ordered: dict[str, None] = dict.fromkeys(title_stems)
     for s in lead_stems:
         if len(ordered) >= anchors:
             break
         ordered.setdefault(s, None)
+    tokens = _set(title_stems)
+    lead_tokens = tuple(dict.fromkeys(lead_stems))
+    events = _events(all_words)
     return Fingerprint(
-        exact=" ".join(all_words),
         title=" ".join(title_stems),
-        tokens=frozenset(title_stems),
+        tokens=tokens,
         lead=" ".join(lead_stems),
-        lead_tokens=frozenset(lead_stems),
+        lead_tokens=lead_tokens,
         numbers=counts,
         ranks=ranks,
         names=names,
-        plain=frozenset() if title_case else frozenset(title_stems) - names,
-        lead_names=_lead_names(text[:LEAD_CHARS]) if text else frozenset(),
+        title_case=title_case,
+        lead_names=_lead_names(text[:LEAD_CHARS]) if text else _NOTHING,
         negated=bool(raw_tokens & _NEGATIONS),
-        events=_events(all_words) - tentative,
-        actions=frozenset(_CANONICAL[t] for t in all_words if t in _CANONICAL),
+        events=(events - tentative or _NOTHING) if tentative else events,
+        actions=_set(_CANONICAL[t] for t in all_words if t in _CANONICAL),
         tentative=tentative,
         anchors=tuple(ordered)[:anchors],
+        title_sorted=" ".join(sorted(title_stems)),
+        lead_sorted=" ".join(sorted(lead_stems)),
+        has_lead=_has_lead(tokens, lead_tokens),
+    )
+
+
+def headline_print(print_: Fingerprint, *, anchors: int = 12) -> Fingerprint:
+    """``print_`` without its lead: ``fingerprint(title, anchors=anchors)`` of its headline, sharing
+    the headline's sets rather than folding it again (a held report keeps only its headline)."""
+    own = tuple(dict.fromkeys(print_.title.split()))[:anchors]
+    if not print_.lead and not print_.lead_names and own == print_.anchors:
+        return print_
+    return replace(
+        print_,
+        lead="",
+        lead_tokens=(),
+        lead_names=_NOTHING,
+        lead_sorted="",
+        has_lead=False,
+        anchors=own,
+    )
+
+
+def with_lead(headline: Fingerprint, lead: Fingerprint) -> Fingerprint:
+    """``headline``'s headline with ``lead``'s lead: how a story's member compares, since a
+    story keeps one lead for all its headlines."""
+    return replace(
+        headline,
+        lead=lead.lead,
+        lead_tokens=lead.lead_tokens,
+        lead_names=lead.lead_names,
+        lead_sorted=lead.lead_sorted,
+        has_lead=_has_lead(headline.tokens, lead.lead_tokens),
     )
 
 
@@ -676,16 +738,29 @@ SAME_HEADLINE_WORDS = 4
 """Shorter leads (a dateline, "Follow live coverage") say too little to count."""
 
 
-def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
-    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0."""
-    sort_ratio = fuzz.token_sort_ratio(a.title, b.title, processor=None)
-    set_ratio = fuzz.token_set_ratio(a.title, b.title, processor=None)
-    title = (sort_ratio + set_ratio) / 2
+def headline_likeness(a: Fingerprint, b: Fingerprint) -> float:
+    """0..100: the mean of rapidfuzz's token_sort and token_set ratios of the two headlines
+    (token_sort as the plain ratio of the pre-sorted words: the same figure)."""
+    return (
+        fuzz.ratio(a.title_sorted, b.title_sorted, processor=None)
+        + fuzz.token_set_ratio(a.title, b.title, processor=None)
+    ) / 2
+
+
+def compare(
+    a: Fingerprint, b: Fingerprint, *, title: float | None = None, hard: str | None = None
+) -> Likeness:
+    """Score how likely ``a`` and ``b`` report the same development; guards veto to 0.
+
+    ``title`` and ``hard``: ``headline_likeness`` and ``hard_veto`` of the pair, when the
+    caller has screened it with them already."""
+    if title is None:
+        title = headline_likeness(a, b)
     lead: float | None = None
     score = title
-    if _has_lead(a) and _has_lead(b):
+    if a.has_lead and b.has_lead:
         lead = (
-            fuzz.token_sort_ratio(a.lead, b.lead, processor=None)
+            fuzz.ratio(a.lead_sorted, b.lead_sorted, processor=None)
             + fuzz.token_set_ratio(a.lead, b.lead, processor=None)
         ) / 2
         score = TITLE_WEIGHT * title + (1 - TITLE_WEIGHT) * lead
@@ -697,7 +772,8 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
             score = max(score, title)
     if lead is None and len(a.tokens & b.tokens) < MIN_SHARED_WORDS:
         score = min(score, title, 100.0 * len(a.tokens & b.tokens) / MIN_SHARED_WORDS - 1)
-    hard = hard_veto(a, b)
+    if hard is None:
+        hard = hard_veto(a, b)
     doubt = "" if hard else soft_veto(a, b)
     veto = hard or doubt
     return Likeness(
@@ -764,12 +840,12 @@ def _weighted_dice(
     return dice, shared, own
 
 
-def _has_lead(f: Fingerprint) -> bool:
+def _has_lead(tokens: frozenset[str], lead_tokens: tuple[str, ...]) -> bool:
     """A lead worth comparing: long enough, and not merely the headline again (many feeds repeat
     the headline as the description)."""
-    if len(f.lead_tokens) < MIN_LEAD_WORDS:
+    if len(lead_tokens) < MIN_LEAD_WORDS:
         return False
-    return len(f.lead_tokens - f.tokens) > len(f.lead_tokens) // 4
+    return sum(1 for t in lead_tokens if t not in tokens) > len(lead_tokens) // 4
 
 
 def weigh(likeness: Likeness, a: Fingerprint, b: Fingerprint, rarity: Rarity) -> Likeness:
@@ -824,8 +900,8 @@ def soft_veto(a: Fingerprint, b: Fingerprint) -> str:
     a_names = a.names | (a.lead_names & a.tokens)
     b_names = b.names | (b.lead_names & b.tokens)
     if a_names and b_names:
-        a_only = a_names - b.tokens - b.lead_tokens
-        b_only = b_names - a.tokens - a.lead_tokens
+        a_only = a_names.difference(b.tokens, b.lead_tokens)
+        b_only = b_names.difference(a.tokens, a.lead_tokens)
         if a_only and b_only:
             return "different names"
     return ""

@@ -374,12 +374,45 @@ def _list_words(words: Sequence[str], limit: int = 4) -> str:
     return shown + "/…" if len(words) > limit else shown
 
 
+RECENT_TEXTS = 64
+"""How many texts' hits a ``TopicMatcher`` remembers (see ``TopicMatcher._recent``)."""
+
+SHARED_WORDS = 65536
+"""How many distinct notes and spellings a ``TopicMatcher`` keeps to share among stories."""
+
+
 class TopicMatcher:
     """Scores stories against a fixed set of topics; build once, call ``score`` per story."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self._lexicon = _Lexicon()
         self._topics = tuple(_compile(t, self._lexicon) for t in topics)
+        self._words: dict[str, str] = {}
+        """Notes, block reasons and matched spellings already made, each kept once: every
+        held story carries a score per topic, and most of them say the same few things."""
+        self._unmatched: dict[TopicScore, TopicScore] = {}
+        """Scores that found no term, each kept once (most stories, for most topics)."""
+        self._recent: dict[str, list[list[_Hit]]] = {}
+        """The hits of the last few texts read: a report's headline is read to see whether it
+        names a term, then scored; a story's lead is read again for each of its headlines."""
+
+    def _find(self, text: str) -> list[list[_Hit]]:
+        """The lexicon's hits in ``text`` (read only: the lists are shared)."""
+        found = self._recent.get(text)
+        if found is None:
+            if len(self._recent) >= RECENT_TEXTS:
+                self._recent.clear()
+            found = self._recent[text] = self._lexicon.find(_tokens(text))
+        return found
+
+    def _shared(self, text: str) -> str:
+        """``text``, as the one copy the matcher keeps (up to ``SHARED_WORDS`` of them)."""
+        kept = self._words.get(text)
+        if kept is not None:
+            return kept
+        if len(self._words) < SHARED_WORDS:
+            self._words[text] = text
+        return text
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -388,17 +421,14 @@ class TopicMatcher:
     def mentions(self, title: str) -> bool:
         """Whether a headline names any watched term at all (a cheap test, before scoring): the
         desk's own story, where headlines share its vocabulary."""
-        found = self._lexicon.find(_tokens(title))
+        found = self._find(title)
         return any(found[c.terms] for c in self._topics)
 
     def score(
         self, title: str, text: str, *, outlets: int = 1, source_weight: float = 1.0
     ) -> tuple[TopicScore, ...]:
         """One ``TopicScore`` per topic, in the topics' order."""
-        found = {
-            "title": self._lexicon.find(_tokens(title)),
-            "body": self._lexicon.find(_tokens(text)),
-        }
+        found = {"title": self._find(title), "body": self._find(text)}
         outlets = max(1, outlets)
         source_weight = max(0.0, source_weight)
         return tuple(
@@ -456,7 +486,7 @@ class TopicMatcher:
             matches.append(
                 TermMatch(
                     term=term.text,
-                    matched=hit.matched,
+                    matched=self._shared(hit.matched),
                     where=where,
                     weight=term.weight,
                     similarity=round(hit.similarity, 1),
@@ -485,15 +515,20 @@ class TopicMatcher:
             notes.append("capped at 1.00")
         notes.append(f"score {final:.2f} (alerts at {topic.min_score:.2f})")
 
-        return TopicScore(
+        score = TopicScore(
             topic=topic.id,
             score=final,
             matches=tuple(matches),
             outlets=outlets,
             source_weight=source_weight,
-            blocked=blocked,
-            notes=tuple(notes),
+            blocked=self._shared(blocked) if blocked else blocked,
+            notes=tuple(self._shared(n) for n in notes),
         )
+        if matches:
+            return score
+        if len(self._unmatched) >= SHARED_WORDS:
+            return self._unmatched.get(score, score)
+        return self._unmatched.setdefault(score, score)
 
     @staticmethod
     def _blocked(

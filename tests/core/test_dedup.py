@@ -332,6 +332,20 @@ def test_new_story_decision_says_what_it_was_nearest_to() -> None:
     assert "leave" in decision.reason
 
 
+def test_new_story_ruled_out_by_numbers_still_names_its_nearest_with_both_likenesses() -> None:
+    index = StoryIndex()
+    lead = "Hamas freed the hostages on Monday, the fourth day of the truce, Qatar said in Doha."
+    index.add(report("a1", "Hamas frees 24 hostages on fourth day of Gaza truce", lead))
+    decision, _ = index.add(
+        report("b1", "Hamas frees 17 hostages on fourth day of Gaza truce", lead, hours=1)
+    )
+    assert decision.verdict is Verdict.NEW
+    assert decision.reason.startswith("nearest a1: headline ")
+    assert ", lead 100" in decision.reason
+    assert decision.reason.endswith("(numbers differ)")
+    assert decision.similarity == 0.0
+
+
 # -- headline-only rewordings, weighed by how rare the shared words are -------------------------
 
 _PLACES = ["Leeds", "Lyon", "Porto", "Gdansk", "Bergen", "Malaga", "Utrecht", "Graz", "Turin"]

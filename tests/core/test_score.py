@@ -387,3 +387,17 @@ def test_a_compound_written_as_two_words_finds_its_one_word_form() -> None:
     matcher = one_topic(Term("ceasefire", 1.0, fuzzy=False))
     for written in ("cease fire", "cease-fire", "Ceasefire"):
         assert matcher.score(f"Gaza {written} holds", "")[0].score == 1.0, written
+
+
+def test_a_matcher_that_has_read_other_texts_scores_a_story_as_a_fresh_one_does() -> None:
+    # The matcher remembers the texts it read last; the scores must not depend on that.
+    busy = TopicMatcher(TOPICS)
+    for case in CASES[:80]:
+        busy.mentions(case["title"])
+        busy.score(case["title"], case.get("lead", ""))
+    for case in CASES[:80]:
+        title, lead = case["title"], case.get("lead", "")
+        assert busy.score(title, lead, outlets=3) == TopicMatcher(TOPICS).score(
+            title, lead, outlets=3
+        )
+        assert busy.mentions(title) == TopicMatcher(TOPICS).mentions(title)
