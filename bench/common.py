@@ -18,6 +18,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -141,3 +142,36 @@ class NullNotifier:
     async def send_digest(self, destination: Destination, digest: Digest) -> str:
         self.sent += 1
         return f"d{self.sent}"
+
+
+def serve_forever(routes: list[Any], hosts: list[str], port_queue: Any) -> None:
+    """A child process's feed server: aiohttp ``routes`` on every one of ``hosts`` at one port
+    (chosen on the first host), the port put on ``port_queue``, then serving until killed."""
+    import asyncio
+
+    from aiohttp import web
+
+    async def main() -> None:
+        app = web.Application()
+        app.add_routes(routes)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        first = web.TCPSite(runner, hosts[0], 0, backlog=1024)
+        await first.start()
+        port = first._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for host in hosts[1:]:
+            await web.TCPSite(runner, host, port, backlog=1024).start()
+        port_queue.put(port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def call(url: str, method: str = "GET") -> dict[str, int]:
+    """A JSON control request to a bench's feed server (``POST`` sends an empty body)."""
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        data: dict[str, int] = json.loads(response.read())
+        return data

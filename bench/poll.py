@@ -26,19 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import multiprocessing
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common import ROOT, cpu_seconds, peak_rss_mb, result_line
+from common import ROOT, call, cpu_seconds, peak_rss_mb, result_line, serve_forever
 
 if TYPE_CHECKING:
     from bot.app import TalksBot
@@ -132,33 +130,15 @@ def serve(
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(state)
 
-    async def main() -> None:
-        app = web.Application()
-        app.add_routes(
-            [
-                web.get("/feed/{n}", feed),
-                web.post("/advance", advance),
-                web.get("/stats", stats),
-            ]
-        )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        first = web.TCPSite(runner, hosts[0], 0, backlog=1024)
-        await first.start()
-        port = first._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        for host in hosts[1:]:
-            await web.TCPSite(runner, host, port, backlog=1024).start()
-        port_queue.put(port)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
-def call(url: str, method: str = "GET") -> dict[str, int]:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=60) as response:
-        data: dict[str, int] = json.loads(response.read())
-        return data
+    serve_forever(
+        [
+            web.get("/feed/{n}", feed),
+            web.post("/advance", advance),
+            web.get("/stats", stats),
+        ],
+        hosts,
+        port_queue,
+    )
 
 
 def write_config(folder: Path, feeds: int, hosts: list[str], port: int) -> Path:

@@ -45,14 +45,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 from pathlib import Path
 
-from common import ROOT, result_line
+from common import ROOT, call, result_line, serve_forever
 from poll import headline, write_config
 
 CYCLES = ("first", "grew", "unchanged")
@@ -169,36 +168,16 @@ def serve(
             counters[name] = 0
         return web.json_response(shown)
 
-    async def main() -> None:
-        app = web.Application()
-        app.add_routes(
-            [
-                web.get("/feed/{n}", feed),
-                web.post("/grow", grow),
-                web.post("/reset", reset),
-                web.get("/stats", stats),
-            ]
-        )
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        first = web.TCPSite(runner, hosts[0], 0, backlog=1024)
-        await first.start()
-        port = first._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        for host in hosts[1:]:
-            await web.TCPSite(runner, host, port, backlog=1024).start()
-        port_queue.put(port)
-        await asyncio.Event().wait()
-
-    import asyncio
-
-    asyncio.run(main())
-
-
-def call(url: str, method: str = "GET") -> dict[str, int]:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        data: dict[str, int] = json.loads(response.read())
-        return data
+    serve_forever(
+        [
+            web.get("/feed/{n}", feed),
+            web.post("/grow", grow),
+            web.post("/reset", reset),
+            web.get("/stats", stats),
+        ],
+        hosts,
+        port_queue,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.app import TalksBot
-from bot.config import Settings, load_config
+from bot.config import Settings
 from bot.core.models import SourceHealth
 from bot.errors import StoreError
 from tests.bot_process import rss
 from tests.ingest.servers import FeedServer
+from tests.test_adaptive_polling import settings_for as adaptive_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -63,12 +64,8 @@ def desk_items(desk: int, count: int) -> list[tuple]:  # type: ignore[type-arg]
 
 
 def settings_for(tmp_path: Path, urls: Sequence[str]) -> Settings:
-    lines = [f'topics_from = "{ROOT / "config" / "default.toml"}"\n', "[bot]\n"]
-    for n, url in enumerate(urls):
-        lines.append(f'[[sources]]\nname = "desk{n}"\nurl = "{url}"\n')
-    path = tmp_path / "talks.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return load_config(path, env_file=None)
+    """Sources desk0, desk1, ... on ``urls``, with the shipped topics."""
+    return adaptive_settings(tmp_path, {f"desk{n}": url for n, url in enumerate(urls)}, "")
 
 
 @pytest.fixture
