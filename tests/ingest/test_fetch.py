@@ -240,3 +240,17 @@ async def test_not_modified_to_a_first_unconditional_request_is_an_error_not_hea
     async with Fetcher() as fetcher:
         with pytest.raises(FetchError, match="304 Not Modified to a request that asked"):
             await fetcher.fetch(feed_server.url("/rss"))
+
+
+async def test_cookies_one_feed_sets_are_never_sent_with_another_feed(
+    feed_server: FeedServer,
+) -> None:
+    """A shared cookie jar would carry a tracking or session cookie from one publisher's feed to
+    every later request on that host (and mark every poll as the same visitor)."""
+    feed_server.serve("/tracker", RSS, headers={"Set-Cookie": "visitor=desk-7; Path=/"})
+    feed_server.serve("/rss", RSS)
+    async with Fetcher() as fetcher:
+        await fetcher.fetch(feed_server.url("/tracker"))
+        await fetcher.fetch(feed_server.url("/rss"))
+        await fetcher.fetch(feed_server.url("/tracker"))
+    assert [seen.headers.get("cookie") for seen in feed_server.requests] == [None, None, None]
