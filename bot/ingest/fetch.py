@@ -15,10 +15,12 @@ Last-Modified) keeps polling cheap for both sides.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,10 +29,12 @@ from types import TracebackType
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
+import httpcore
 import httpx
 
 from bot.core.backoff import retry_after_seconds
 from bot.errors import FetchError
+from bot.ingest.sockets import LoopSockets
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -103,7 +107,10 @@ class Fetcher:
         user_agent: str = DEFAULT_USER_AGENT,
         max_per_host: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: the context that verifies https servers (default: the system's and certifi's
+        certificate authorities, built at the first https request)."""
         self.timeout = timeout
         self.deadline = deadline
         self.max_bytes = max_bytes
@@ -111,7 +118,7 @@ class Fetcher:
         self.user_agent = user_agent
         self.max_per_host = max_per_host
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._transport = transport if transport is not None else _HostPools(max_per_host)
+        self._transport = transport if transport is not None else _HostPools(max_per_host, tls)
         self._headers = {
             "User-Agent": user_agent,
             "Accept": FEED_ACCEPT,
@@ -398,33 +405,75 @@ class Fetcher:
 
 @dataclass(slots=True)
 class _Pool:
-    transport: httpx.AsyncHTTPTransport
+    connections: httpcore.AsyncConnectionPool
     busy: int = 0
     """Responses handed out and not yet closed."""
     used: float = 0.0
     """When a request last started or its response was closed (monotonic)."""
 
 
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+"""httpcore's errors as httpx's, the most specific first (what the fetcher catches)."""
+
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpcore.TimeoutException as error:
+        raise _translated(error) from error
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as error:
+        raise _translated(error) from error
+
+
+def _translated(error: Exception) -> httpx.TransportError:
+    for theirs, ours in _ERRORS:
+        if isinstance(error, theirs):
+            return ours(str(error))
+    return httpx.TransportError(str(error))  # pragma: no cover - every httpcore error is listed
+
+
 class _HostPools(httpx.AsyncBaseTransport):
-    """The shared client's transport: a small connection pool per origin, one TLS context for all.
+    """The fetcher's transport: a small httpcore connection pool per origin, one TLS context for
+    all, sockets on the running loop (``bot.ingest.sockets``).
 
-    httpcore walks every connection of a pool (polling each idle socket) whenever a request takes
-    or returns one; in one pool for every host that walk covered all the cycle's connections
-    (32 and more), per request. Per origin it covers at most ``max_per_host`` (the fetcher never
-    has more in flight to a host), and each host keeps that many idle for its next feed. A pool
-    left idle past the keep-alive expiry is closed by a sweep, so hosts polled now and then hold
-    no sockets between cycles."""
+    httpcore walks every connection of a pool (asking each idle one whether its server closed it)
+    whenever a request takes or returns one; in one pool for every host that walk covered all the
+    cycle's connections (32 and more), per request. Per origin it covers at most ``max_per_host``
+    (the fetcher never has more in flight to a host), and each host keeps that many idle for its
+    next feed. A pool left idle past the keep-alive expiry is closed by a sweep, so hosts polled
+    now and then hold no sockets between cycles.
 
-    def __init__(self, per_host: int) -> None:
-        # Built once: loading the CA bundle per pool (or per request) costs milliseconds each.
-        self._ssl = httpx.create_ssl_context(trust_env=False)
-        self._limits = httpx.Limits(
-            max_connections=None,
-            max_keepalive_connections=per_host,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-        )
+    It speaks httpcore itself rather than through ``httpx.AsyncHTTPTransport`` (which can only use
+    httpcore's default sockets); its errors are httpx's, as any transport's."""
+
+    def __init__(self, per_host: int, tls: ssl.SSLContext | None = None) -> None:
+        self._per_host = per_host
+        self._ssl = tls
+        self._sockets = LoopSockets()
         self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
         self._next_sweep = 0.0
+
+    def _tls(self) -> ssl.SSLContext:
+        """The one TLS context, built when the first https feed is polled: loading the CA bundle
+        costs tens of milliseconds, which a cycle over plain-http feeds need not pay."""
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context(trust_env=False)
+        return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -435,17 +484,42 @@ class _HostPools(httpx.AsyncBaseTransport):
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool(
-                httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits, trust_env=False)
+                httpcore.AsyncConnectionPool(
+                    ssl_context=self._tls() if url.raw_scheme == b"https" else None,
+                    max_connections=None,
+                    max_keepalive_connections=self._per_host,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                    network_backend=self._sockets,
+                )
             )
         pool.busy += 1
         pool.used = now
         try:
-            response = await pool.transport.handle_async_request(request)
+            with _as_httpx_errors():
+                answer = await pool.connections.handle_async_request(
+                    httpcore.Request(
+                        method=request.method,
+                        url=httpcore.URL(
+                            scheme=url.raw_scheme,
+                            host=url.raw_host,
+                            port=url.port,
+                            target=url.raw_path,
+                        ),
+                        headers=request.headers.raw,
+                        content=request.stream,
+                        extensions=request.extensions,
+                    )
+                )
         except BaseException:
             pool.busy -= 1
             raise
-        response.stream = _Returned(response.stream, pool)
-        return response
+        assert isinstance(answer.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_Returned(answer.stream, pool),
+            extensions=answer.extensions,
+        )
 
     async def _sweep(self, now: float) -> None:
         self._next_sweep = now + KEEPALIVE_EXPIRY
@@ -455,34 +529,38 @@ class _HostPools(httpx.AsyncBaseTransport):
             if not pool.busy and now - pool.used > KEEPALIVE_EXPIRY
         ]
         for key in idle:
-            await self._pools.pop(key).transport.aclose()
+            await self._pools.pop(key).connections.aclose()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            await pool.transport.aclose()
+            await pool.connections.aclose()
 
 
 class _Returned(httpx.AsyncByteStream):
-    """A response body that tells its pool when it is closed (the pool is then idle again)."""
+    """A response body in httpx's terms that tells its pool when it is closed (the pool is then
+    idle again)."""
 
     __slots__ = ("_pool", "_stream")
 
-    def __init__(self, stream: httpx.AsyncByteStream | httpx.SyncByteStream, pool: _Pool) -> None:
-        assert isinstance(stream, httpx.AsyncByteStream)
-        self._stream: httpx.AsyncByteStream | None = stream
+    def __init__(self, stream: AsyncIterable[bytes], pool: _Pool) -> None:
+        self._stream: AsyncIterable[bytes] | None = stream
         self._pool = pool
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         assert self._stream is not None
-        async for chunk in self._stream:
-            yield chunk
+        with _as_httpx_errors():
+            async for chunk in self._stream:
+                yield chunk
 
     async def aclose(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
             try:
-                await stream.aclose()
+                closing = getattr(stream, "aclose", None)
+                if closing is not None:
+                    with _as_httpx_errors():
+                        await closing()
             finally:
                 self._pool.busy -= 1
                 self._pool.used = time.monotonic()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,15 +54,29 @@ class SeenRequest:
 class FeedServer:
     """A small programmable HTTP server (see module doc)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        tls: ssl.SSLContext | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
+        """``tls``: a server-side context; the server then speaks HTTPS only. ``idle_timeout``:
+        seconds after which the server silently closes a kept-alive connection with no request
+        on it (as busy servers and load balancers do)."""
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
-        self._httpd = http.server.ThreadingHTTPServer((host, 0), _handler_for(self))
+        handler = _handler_for(self)
+        handler.timeout = idle_timeout
+        self._httpd = http.server.ThreadingHTTPServer((host, 0), handler)
         self._httpd.daemon_threads = True
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
         self.host = host
         self.port = int(self._httpd.server_address[1])
+        self.scheme = "https" if tls is not None else "http"
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -93,7 +108,7 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 from pathlib import Path
@@ -254,3 +255,17 @@ async def test_cookies_one_feed_sets_are_never_sent_with_another_feed(
         await fetcher.fetch(feed_server.url("/rss"))
         await fetcher.fetch(feed_server.url("/tracker"))
     assert [seen.headers.get("cookie") for seen in feed_server.requests] == [None, None, None]
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """Servers and load balancers drop idle kept-alive connections without a word; the next poll
+    of that host must notice and connect afresh instead of failing on the dead socket."""
+    with FeedServer(idle_timeout=0.1) as server:
+        server.serve("/rss", RSS)
+        async with Fetcher() as fetcher:
+            first = await fetcher.fetch(server.url("/rss"))
+            await asyncio.sleep(0.4)
+            second = await fetcher.fetch(server.url("/rss"), etag=first.etag)
+            third = await fetcher.fetch(server.url("/rss"), etag=first.etag)
+    assert (first.status, second.status, third.status) == (200, 304, 304)
+    assert server.connections() == 2
