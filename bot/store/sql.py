@@ -42,7 +42,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -754,9 +753,14 @@ class SQLStore:
         return reason[:300]
 
     def _insert(self, table: Table) -> Any:
-        """The dialect's INSERT, which knows ``ON CONFLICT``."""
+        """The dialect's INSERT, which knows ``ON CONFLICT``. Each dialect is imported by the store
+        that uses it: PostgreSQL's costs a SQLite process tens of milliseconds of start-up."""
         if self.backend == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
 
     async def _upsert(
