@@ -103,6 +103,11 @@ STORY_CHANGES_LOCK_KEY = 0x74616C6B7363  # "talksc": the commits that write stor
 """PostgreSQL: a commit that writes stories takes this transaction lock before drawing its
 change number, so numbers become visible in the order they were drawn: a replica that has read
 every change up to N never later meets an older number committed behind it."""
+_LATEST_CHANGE = select(func.max(stories.c.change_seq))
+_LOCKED_NEXT_CHANGE = text(
+    "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key)) "
+    f"SELECT nextval('{story_changes.name}') FROM locked"
+)
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
@@ -401,7 +406,7 @@ class SQLStore:
 
     async def story_change_seq(self) -> int:
         async with self._transaction("read the latest story change", write=False) as conn:
-            latest = await conn.scalar(select(func.max(stories.c.change_seq)))
+            latest = await conn.scalar(_LATEST_CHANGE)
         return int(latest or 0)
 
     async def stories_changed_since(self, seq: int) -> tuple[list[Story], int]:
@@ -882,12 +887,12 @@ class SQLStore:
     async def _next_change(self, conn: AsyncConnection) -> int:
         """The change number of this transaction's story writes: above every committed one."""
         if self.backend == "postgresql":
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_CHANGES_LOCK_KEY}
-            )
-            return int(await conn.scalar(select(story_changes.next_value())) or 0)
+            # One round trip: the materialised CTE is scanned (the lock taken) before the row
+            # that draws the number is computed.
+            drawn = await conn.scalar(_LOCKED_NEXT_CHANGE, {"key": STORY_CHANGES_LOCK_KEY})
+            return int(drawn or 0)
         # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
-        latest = await conn.scalar(select(func.max(stories.c.change_seq)))
+        latest = await conn.scalar(_LATEST_CHANGE)
         return int(latest or 0) + 1
 
     def _insert(self, table: Table) -> Any:
