@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from bot.core.models import (
@@ -49,6 +49,9 @@ class PollRecord:
     """Other sources whose polls this one decision covered (a live cycle decides the reports
     of the polls that arrive together at once): their health is saved in the same
     transaction, so each source's health and the decision on its reports stay one commit."""
+    lease_holder: str | None = None
+    """The replica that claimed these sources (``Store.claim_due_sources``): the commit gives
+    back the leases it still holds on them. ``None``: leases are left as they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,25 @@ class Store(Protocol):
 
     async def list_sources(self) -> list[SourceHealth]: ...
 
-    async def save_source(self, health: SourceHealth) -> None: ...
+    async def save_source(self, health: SourceHealth, *, holder: str | None = None) -> None:
+        """Save one source's health; with ``holder``, also give back that holder's lease."""
 
-    async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
+    async def save_sources(
+        self, healths: Sequence[SourceHealth], *, holder: str | None = None
+    ) -> None:
         """Save several sources' health in one transaction (a cycle's polls that brought nothing
-        new, a replay's cycle)."""
+        new, a replay's cycle); with ``holder``, also give back that holder's leases on them."""
+
+    async def claim_due_sources(
+        self, holder: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[SourceHealth]:
+        """Lease to ``holder`` until ``now + lease`` at most ``limit`` sources due at ``now``
+        (``next_poll_after`` unset or passed) that nobody holds or whose lease has run out, and
+        return them, never polled first then longest overdue. Replicas claiming at once get
+        disjoint sets (PostgreSQL: one statement, ``FOR UPDATE SKIP LOCKED``)."""
+
+    async def release_sources(self, holder: str, names: Iterable[str]) -> None:
+        """Give back ``holder``'s leases on ``names`` (a lease now held by another is kept)."""
 
     async def save_announced(self, name: str, announced: str, at: datetime) -> None:
         """Record what the ops channel was last told about source ``name`` (the only write of
@@ -123,14 +140,35 @@ class Store(Protocol):
     async def stories(self, query: StoryFilter) -> list[Story]:
         """Stories by ``updated`` time, newest first."""
 
+    async def story_change_seq(self) -> int:
+        """The change number of the latest committed story write (0 for none): read it before
+        loading a window of stories, then catch up from it with ``stories_changed_since``."""
+
+    async def stories_changed_since(self, seq: int) -> tuple[list[Story], int]:
+        """Every story a ``commit_poll`` wrote after change number ``seq``, oldest change first,
+        and the number to ask from next time (``seq`` itself when nothing changed)."""
+
     # deliveries (the outbox) ------------------------------------------------------------------
     async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None: ...
 
-    async def save_delivery(self, delivery: Delivery) -> None:
-        """Insert or replace the delivery for (story id, destination)."""
+    async def save_delivery(self, delivery: Delivery, *, holder: str | None = None) -> None:
+        """Insert or replace the delivery for (story id, destination); there is never more than
+        one. With ``holder``, also give back that holder's lease on it."""
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         """Pending deliveries and sent ones needing an update, whose next attempt is due."""
+
+    async def claim_due_deliveries(
+        self, holder: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        """``due_deliveries`` that nobody holds (or whose lease has run out), leased to
+        ``holder`` until ``now + lease``, oldest first; replicas claiming at once get disjoint
+        sets."""
+
+    async def release_deliveries(
+        self, holder: str, keys: Iterable[tuple[str, Destination]]
+    ) -> None:
+        """Give back ``holder``'s leases on the deliveries (story id, destination) ``keys``."""
 
     async def decision_context(
         self,
@@ -180,6 +218,17 @@ class Store(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    # leader leases (one replica holds the Discord gateway, ...) -----------------------------
+    async def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold lease ``name`` until ``now + ttl``: True when it was free, had run out or was
+        already ``holder``'s (then renewed); False while another holder's lease runs."""
+
+    async def drop_lease(self, name: str, holder: str) -> bool:
+        """Give lease ``name`` back if ``holder`` has it; False when it did not."""
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds lease ``name`` at ``now`` (``None``: nobody, or it has run out)."""
 
 
 class Notifier(Protocol):

@@ -216,6 +216,44 @@ def _v4_report_credit(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE reports ADD COLUMN credit TEXT NOT NULL DEFAULT ''"))
 
 
+def _v5_replicas(conn: Connection) -> None:
+    """What several replicas on one database coordinate through: poll leases on sources, send
+    leases on deliveries, named leader leases, and a change number on stories.
+
+    Stories already stored are numbered 1, 2, 3... in the order they were last updated, so a
+    replica reading "changed since 0" finds every one of them; on PostgreSQL the sequence then
+    continues after the last number.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    timestamp = "TIMESTAMP WITH TIME ZONE" if postgres else "DATETIME"
+    for table in ("sources", "deliveries"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN lease_holder VARCHAR"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN lease_until {timestamp}"))
+    conn.execute(text("ALTER TABLE stories ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0"))
+    conn.execute(
+        text(
+            "UPDATE stories SET change_seq = numbered.n FROM ("
+            "SELECT id, row_number() OVER (ORDER BY updated, id) AS n FROM stories"
+            ") AS numbered WHERE stories.id = numbered.id"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_stories_change_seq ON stories (change_seq)"))
+    if postgres:
+        conn.execute(text("CREATE SEQUENCE stories_change_seq OWNED BY stories.change_seq"))
+        conn.execute(
+            text(
+                "SELECT setval('stories_change_seq', max(change_seq)) FROM stories "
+                "HAVING max(change_seq) > 0"
+            )
+        )
+    conn.execute(
+        text(
+            "CREATE TABLE leases (name VARCHAR NOT NULL, holder VARCHAR NOT NULL, "
+            f"until {timestamp} NOT NULL, CONSTRAINT pk_leases PRIMARY KEY (name))"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -227,6 +265,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         3, "sources: publishing pace, repeated responses, ops announcements", _v3_source_pace
     ),
     Migration(4, "reports.credit: the wire agency a report credits", _v4_report_credit),
+    Migration(
+        5,
+        "replicas: poll and send leases, leader leases, stories.change_seq",
+        _v5_replicas,
+    ),
 )
 
 

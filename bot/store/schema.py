@@ -3,17 +3,24 @@
 Tables (all created by migration 1, see ``migrations.py``):
 
 ``sources``        one row per configured feed: conditional-GET validators, polling health, its
-                   publishing pace and what the ops channel was last told (migration 3).
-``stories``        one row per development: best headline, lead, summary, topic scores (JSON).
+                   publishing pace and what the ops channel was last told (migration 3), and
+                   which replica holds it for a poll until when (lease_holder, lease_until:
+                   migration 5).
+``stories``        one row per development: best headline, lead, summary, topic scores (JSON),
+                   and the change number of the commit that last wrote it (change_seq,
+                   migration 5; on PostgreSQL drawn from the ``stories_change_seq`` sequence).
 ``reports``        one outlet's account, keyed (source, key), belonging to a story in ``position``
                    order, with why it joined (matched_key, similarity, reason) and the wire
                    agency it credits (credit, "" for none; added by migration 4).
 ``deliveries``     the outbox: one row per (story, destination) with the alert payload (JSON),
-                   status, attempts, retry time and whether a sent message needs an edit.
+                   status, attempts, retry time and whether a sent message needs an edit;
+                   the primary key is what makes a second row for one (story, destination)
+                   impossible. lease_holder, lease_until (migration 5): the replica sending it.
 ``digests``        folded alerts, one row per (digest id, destination), the digest as JSON.
 ``subscriptions``  people or channels following a topic, per platform and workspace.
 ``mutes``          quiet-until times per platform, workspace and subject.
 ``meta``           small key/value state (last scheduled digest run...).
+``leases``         named leader leases (one replica holds the Discord gateway...), migration 5.
 ``schema_version`` one row per applied migration (defined in ``migrations.py``).
 
 A destination is stored as four columns (platform, workspace, channel, direct); datetimes are
@@ -26,6 +33,7 @@ makes the same change to existing databases. ``tests/store`` checks the two agre
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -33,6 +41,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
@@ -74,6 +83,8 @@ sources = Table(
     Column("repeating_since", UTCDateTime),
     Column("announced", String, nullable=False, server_default=""),
     Column("announced_at", UTCDateTime),
+    Column("lease_holder", String),
+    Column("lease_until", UTCDateTime),
 )
 
 stories = Table(
@@ -88,7 +99,11 @@ stories = Table(
     Column("updated", UTCDateTime, nullable=False, index=True),
     Column("scores", Text, nullable=False, server_default="[]"),
     Column("follows", Text, nullable=False, server_default=""),
+    Column("change_seq", BigInteger, nullable=False, server_default="0", index=True),
 )
+
+story_changes = Sequence("stories_change_seq", metadata=metadata)
+"""PostgreSQL: where ``stories.change_seq`` values come from (SQLite takes max + 1)."""
 
 reports = Table(
     "reports",
@@ -134,6 +149,8 @@ deliveries = Table(
     Column("alert", Text),
     Column("needs_update", Boolean, nullable=False),
     Column("extra", Text, nullable=False, server_default="{}"),
+    Column("lease_holder", String),
+    Column("lease_until", UTCDateTime),
     Index("ix_deliveries_due", "status", "next_attempt"),
     Index("ix_deliveries_destination", "platform", "workspace", "channel", "direct", "created"),
 )
@@ -184,4 +201,12 @@ meta = Table(
     metadata,
     Column("key", String, primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("holder", String, nullable=False),
+    Column("until", UTCDateTime, nullable=False),
 )

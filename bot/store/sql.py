@@ -26,7 +26,7 @@ import weakref
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,8 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import URL, RowMapping
@@ -70,11 +72,13 @@ from bot.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from bot.store.schema import (
     deliveries,
     digests,
+    leases,
     meta,
     mutes,
     reports,
     sources,
     stories,
+    story_changes,
     subscriptions,
 )
 from bot.store.url import describe_url, is_memory, normalise_url, secrets_of
@@ -94,6 +98,15 @@ POOL_RECYCLE_S = 1800
 idle flows after a while then never gets to strand one."""
 MIGRATION_TIMEOUT_S = 120.0
 """Schema changes may take longer than ordinary work (and wait for another bot's migration)."""
+STORY_CHANGES_LOCK_KEY = 0x74616C6B7363  # "talksc": the commits that write stories, one at a time
+"""PostgreSQL: a commit that writes stories takes this transaction lock before drawing its
+change number, so numbers become visible in the order they were drawn: a replica that has read
+every change up to N never later meets an older number committed behind it."""
+_LATEST_CHANGE = select(func.max(stories.c.change_seq))
+_LOCKED_NEXT_CHANGE = text(
+    "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key)) "
+    f"SELECT nextval('{story_changes.name}') FROM locked"
+)
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
@@ -158,6 +171,13 @@ class SQLStore:
     first; ``failed_deliveries`` newest ``updated`` first; ``recent_deliveries`` oldest first;
     subscriptions by topic then subscriber. A delivery keeps the ``created`` time of its first
     save (flood control counts from it); ``updated`` is the delivery's own value or now.
+
+    Replicas on one database: ``claim_due_sources`` and ``claim_due_deliveries`` lease rows to
+    one holder until a time (another holder may claim them once it has passed); saving with
+    ``holder=`` (or ``PollRecord.lease_holder``) or ``release_*`` gives them back. Saving never
+    touches a lease otherwise. ``take_lease`` / ``drop_lease`` are named leader leases. Every
+    ``commit_poll`` that writes stories stamps them with a new change number, which
+    ``stories_changed_since`` reads back.
     """
 
     def __init__(
@@ -249,25 +269,59 @@ class SQLStore:
     # sources -----------------------------------------------------------------------------------
     async def get_source(self, name: str) -> SourceHealth | None:
         async with self._transaction("read a source", write=False) as conn:
-            row = (await conn.execute(select(sources).where(sources.c.name == name))).first()
+            query = select(*HEALTH_COLUMNS).where(sources.c.name == name)
+            row = (await conn.execute(query)).first()
         return SourceHealth(**row._mapping) if row else None
 
     async def list_sources(self) -> list[SourceHealth]:
         async with self._transaction("read sources", write=False) as conn:
-            rows = await conn.execute(select(sources).order_by(sources.c.name))
+            rows = await conn.execute(select(*HEALTH_COLUMNS).order_by(sources.c.name))
             return [SourceHealth(**row._mapping) for row in rows]
 
-    async def save_source(self, health: SourceHealth) -> None:
-        await self.save_sources([health])
+    async def save_source(self, health: SourceHealth, *, holder: str | None = None) -> None:
+        await self.save_sources([health], holder=holder)
 
-    async def save_sources(self, healths: Sequence[SourceHealth]) -> None:
+    async def save_sources(
+        self, healths: Sequence[SourceHealth], *, holder: str | None = None
+    ) -> None:
         if not healths:
             return
         what = "save a source" if len(healths) == 1 else f"save {len(healths)} sources"
         async with self._transaction(what) as conn:
-            await self._upsert(
-                conn, sources, [_source_row(h) for h in healths], keep=ANNOUNCED_COLUMNS
-            )
+            await self._upsert(conn, sources, [_source_row(h) for h in healths], keep=SOURCE_KEEP)
+            if holder is not None:
+                await _release_sources(conn, holder, [h.name for h in healths])
+
+    async def claim_due_sources(
+        self, holder: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[SourceHealth]:
+        if limit <= 0:
+            return []
+        c = sources.c
+        picked = (
+            select(c.name)
+            .where(_due_to_poll(now), _lease_free(sources, now))
+            .order_by(c.next_poll_after.asc().nulls_first(), c.name)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(sources)
+            .where(c.name.in_(picked))
+            .values(lease_holder=holder, lease_until=now + lease)
+            .returning(*HEALTH_COLUMNS)
+        )
+        async with self._transaction(f"claim due sources for {holder}") as conn:
+            claimed = [SourceHealth(**row._mapping) for row in await conn.execute(claim)]
+        claimed.sort(key=_poll_order)
+        return claimed
+
+    async def release_sources(self, holder: str, names: Iterable[str]) -> None:
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return
+        async with self._transaction(f"release sources held by {holder}") as conn:
+            await _release_sources(conn, holder, wanted)
 
     async def save_announced(self, name: str, announced: str, at: datetime) -> None:
         async with self._transaction(f"record what the ops channel heard of {name}") as conn:
@@ -302,15 +356,19 @@ class SQLStore:
             f" and {len(record.others)} more" if record.others else ""
         )
         async with self._transaction(what) as conn:
-            await self._upsert(
-                conn, sources, [_source_row(h) for h in polled], keep=ANNOUNCED_COLUMNS
-            )
+            # The change number first: on PostgreSQL it waits for the lock before any row lock
+            # is taken, so two commits never hold what the other waits for.
+            change = await self._next_change(conn) if record.stories else 0
+            await self._upsert(conn, sources, [_source_row(h) for h in polled], keep=SOURCE_KEEP)
+            if record.lease_holder is not None:
+                await _release_sources(conn, record.lease_holder, [h.name for h in polled])
             if record.stories:
-                await self._upsert(conn, stories, [_story_row(s) for s in record.stories])
+                rows = [_story_row(s) | {"change_seq": change} for s in record.stories]
+                await self._upsert(conn, stories, rows)
                 await self._replace_memberships(conn, record.stories)
             if record.deliveries:
                 rows = [_delivery_row(d, now) for d in record.deliveries]
-                await self._upsert(conn, deliveries, rows, keep=("created",))
+                await self._upsert(conn, deliveries, rows, keep=DELIVERY_KEEP)
 
     async def get_story(self, story_id: str) -> Story | None:
         async with self._transaction("read a story", write=False) as conn:
@@ -345,6 +403,22 @@ class SQLStore:
                 rows = list((await conn.execute(ordered)).mappings())
             return await self._with_reports(conn, rows)
 
+    async def story_change_seq(self) -> int:
+        async with self._transaction("read the latest story change", write=False) as conn:
+            latest = await conn.scalar(_LATEST_CHANGE)
+        return int(latest or 0)
+
+    async def stories_changed_since(self, seq: int) -> tuple[list[Story], int]:
+        query = (
+            select(stories)
+            .where(stories.c.change_seq > seq)
+            .order_by(stories.c.change_seq, stories.c.id)
+        )
+        async with self._transaction("read changed stories", write=False) as conn:
+            rows = list((await conn.execute(query)).mappings())
+            changed = await self._with_reports(conn, rows)
+        return changed, max((int(row["change_seq"]) for row in rows), default=seq)
+
     # deliveries --------------------------------------------------------------------------------
     async def get_delivery(self, story_id: str, destination: Destination) -> Delivery | None:
         async with self._transaction("read a delivery", write=False) as conn:
@@ -352,26 +426,57 @@ class SQLStore:
             row = (await conn.execute(select(deliveries).where(where))).mappings().first()
         return _delivery(row) if row else None
 
-    async def save_delivery(self, delivery: Delivery) -> None:
+    async def save_delivery(self, delivery: Delivery, *, holder: str | None = None) -> None:
         row = _delivery_row(delivery, self._clock())
         async with self._transaction("save a delivery") as conn:
-            await self._upsert(conn, deliveries, [row], keep=("created",))
+            await self._upsert(conn, deliveries, [row], keep=DELIVERY_KEEP)
+            if holder is not None:
+                await _release_deliveries(conn, holder, [(delivery.story_id, delivery.destination)])
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         c = deliveries.c
         query = (
             select(deliveries)
-            .where(
-                or_(
-                    c.status == DeliveryStatus.PENDING,
-                    and_(c.status == DeliveryStatus.SENT, c.needs_update),
-                ),
-                or_(c.next_attempt.is_(None), c.next_attempt <= now),
-            )
+            .where(_due_to_send(now))
             .order_by(c.created, c.story_id, c.platform, c.channel)
             .limit(limit)
         )
         return await self._deliveries(query)
+
+    async def claim_due_deliveries(
+        self, holder: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        if limit <= 0:
+            return []
+        c = deliveries.c
+        order = (c.created, c.story_id, c.platform, c.workspace, c.channel, c.direct)
+        picked = (
+            select(*(getattr(c, name) for name in DELIVERY_KEY))
+            .where(_due_to_send(now), _lease_free(deliveries, now))
+            .order_by(*order)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        key = tuple_(*(getattr(c, name) for name in DELIVERY_KEY))
+        claim = (
+            update(deliveries)
+            .where(key.in_(picked))
+            .values(lease_holder=holder, lease_until=now + lease)
+            .returning(*deliveries.columns)
+        )
+        async with self._transaction(f"claim due deliveries for {holder}") as conn:
+            rows = list((await conn.execute(claim)).mappings())
+        rows.sort(key=lambda r: tuple(r[column.name] for column in order))
+        return [_delivery(row) for row in rows]
+
+    async def release_deliveries(
+        self, holder: str, keys: Iterable[tuple[str, Destination]]
+    ) -> None:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return
+        async with self._transaction(f"release deliveries held by {holder}") as conn:
+            await _release_deliveries(conn, holder, wanted)
 
     async def failed_deliveries(self, since: datetime) -> list[Delivery]:
         c = deliveries.c
@@ -538,6 +643,32 @@ class SQLStore:
     async def set_meta(self, key: str, value: str) -> None:
         async with self._transaction("save state") as conn:
             await self._upsert(conn, meta, [{"key": key, "value": value}])
+
+    # leader leases -----------------------------------------------------------------------------
+    async def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        if ttl <= timedelta(0):
+            raise ValueError(f"a lease must last longer than zero (got {ttl})")
+        insert = self._insert(leases).values(name=name, holder=holder, until=now + ttl)
+        take = insert.on_conflict_do_update(
+            index_elements=[leases.c.name],
+            set_={"holder": insert.excluded.holder, "until": insert.excluded.until},
+            where=or_(leases.c.until <= now, leases.c.holder == holder),
+        ).returning(leases.c.name)
+        async with self._transaction(f"take the {name} lease for {holder}") as conn:
+            return (await conn.execute(take)).first() is not None
+
+    async def drop_lease(self, name: str, holder: str) -> bool:
+        async with self._transaction(f"drop the {name} lease of {holder}") as conn:
+            result = await conn.execute(
+                delete(leases).where(leases.c.name == name, leases.c.holder == holder)
+            )
+            return result.rowcount > 0
+
+    async def lease_holder(self, name: str, now: datetime) -> str | None:
+        query = select(leases.c.holder).where(leases.c.name == name, leases.c.until > now)
+        async with self._transaction(f"read the {name} lease", write=False) as conn:
+            holder = await conn.scalar(query)
+        return None if holder is None else str(holder)
 
     # internals ---------------------------------------------------------------------------------
     def _create_engine(self) -> AsyncEngine:
@@ -752,6 +883,17 @@ class SQLStore:
             reason = reason.replace(secret, "***")
         return reason[:300]
 
+    async def _next_change(self, conn: AsyncConnection) -> int:
+        """The change number of this transaction's story writes: above every committed one."""
+        if self.backend == "postgresql":
+            # One round trip: the materialised CTE is scanned (the lock taken) before the row
+            # that draws the number is computed.
+            drawn = await conn.scalar(_LOCKED_NEXT_CHANGE, {"key": STORY_CHANGES_LOCK_KEY})
+            return int(drawn or 0)
+        # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+        latest = await conn.scalar(_LATEST_CHANGE)
+        return int(latest or 0) + 1
+
     def _insert(self, table: Table) -> Any:
         """The dialect's INSERT, which knows ``ON CONFLICT``. Each dialect is imported by the store
         that uses it: PostgreSQL's costs a SQLite process tens of milliseconds of start-up."""
@@ -884,6 +1026,67 @@ async def _active_mutes(conn: AsyncConnection, now: datetime) -> list[Mute]:
     return [Mute(**row) for row in (await conn.execute(query)).mappings()]
 
 
+async def _release_sources(conn: AsyncConnection, holder: str, names: Sequence[str]) -> None:
+    c = sources.c
+    for chunk in _chunks(names):
+        await conn.execute(
+            update(sources)
+            .where(c.name.in_(chunk), c.lease_holder == holder)
+            .values(lease_holder=None, lease_until=None)
+        )
+
+
+async def _release_deliveries(
+    conn: AsyncConnection, holder: str, keys: Sequence[tuple[str, Destination]]
+) -> None:
+    c = deliveries.c
+    release = (
+        update(deliveries)
+        .where(
+            *(getattr(c, name) == bindparam(f"k_{name}") for name in DELIVERY_KEY),
+            c.lease_holder == bindparam("k_holder"),
+        )
+        .values(lease_holder=None, lease_until=None)
+    )
+    params = [
+        {
+            "k_story_id": story_id,
+            **{f"k_{name}": value for name, value in _destination_row(destination).items()},
+            "k_holder": holder,
+        }
+        for story_id, destination in keys
+    ]
+    await conn.execute(release, params)
+
+
+def _lease_free(table: Table, now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the row, or its holder's lease has run out."""
+    return or_(table.c.lease_until.is_(None), table.c.lease_until <= now)
+
+
+def _due_to_poll(now: datetime) -> ColumnElement[bool]:
+    c = sources.c
+    return or_(c.next_poll_after.is_(None), c.next_poll_after <= now)
+
+
+def _due_to_send(now: datetime) -> ColumnElement[bool]:
+    """Pending deliveries and sent ones needing an edit, whose next attempt is due."""
+    c = deliveries.c
+    return and_(
+        or_(
+            c.status == DeliveryStatus.PENDING,
+            and_(c.status == DeliveryStatus.SENT, c.needs_update),
+        ),
+        or_(c.next_attempt.is_(None), c.next_attempt <= now),
+    )
+
+
+def _poll_order(health: SourceHealth) -> tuple[bool, datetime, str]:
+    """Never polled first, then the longest overdue, then by name (the claim's own order)."""
+    due = health.next_poll_after
+    return (due is not None, due or datetime.min.replace(tzinfo=UTC), health.name)
+
+
 # rows <-> values -------------------------------------------------------------------------------
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
@@ -916,10 +1119,18 @@ def _source_chunks(
 ANNOUNCED_COLUMNS = ("announced", "announced_at")
 """Written by ``save_announced`` only: a poll that read its health before an announcement was
 made must not save the old value over it (the ops channel would hear the news twice)."""
+LEASE_COLUMNS = ("lease_holder", "lease_until")
+"""Written by the claims and releases only: saving a source's health or a delivery never takes
+or gives back a lease another replica holds."""
+SOURCE_KEEP = (*ANNOUNCED_COLUMNS, *LEASE_COLUMNS)
+DELIVERY_KEEP = ("created", *LEASE_COLUMNS)
+HEALTH_COLUMNS = tuple(column for column in sources.columns if column.name not in LEASE_COLUMNS)
+"""The columns of ``SourceHealth`` (a source's lease is not part of its health)."""
+DELIVERY_KEY = ("story_id", "platform", "workspace", "channel", "direct")
 
 
 def _source_row(health: SourceHealth) -> dict[str, Any]:
-    return {column.name: getattr(health, column.name) for column in sources.columns}
+    return {column.name: getattr(health, column.name) for column in HEALTH_COLUMNS}
 
 
 def _story_row(story: Story) -> dict[str, Any]:
