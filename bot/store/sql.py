@@ -199,8 +199,10 @@ class SQLStore:
         self._engine: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
         self._idle: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
         """PostgreSQL driver connections resting in the pool (cut when a deadline expires)."""
+        self._upserts: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._last_change: int | None = None
+        """SQLite: the story change number this store drew last (read from the table once)."""
 
     # lifecycle ---------------------------------------------------------------------------------
     @property
@@ -890,9 +892,14 @@ class SQLStore:
             # that draws the number is computed.
             drawn = await conn.scalar(_LOCKED_NEXT_CHANGE, {"key": STORY_CHANGES_LOCK_KEY})
             return int(drawn or 0)
-        # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
-        latest = await conn.scalar(_LATEST_CHANGE)
-        return int(latest or 0) + 1
+        # SQLite: one writing process per file (the writer lock), and its write transactions
+        # (BEGIN IMMEDIATE) run one at a time, so the table's highest number is read once and
+        # counted on in memory rather than asked again by every commit.
+        # A rolled-back commit leaves a gap, which is allowed: numbers only have to grow.
+        if self._last_change is None:
+            self._last_change = int(await conn.scalar(_LATEST_CHANGE) or 0)
+        self._last_change += 1
+        return self._last_change
 
     def _insert(self, table: Table) -> Any:
         """The dialect's INSERT, which knows ``ON CONFLICT``. Each dialect is imported by the store
