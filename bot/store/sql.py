@@ -822,7 +822,16 @@ class SQLStore:
     async def _with_reports(
         self, conn: AsyncConnection, rows: Sequence[RowMapping | Mapping[str, Any]]
     ) -> list[Story]:
-        """Stories for ``rows``, their reports loaded in one query per chunk of stories."""
+        """Stories for ``rows``, their reports loaded in one query per chunk of stories.
+
+        A window of stories repeats itself: most stories score alike on most topics (stored as
+        the same JSON), and their reports share sources, outlets and reasons. Equal values read
+        here are kept once (all of them immutable), so loading the window holds each once."""
+        shared: dict[str, str] = {}
+
+        def once(text: str) -> str:
+            return shared.setdefault(text, text)
+
         members: dict[str, list[StoryReport]] = {row["id"]: [] for row in rows}
         for chunk in _chunks(list(members)):
             query = (
@@ -834,17 +843,27 @@ class SQLStore:
                 members[r["story_id"]].append(
                     StoryReport(
                         key=r["key"],
-                        source=r["source"],
-                        outlet=r["outlet"],
+                        source=once(r["source"]),
+                        outlet=once(r["outlet"]),
                         title=r["title"],
                         url=r["url"],
                         published=r["published"],
                         matched_key=r["matched_key"],
                         similarity=r["similarity"],
-                        reason=r["reason"],
-                        credit=r["credit"],
+                        reason=once(r["reason"]),
+                        credit=once(r["credit"]),
                     )
                 )
+        read: dict[str, tuple[TopicScore, ...]] = {}
+        kept: dict[TopicScore, TopicScore] = {}
+
+        def scores_of(text: str) -> tuple[TopicScore, ...]:
+            found = read.get(text)
+            if found is None:
+                decoded = codec.many_from_json(text, TopicScore)
+                found = read[text] = tuple(kept.setdefault(s, s) for s in decoded)
+            return found
+
         return [
             Story(
                 id=row["id"],
@@ -855,7 +874,7 @@ class SQLStore:
                 published=row["published"],
                 updated=row["updated"],
                 reports=tuple(members[row["id"]]),
-                scores=codec.many_from_json(row["scores"], TopicScore),
+                scores=scores_of(row["scores"]),
                 follows=row["follows"],
             )
             for row in rows
