@@ -151,6 +151,9 @@ def _text_digest(text: str) -> str:
     return hashlib.sha1(fold(text).encode(), usedforsecurity=False).hexdigest()
 
 
+_NO_WORDS: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class _Member:
     """A report held as part of a story."""
@@ -178,8 +181,10 @@ class _Held:
     """The headline ``lead_print`` was folded with: a member under it compares as that print."""
     prints: dict[_ReportKey, Fingerprint] = field(default_factory=dict)
     """Members' headlines fingerprinted with the story's lead: cleared when the lead changes."""
-    words: dict[str, int] = field(default_factory=dict)
-    """Headline stems of the story -> how many members use them (feeds ``Rarity``)."""
+    words: frozenset[str] | dict[str, int] = _NO_WORDS
+    """Headline stems of the story -> how many members use them (feeds ``Rarity``). While one
+    headline's stems are all it uses, once each (most stories: one report), that headline's own
+    set stands for the counts, and no dict is made."""
 
 
 class StoryIndex:
@@ -474,15 +479,31 @@ class StoryIndex:
         if member_report.url:
             self._by_url[member_report.url] = held.story.id
 
-    def _use_words(self, held: _Held, stems: frozenset[str]) -> None:
+    @staticmethod
+    def _counted(held: _Held) -> dict[str, int]:
+        """``held.words`` as a dict of counts (made from the one headline set it stood for)."""
         words = held.words
+        if isinstance(words, frozenset):
+            words = held.words = dict.fromkeys(words, 1)
+        return words
+
+    def _use_words(self, held: _Held, stems: frozenset[str]) -> None:
+        if not held.words:
+            held.words = stems
+            self._rarity.add_words(stems)
+            return
+        words = self._counted(held)
         fresh = [s for s in stems if s not in words]
         for s in stems:
             words[s] = words.get(s, 0) + 1
         self._rarity.add_words(fresh)
 
     def _unuse_words(self, held: _Held, stems: frozenset[str]) -> None:
-        words = held.words
+        if held.words == stems and isinstance(held.words, frozenset):
+            held.words = _NO_WORDS
+            self._rarity.remove_words(stems)
+            return
+        words = self._counted(held)
         gone = []
         for s in stems:
             left = words.get(s, 0) - 1
@@ -629,22 +650,27 @@ class StoryIndex:
             held = _Held(story=story)
             self._stories[story.id] = held
             self._rarity.add_story(())
-            for member_report in story.reports:
-                self._add_member(held, member_report, None)
-            held.best = next(
-                (
-                    (r.source, r.key)
-                    for r in story.reports
-                    if r.title == story.title and (r.url == story.url or not r.url)
-                ),
-                next(((r.source, r.key) for r in story.reports if r.title == story.title), None),
+            best_report = next(
+                (r for r in story.reports if r.title == story.title and r.url in (story.url, "")),
+                next((r for r in story.reports if r.title == story.title), None),
             )
-            if held.best is None and story.reports:
-                held.best = (story.reports[0].source, story.reports[0].key)
+            if best_report is None and story.reports:
+                best_report = story.reports[0]
+            # The lead is fingerprinted under the best headline once, and that member's own
+            # print is its headline part (sharing its sets), as when the story was first made.
+            lead_print = None
+            if best_report is not None and story.text:
+                lead_print = fingerprint(
+                    best_report.title, story.text, anchors=self.settings.anchors
+                )
+            for member_report in story.reports:
+                mine = lead_print if member_report is best_report else None
+                self._add_member(held, member_report, None, mine)
+            held.best = (best_report.source, best_report.key) if best_report else None
             best = held.members.get(held.best) if held.best else None
             if best is not None and best.report.title == story.title:
                 best.text_digest = _text_digest(story.text)
-            self._index_lead(held)
+            self._index_lead(held, lead_print)
 
     def learn(self, stories: Iterable[Story]) -> None:
         """Count the headlines of stored stories in the vocabulary without holding them (at

@@ -216,7 +216,15 @@ STOPWORDS = frozenset(
 """Words too common to tell two stories apart (including newsroom filler like "live", "update")."""
 
 
-@lru_cache(maxsize=65536)
+FOLD_CACHE = 4096
+"""Folded texts remembered. A text is folded several times while its report is judged (the
+headline by dedup, scoring, corroboration; the lead by its fingerprint, digest and scoring), all
+within one poll: a few thousand entries catch those repeats. The cache keeps each text alive as
+well as its folded form, leads included, so 65,536 entries held some 30 MB of texts long
+judged."""
+
+
+@lru_cache(maxsize=FOLD_CACHE)
 def fold(text: str) -> str:
     """Lower-case, accent-free, ASCII-punctuated, single-spaced form of ``text``; dotted
     acronyms undotted ("C.I.A." and "CIA" fold alike; "U.S." is "us", a stopword, as before)."""

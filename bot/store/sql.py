@@ -398,12 +398,16 @@ class SQLStore:
                 found.sort(key=lambda row: row["id"])
                 found.sort(key=lambda row: row["updated"], reverse=True)
                 rows = found[: query.limit] if query.limit is not None else found
-            else:
-                ordered = base.order_by(*newest_first)
-                if query.limit is not None:
-                    ordered = ordered.limit(query.limit)
-                rows = list((await conn.execute(ordered)).mappings())
-            return await self._with_reports(conn, rows)
+                return await self._with_reports(conn, rows)
+            ordered = base.order_by(*newest_first)
+            if query.limit is not None:
+                ordered = ordered.limit(query.limit)
+            # A window of stories is streamed: each row's scores are read as it arrives and its
+            # JSON dropped, rather than every row held while the stories are made from them.
+            shared = _Shared()
+            streamed = await conn.stream(ordered.execution_options(yield_per=STREAM_ROWS))
+            heads = [shared.head(row) async for row in streamed.mappings()]
+            return await self._assemble(conn, heads, shared)
 
     async def story_change_seq(self) -> int:
         async with self._transaction("read the latest story change", write=False) as conn:
@@ -976,7 +980,15 @@ class SQLStore:
         self, conn: AsyncConnection, rows: Sequence[RowMapping | Mapping[str, Any]]
     ) -> list[Story]:
         """Stories for ``rows``, their reports loaded in one query per chunk of stories."""
-        members: dict[str, list[StoryReport]] = {row["id"]: [] for row in rows}
+        shared = _Shared()
+        return await self._assemble(conn, [shared.head(row) for row in rows], shared)
+
+    async def _assemble(
+        self, conn: AsyncConnection, heads: Sequence[_Head], shared: _Shared
+    ) -> list[Story]:
+        """Stories for ``heads`` (``_Shared.head``), with their reports."""
+        once = shared.once
+        members: dict[str, list[StoryReport]] = {head[0]: [] for head in heads}
         for chunk in _chunks(list(members)):
             query = (
                 select(reports)
@@ -987,36 +999,79 @@ class SQLStore:
                 members[r["story_id"]].append(
                     StoryReport(
                         key=r["key"],
-                        source=r["source"],
-                        outlet=r["outlet"],
+                        source=once(r["source"]),
+                        outlet=once(r["outlet"]),
                         title=r["title"],
                         url=r["url"],
                         published=r["published"],
                         matched_key=r["matched_key"],
                         similarity=r["similarity"],
-                        reason=r["reason"],
-                        credit=r["credit"],
+                        reason=once(r["reason"]),
+                        credit=once(r["credit"]),
                     )
                 )
         return [
             Story(
-                id=row["id"],
-                title=row["title"],
-                url=row["url"],
-                text=row["text"],
-                summary=row["summary"],
-                published=row["published"],
-                updated=row["updated"],
-                reports=tuple(members[row["id"]]),
-                scores=codec.many_from_json(row["scores"], TopicScore),
-                follows=row["follows"],
+                id=story_id,
+                title=title,
+                url=url,
+                text=text,
+                summary=summary,
+                published=published,
+                updated=updated,
+                reports=tuple(members[story_id]),
+                scores=scores,
+                follows=follows,
             )
-            for row in rows
+            for story_id, title, url, text, summary, published, updated, scores, follows in heads
         ]
 
     async def _deliveries(self, query: Any) -> list[Delivery]:
         async with self._transaction("read deliveries", write=False) as conn:
             return [_delivery(row) for row in (await conn.execute(query)).mappings()]
+
+
+STREAM_ROWS = 1000
+"""Story rows fetched at a time when a window is read."""
+
+_Head = tuple[str, str, str, str, str, datetime, datetime, tuple[TopicScore, ...], str]
+"""A story row read, scores decoded: (id, title, url, text, summary, published, updated, scores,
+follows)."""
+
+
+class _Shared:
+    """Equal values read in one load, kept once. A window of stories repeats itself: most
+    stories score alike on most topics (stored as the same JSON), and their reports share
+    sources, outlets and reasons; all of them are immutable, so one copy can serve them all."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._read: dict[str, tuple[TopicScore, ...]] = {}
+        self._scores: dict[TopicScore, TopicScore] = {}
+
+    def once(self, text: str) -> str:
+        return self._texts.setdefault(text, text)
+
+    def scores(self, text: str) -> tuple[TopicScore, ...]:
+        found = self._read.get(text)
+        if found is None:
+            decoded = codec.many_from_json(text, TopicScore)
+            found = tuple(self._scores.setdefault(s, s) for s in decoded)
+            self._read[text] = found
+        return found
+
+    def head(self, row: RowMapping | Mapping[str, Any]) -> _Head:
+        return (
+            row["id"],
+            row["title"],
+            row["url"],
+            row["text"],
+            row["summary"],
+            row["published"],
+            row["updated"],
+            self.scores(row["scores"]),
+            row["follows"],
+        )
 
 
 async def _subscriptions_to(conn: AsyncConnection, topics: Sequence[str]) -> list[Subscription]:

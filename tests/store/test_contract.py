@@ -287,6 +287,27 @@ async def test_stories_by_ids_respect_window_and_limit(store: SQLStore) -> None:
     assert [s.id for s in await store.stories(replace(picked, limit=1))] == ["s3"]
 
 
+async def test_a_window_read_in_several_batches_gives_every_story_as_saved(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.store.sql.STREAM_ROWS", 2)
+    quiet = replace(rafah_score(), score=0.0, matches=(), notes=("no watched term found",))
+    made = tuple(
+        story(
+            f"s{i}",
+            report(f"k-{i}", f"Story {i}", source="wire" if i % 2 else "agency"),
+            report(f"c-{i}", f"Copy of story {i}", source="copies", minutes=1),
+            updated=i,
+            scores=(quiet,) if i % 3 else (rafah_score(),),
+        )
+        for i in range(7)
+    )
+    await store.commit_poll(PollRecord(source=source(), stories=made))
+
+    listed = await store.stories(StoryFilter(since=at(0)))
+    assert listed == sorted(made, key=lambda s: s.updated, reverse=True)
+
+
 # deliveries (the outbox) ----------------------------------------------------------------------
 
 
