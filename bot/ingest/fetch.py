@@ -465,7 +465,7 @@ class _HostPools(httpx.AsyncBaseTransport):
         self._per_host = per_host
         self._ssl = tls
         self._sockets = LoopSockets()
-        self._pools: dict[tuple[bytes, bytes, int | None], _Pool] = {}
+        self._pools: dict[tuple[bytes, bytes, int | None, object], _Pool] = {}
         self._next_sweep = 0.0
 
     def _tls(self) -> ssl.SSLContext:
@@ -477,7 +477,9 @@ class _HostPools(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
+        # The TLS name is part of the origin: two names pinned to one address (the guard's
+        # answer) must not share a connection whose certificate was checked for the other name.
+        key = (url.raw_scheme, url.raw_host, url.port, request.extensions.get("sni_hostname"))
         now = time.monotonic()
         if now >= self._next_sweep:
             await self._sweep(now)

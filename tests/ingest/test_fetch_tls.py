@@ -108,3 +108,23 @@ async def test_pinned_address_with_a_name_the_certificate_does_not_carry_is_refu
     async with Fetcher(tls=trusting(certificate)) as fetcher:
         with pytest.raises(FetchError, match=r"could not connect to wire\.test"):
             await fetcher.fetch(f"https://wire.test:{tls_server.port}/rss", guard=guard)
+
+
+async def test_two_names_pinned_to_one_address_never_share_a_tls_connection(
+    tls_server: FeedServer, certificate: tuple[Path, Path]
+) -> None:
+    """The certificate vouches for ``localhost`` only. A kept connection checked for that name
+    must not carry a request for another name that the guard pinned to the same address."""
+
+    async def guard(url: str) -> str:
+        return "127.0.0.1"
+
+    tls_server.serve("/rss", RSS)
+    async with Fetcher(tls=trusting(certificate)) as fetcher:
+        first = await fetcher.fetch(f"https://localhost:{tls_server.port}/rss", guard=guard)
+        with pytest.raises(FetchError, match=r"could not connect to wire\.test"):
+            await fetcher.fetch(f"https://wire.test:{tls_server.port}/rss", guard=guard)
+    assert first.status == 200
+    assert [seen.headers["host"] for seen in tls_server.requests] == [
+        f"localhost:{tls_server.port}"
+    ]
